@@ -1,0 +1,148 @@
+// The connector seam: the only view the engine has of a system it syncs.
+//
+// A connector adapts one kind of system (a CSV folder, a SQLite file, HubSpot...). It is made
+// by a factory from a connection's settings (see registry.hpp) and serves one or more objects
+// (a CSV file, a table, a CRM object type). Every virtual below states its contract; the
+// conformance suite in tests/conformance/ checks each connector against it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace synctool::connectors {
+
+using Json = nlohmann::json;
+
+// How an error is handled by the engine (DESIGN section 2).
+enum class ErrorKind {
+  config,     // bad credentials, unknown object or column: stop the run, exit 3
+  transient,  // 429, 5xx, timeout, reset, busy database: retried, then the batch fails
+  record,     // one row rejected by the system: counted, kept in `failed`, the run goes on
+};
+
+const char* to_string(ErrorKind kind);
+
+// Thrown by connector calls for errors that affect the whole call (not a single row).
+// The message is complete and user-facing ("sqlite: /x/db.sqlite: no such table: contacts").
+class ConnectorError : public std::runtime_error {
+ public:
+  ConnectorError(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+// One record as a connector sees it.
+struct Record {
+  std::string id;                  // native id, stable for the life of the record
+  Json fields = Json::object();    // field name -> value; nested objects allowed
+  std::optional<std::string> modified_at;  // ISO 8601 or the connector's sortable cursor text
+  bool deleted = false;            // a tombstone: only `id` (and maybe fields) is meaningful
+};
+
+// Which object is meant, with the endpoint's options from the spec ([source] / [destination]
+// keys other than connection/object/fields/filter, e.g. query, cursor_column, list).
+struct ObjectRef {
+  std::string name;
+  Json options = Json::object();
+  // The field that identifies a row where the system has no native id of its own (CSV, SQL
+  // tables without a declared key): the endpoint's `key` option, else the match field.
+  std::string key_field;
+};
+
+struct ReadRequest {
+  std::vector<std::string> fields;   // wanted fields; empty means every field
+  std::optional<std::string> since;  // nullopt: full scan; else records modified >= since
+  std::size_t page_size = 0;         // 0: the connector's own default
+};
+
+struct Page {
+  std::vector<Record> records;
+  // A cursor that is safe to resume from once every record of this and earlier pages has
+  // been applied. Empty when the connector has no incremental reads.
+  std::string cursor;
+};
+
+// Receives pages in order. Throwing from the sink aborts the read and propagates.
+using PageSink = std::function<void(Page&& page)>;
+
+enum class OpKind { create, update, upsert, remove, archive };
+const char* to_string(OpKind kind);
+
+struct WriteOp {
+  OpKind kind = OpKind::create;
+  std::string key;      // the match key, for correlating results and for messages
+  std::string id;       // native id for update / remove / archive; empty for create and upsert
+  Json fields = Json::object();  // values to write (create, update, upsert)
+};
+
+struct WriteResult {
+  bool ok = false;
+  std::string id;              // native id of the written record (create and upsert)
+  ErrorKind error_kind = ErrorKind::record;
+  std::string error;           // why it failed, naming the field or status where known
+};
+
+struct FieldInfo {
+  std::string name;
+  std::string type;  // string, number, bool, datetime, email, enumeration, json, unknown
+  bool required = false;
+  bool unique = false;
+};
+
+struct ObjectDescription {
+  std::string name;
+  std::vector<FieldInfo> fields;
+};
+
+// What a connector can do for an object; the engine falls back when something is missing.
+struct Capabilities {
+  bool incremental_read = false;  // honours ReadRequest::since
+  bool tombstones = false;        // incremental reads emit deleted records
+  bool native_upsert = false;     // OpKind::upsert is atomic on the system
+  bool hard_delete = true;        // OpKind::remove is supported
+  bool archive = false;           // OpKind::archive is supported (soft delete)
+  std::size_t max_batch = 100;    // most ops per write() call
+  std::size_t max_lookup = 100;   // most values per lookup() call
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+
+  // The connector type, e.g. "csv".
+  virtual std::string type() const = 0;
+
+  // Credentials valid and the connection reachable. Throws ConnectorError(config) with a
+  // clear message otherwise; never lets a raw library error through.
+  virtual void check() = 0;
+
+  virtual Capabilities capabilities(const ObjectRef& object) const = 0;
+
+  // Fields of the object with types; throws ConnectorError(config) for an unknown object.
+  virtual ObjectDescription describe(const ObjectRef& object) = 0;
+
+  // Streams the object's records to `sink` in pages. A full scan returns every live record;
+  // with `since`, records modified at or after it (inclusive), plus tombstones where the
+  // capabilities say so. Memory use is bounded by the page size, not the object size.
+  virtual void read(const ObjectRef& object, const ReadRequest& request, const PageSink& sink) = 0;
+
+  // Records whose `field` equals one of `values` (at most capabilities().max_lookup values).
+  // Comparison is exact; callers pass normalized values for fields stored normalized.
+  virtual std::vector<Record> lookup(const ObjectRef& object, const std::string& field,
+                                     const std::vector<std::string>& values) = 0;
+
+  // Applies a batch (at most capabilities().max_batch ops) and returns one result per op, in
+  // order. Row-level problems are results with ok=false; a failure of the whole call throws
+  // ConnectorError. When write() returns, every ok result is durable on the system.
+  virtual std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) = 0;
+};
+
+}  // namespace synctool::connectors

@@ -1,0 +1,46 @@
+// Field mapping (source record -> destination-shaped record), transforms, match keys.
+#pragma once
+
+#include "spec/spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synctool::engine {
+
+class RecordMapper {
+ public:
+  explicit RecordMapper(const spec::SyncSpec& sync);
+
+  // Applies field_map with its transforms; the result uses destination paths (nested objects
+  // for dotted paths). A missing source field maps to null (then `default` may fill it).
+  nlohmann::json map(const nlohmann::json& source_fields) const;
+
+  // The normalized match key of a source record / a destination record, or nullopt when the
+  // match field is missing, null or empty after normalization.
+  std::optional<std::string> source_key(const nlohmann::json& source_fields) const;
+  std::optional<std::string> destination_key(const nlohmann::json& destination_fields) const;
+  std::string normalize_key(const nlohmann::json& value) const;
+
+  // The destination record restricted to the mapped destination paths (same shape as map()),
+  // for comparing what is there with what would be written.
+  nlohmann::json project_destination(const nlohmann::json& destination_fields) const;
+
+  // Mapped destination paths, in field_map order.
+  const std::vector<std::string>& destination_paths() const { return destination_paths_; }
+  // Source fields to read: source.fields if given, else every source path the map, match and
+  // filter use (empty = connector reads all).
+  std::vector<std::string> source_read_fields(const std::vector<std::string>& filter_fields) const;
+
+ private:
+  const spec::SyncSpec& sync_;
+  std::vector<std::string> destination_paths_;
+};
+
+// Applies one transform to a value.
+nlohmann::json apply_transform(const spec::Transform& transform, const nlohmann::json& value);
+
+}  // namespace synctool::engine

@@ -1,0 +1,63 @@
+// The run report: what one pass did, per side, and the exit code it maps to.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace synctool::engine {
+
+struct SideCounts {
+  std::uint64_t read = 0;
+  std::uint64_t created = 0;
+  std::uint64_t updated = 0;
+  std::uint64_t deleted = 0;
+  std::uint64_t unchanged = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t failed = 0;
+};
+
+// A row that did not make it, with its reason.
+struct RowProblem {
+  std::string key;
+  std::string source_id;
+  std::string reason;
+};
+
+enum class RunKind { baseline, incremental, full };
+const char* to_string(RunKind kind);
+
+// Exit codes (DESIGN section 6).
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int rows_failed = 1;
+inline constexpr int usage = 2;
+inline constexpr int connection = 3;
+inline constexpr int safeguard = 4;
+inline constexpr int locked = 5;
+inline constexpr int resync_needed = 6;
+}  // namespace exit_code
+
+struct RunReport {
+  std::string sync;
+  RunKind kind = RunKind::incremental;
+  bool dry_run = false;
+  std::string direction = "one-way";
+  std::string mode = "upsert";
+  std::string started_at;   // ISO 8601
+  std::int64_t started_ms = 0;
+  double duration_s = 0;
+  SideCounts source;
+  SideCounts destination;
+  std::vector<RowProblem> rejected;  // bounded: the first kMaxListedProblems
+  std::vector<RowProblem> failed;    // bounded likewise
+  std::string error;      // why the run stopped (connection error, safeguard), "" if it did not
+  int exit_code = exit_code::ok;
+
+  static constexpr std::size_t kMaxListedProblems = 100;
+  nlohmann::json to_json() const;
+};
+
+}  // namespace synctool::engine

@@ -1,0 +1,33 @@
+// The typed destination schema ([schema] in a sync spec): coerces mapped values to their
+// declared types and rejects a row with a reason that names the field.
+#pragma once
+
+#include "spec/spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synctool::engine {
+
+class SchemaValidator {
+ public:
+  explicit SchemaValidator(std::vector<spec::SchemaField> fields);
+
+  // Coerces `record` in place (numeric text -> number, "yes"/"true"/"1" -> true, datetimes
+  // -> ISO 8601 UTC, emails trimmed) and returns the first violation as a message such as
+  // "field 'age': 'abc' is not a number", or nullopt when the record is valid.
+  std::optional<std::string> validate(nlohmann::json& record) const;
+
+  bool empty() const { return fields_.empty(); }
+
+ private:
+  std::vector<spec::SchemaField> fields_;
+};
+
+// Whether text looks like an email address (local@domain.tld, no spaces).
+bool is_valid_email(const std::string& text);
+
+}  // namespace synctool::engine

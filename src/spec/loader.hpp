@@ -1,0 +1,59 @@
+// Loading and validating specs. Every problem becomes a SpecProblem naming file:line:col;
+// `synctool check` reports all of them at once.
+#pragma once
+
+#include "spec/spec.hpp"
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace synctool::spec {
+
+struct SpecProblem {
+  Location where;
+  std::string message;
+  std::string to_string() const;  // "file:line:col: message" (parts that are unknown omitted)
+};
+
+class SpecError : public std::runtime_error {
+ public:
+  explicit SpecError(std::vector<SpecProblem> problems);
+  const std::vector<SpecProblem>& problems() const { return problems_; }
+
+ private:
+  std::vector<SpecProblem> problems_;
+};
+
+// The keys a connection type accepts, so validation can name unknown keys without the spec
+// module knowing any connector. Filled by the caller from the connector registry.
+struct ConnectorKeys {
+  std::vector<std::string> connection_keys;
+  std::vector<std::string> required_connection_keys;
+  std::vector<std::string> source_keys;
+  std::vector<std::string> destination_keys;
+};
+using ConnectorCatalog = std::function<const ConnectorKeys*(const std::string& type)>;
+
+// Reads a value of the environment; injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup process_environment();
+
+// Finds synctool.toml: `explicit_path` if given, else ./synctool.toml.
+std::filesystem::path find_project_file(const std::string& explicit_path);
+
+// Throws SpecError with every problem found.
+ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog,
+                         const EnvLookup& env = process_environment());
+
+// Loads one sync; validates it against the project (connections, their types' keys).
+SyncSpec load_sync(const std::filesystem::path& file, const ProjectSpec& project, const ConnectorCatalog& catalog,
+                   const EnvLookup& env = process_environment());
+
+// The sync file for a name: <syncs_dir>/<name>.toml. Throws SpecError if it does not exist.
+std::filesystem::path sync_file(const ProjectSpec& project, const std::string& name);
+// Every syncs/*.toml, sorted by name.
+std::vector<std::filesystem::path> all_sync_files(const ProjectSpec& project);
+
+}  // namespace synctool::spec

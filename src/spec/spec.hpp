@@ -1,0 +1,124 @@
+// The sync specification: synctool.toml (project) and syncs/NAME.toml (one sync each).
+// Plain data; loader.hpp builds and validates it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synctool::spec {
+
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+struct ConnectionSpec {
+  std::string name;
+  std::string type;
+  nlohmann::json settings = nlohmann::json::object();  // every key but `type`, ${ENV} resolved
+  Location where;
+};
+
+struct ProjectSpec {
+  std::filesystem::path file;       // synctool.toml
+  std::filesystem::path base_dir;   // its folder; relative paths resolve against it
+  std::filesystem::path state_dir;  // absolute
+  std::filesystem::path syncs_dir;  // absolute, default <base_dir>/syncs
+  std::map<std::string, ConnectionSpec> connections;
+  // Values that came from ${ENV} interpolation in secret-looking keys (token, key, password,
+  // secret, url with credentials): redacted from every output.
+  std::vector<std::string> secrets;
+};
+
+enum class Direction { one_way, bidirectional };
+enum class Mode { upsert, mirror, append };
+enum class DeletePropagation { ignore, archive, remove };
+enum class ConflictStrategy { most_recent_wins, source_wins, destination_wins, manual };
+
+struct EndpointSpec {
+  std::string connection;
+  std::string object;
+  std::vector<std::string> fields;  // source: fields to read (empty: all); dest: ignored
+  std::string filter;               // inclusion expression over source fields ("" = all)
+  Location filter_where;
+  std::string key;                  // identifying field for id-less systems ("" = match field)
+  nlohmann::json options = nlohmann::json::object();  // connector-specific keys (query, list...)
+  Location where;
+};
+
+struct Transform {
+  enum class Kind { trim, lowercase, uppercase, default_value, constant };
+  Kind kind = Kind::trim;
+  nlohmann::json value;  // for default_value and constant
+};
+
+struct FieldMapping {
+  std::string source;  // dotted path into the source record; "" for a constant
+  std::string destination;  // dotted path into the destination record
+  std::vector<Transform> transforms;  // applied in order
+  Location where;
+};
+
+struct MatchSpec {
+  std::string source;       // source field holding the match key
+  std::string destination;  // destination field holding it
+  std::vector<std::string> normalize;  // "trim", "lowercase", "uppercase"
+  Location where;
+};
+
+enum class FieldType { string, number, boolean, datetime, email, enumeration };
+
+struct SchemaField {
+  std::string name;  // destination field (dotted path)
+  FieldType type = FieldType::string;
+  bool required = false;
+  std::vector<std::string> options;  // enumeration values
+  Location where;
+};
+
+struct DeletesSpec {
+  DeletePropagation propagate = DeletePropagation::remove;  // what mirror mode does
+  // The cap on deletes per run: an absolute count or a percentage of linked records.
+  double max_value = 5;
+  bool max_is_percent = true;
+};
+
+struct ConflictsSpec {
+  ConflictStrategy strategy = ConflictStrategy::most_recent_wins;
+  std::map<std::string, std::string> owners;  // field -> "source" | "destination"
+};
+
+struct SyncSpec {
+  std::filesystem::path file;
+  std::string name;
+  std::string title;
+  Direction direction = Direction::one_way;
+  Mode mode = Mode::upsert;
+  std::string schedule;                        // cron expression or interval ("15m"); may be ""
+  std::optional<std::int64_t> full_sync_every_ms;
+  EndpointSpec source;
+  EndpointSpec destination;
+  MatchSpec match;
+  std::vector<FieldMapping> field_map;
+  std::vector<SchemaField> schema;
+  DeletesSpec deletes;
+  ConflictsSpec conflicts;
+
+  // Digest of everything that changes which records are "the same record" (connections,
+  // objects, match fields and normalization). A change demands --resync.
+  std::string identity_hash() const;
+};
+
+const char* to_string(Direction d);
+const char* to_string(Mode m);
+const char* to_string(DeletePropagation p);
+const char* to_string(ConflictStrategy s);
+const char* to_string(FieldType t);
+
+}  // namespace synctool::spec

@@ -1,0 +1,117 @@
+// The state of one sync (DESIGN section 3): links, base values, cursors, pending create
+// intents, failed rows, conflicts and run history. StateStore is an interface so the engine
+// can be tested in memory (memory_store.hpp); lmdb_store.hpp is the real one.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synctool::state {
+
+// Which records are the same record. Either id may be empty while only one side is known.
+struct Link {
+  std::string source_id;
+  std::string destination_id;
+};
+
+// The last values synctool saw agreeing on both sides, in destination field names (the
+// mapped record), with a digest for quick comparison and each side's modification time.
+struct BaseValue {
+  nlohmann::json values = nlohmann::json::object();
+  std::string hash;
+  std::string source_modified;
+  std::string destination_modified;
+};
+
+// A create that was sent but not yet confirmed. Resolved by lookup on the next run.
+struct PendingIntent {
+  std::string side;  // "destination" (or "source" when bidirectional writes back)
+  nlohmann::json values = nlohmann::json::object();
+  std::int64_t sent_at_ms = 0;
+};
+
+struct FailedRow {
+  std::string source_id;
+  std::string error;
+  std::string kind;  // "record" | "transient" | "reject"
+  int attempts = 0;
+  std::int64_t first_seen_ms = 0;
+  std::int64_t last_seen_ms = 0;
+};
+
+struct Conflict {
+  nlohmann::json source_values = nlohmann::json::object();
+  nlohmann::json destination_values = nlohmann::json::object();
+  std::int64_t seen_ms = 0;
+};
+
+// One atomic group of changes. Nothing is visible to readers until commit(); destroying an
+// uncommitted transaction discards it.
+class WriteTxn {
+ public:
+  virtual ~WriteTxn() = default;
+  virtual void put_link(const std::string& key, const Link& link) = 0;  // maintains reverse ids
+  virtual void erase_link(const std::string& key) = 0;
+  virtual void put_base(const std::string& key, const BaseValue& base) = 0;
+  virtual void erase_base(const std::string& key) = 0;
+  virtual void put_pending(const std::string& key, const PendingIntent& intent) = 0;
+  virtual void erase_pending(const std::string& key) = 0;
+  virtual void put_failed(const std::string& key, const FailedRow& row) = 0;
+  virtual void erase_failed(const std::string& key) = 0;
+  virtual void put_conflict(const std::string& key, const Conflict& conflict) = 0;
+  virtual void erase_conflict(const std::string& key) = 0;
+  virtual void set_meta(const std::string& name, const std::string& value) = 0;
+  virtual void erase_meta(const std::string& name) = 0;
+  virtual void put_run(std::int64_t started_ms, const nlohmann::json& report) = 0;
+  // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs.
+  virtual void clear_sync_state() = 0;
+  virtual void commit() = 0;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  virtual std::optional<Link> get_link(const std::string& key) const = 0;
+  virtual std::optional<std::string> key_for_source_id(const std::string& id) const = 0;
+  virtual std::optional<std::string> key_for_destination_id(const std::string& id) const = 0;
+  virtual std::optional<BaseValue> get_base(const std::string& key) const = 0;
+  virtual std::optional<PendingIntent> get_pending(const std::string& key) const = 0;
+  virtual std::optional<FailedRow> get_failed(const std::string& key) const = 0;
+  virtual std::optional<std::string> get_meta(const std::string& name) const = 0;
+
+  // Iteration in ascending key order. Return false from the callback to stop early.
+  virtual void for_each_link(const std::function<bool(const std::string&, const Link&)>& fn) const = 0;
+  virtual void for_each_pending(const std::function<bool(const std::string&, const PendingIntent&)>& fn) const = 0;
+  virtual void for_each_failed(const std::function<bool(const std::string&, const FailedRow&)>& fn) const = 0;
+  virtual void for_each_conflict(const std::function<bool(const std::string&, const Conflict&)>& fn) const = 0;
+  // Runs, newest first, at most `limit` (0 = all).
+  virtual std::vector<nlohmann::json> runs(std::size_t limit) const = 0;
+
+  virtual std::size_t link_count() const = 0;
+  virtual std::size_t failed_count() const = 0;
+  virtual std::size_t pending_count() const = 0;
+
+  // Throws std::logic_error on a read-only store.
+  virtual std::unique_ptr<WriteTxn> begin() = 0;
+};
+
+// Well-known meta names.
+namespace meta {
+inline constexpr const char* format_version = "format_version";
+inline constexpr const char* identity_hash = "identity_hash";
+inline constexpr const char* source_cursor = "cursor.source";
+inline constexpr const char* destination_cursor = "cursor.destination";
+inline constexpr const char* last_full_sync = "last_full_sync";     // ISO 8601
+inline constexpr const char* last_run = "last_run";                 // ISO 8601
+inline constexpr const char* baseline_done = "baseline_done";       // "1" once a baseline completed
+inline constexpr const char* paused = "paused";
+}  // namespace meta
+
+}  // namespace synctool::state

@@ -1,0 +1,153 @@
+#include "util/clock.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace synctool::util {
+
+std::int64_t SystemClock::now_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t SystemClock::steady_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void SystemClock::sleep_ms(std::int64_t ms) const {
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
+namespace {
+
+// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool read_digits(std::string_view s, std::size_t& pos, std::size_t count, int& out) {
+  if (pos + count > s.size()) return false;
+  int value = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  pos += count;
+  out = value;
+  return true;
+}
+
+}  // namespace
+
+std::string format_iso8601(std::int64_t epoch_ms) {
+  std::int64_t days = epoch_ms >= 0 ? epoch_ms / 86400000 : (epoch_ms - 86399999) / 86400000;
+  std::int64_t rem = epoch_ms - days * 86400000;
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  int hh = static_cast<int>(rem / 3600000), mm = static_cast<int>(rem / 60000 % 60),
+      ss = static_cast<int>(rem / 1000 % 60), ms = static_cast<int>(rem % 1000);
+  char buf[40];
+  if (ms)
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m, d, hh,
+                  mm, ss, ms);
+  else
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(y), m, d, hh, mm,
+                  ss);
+  return buf;
+}
+
+std::optional<std::int64_t> parse_iso8601(std::string_view s) {
+  std::size_t pos = 0;
+  int year, month, day, hour = 0, minute = 0, second = 0, millis = 0;
+  if (!read_digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, month) ||
+      pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, day))
+    return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  std::int64_t offset_ms = 0;
+  if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
+    ++pos;
+    if (!read_digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' || !read_digits(s, pos, 2, minute))
+      return std::nullopt;
+    if (pos < s.size() && s[pos] == ':') {
+      ++pos;
+      if (!read_digits(s, pos, 2, second)) return std::nullopt;
+      if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+        ++pos;
+        std::size_t start = pos;
+        int scale = 100;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+          if (scale) millis += (s[pos] - '0') * scale;
+          scale /= 10;
+          ++pos;
+        }
+        if (pos == start) return std::nullopt;
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    if (pos < s.size()) {
+      char z = s[pos];
+      if (z == 'Z' || z == 'z') {
+        ++pos;
+      } else if (z == '+' || z == '-') {
+        ++pos;
+        int oh, om = 0;
+        if (!read_digits(s, pos, 2, oh)) return std::nullopt;
+        if (pos < s.size() && s[pos] == ':') ++pos;
+        if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
+        offset_ms = (oh * 3600000LL + om * 60000LL) * (z == '+' ? 1 : -1);
+      }
+    }
+  }
+  if (pos != s.size()) return std::nullopt;
+  std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return days * 86400000LL + hour * 3600000LL + minute * 60000LL + second * 1000LL + millis - offset_ms;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::int64_t n = 0;
+    std::size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') n = n * 10 + (s[pos++] - '0');
+    if (pos == start || pos >= s.size()) return std::nullopt;
+    switch (s[pos++]) {
+      case 's': total += n * 1000; break;
+      case 'm': total += n * 60000; break;
+      case 'h': total += n * 3600000; break;
+      case 'd': total += n * 86400000; break;
+      default: return std::nullopt;
+    }
+  }
+  return total;
+}
+
+}  // namespace synctool::util
