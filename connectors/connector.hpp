@@ -55,7 +55,14 @@ struct ObjectRef {
   // The field that identifies a row where the system has no native id of its own (CSV, SQL
   // tables without a declared key): the endpoint's `key` option, else the match field.
   std::string key_field;
+  // True when synctool writes to the object (the destination, and both sides of a
+  // bidirectional sync). A connector may then treat a missing object (a CSV file not created
+  // yet) as empty and create it on the first write instead of failing.
+  bool destination = false;
 };
+
+// The pseudo field that names a record's native id in lookup().
+inline constexpr const char* kNativeIdField = "@id";
 
 struct ReadRequest {
   std::vector<std::string> fields;   // wanted fields; empty means every field
@@ -136,6 +143,7 @@ class Connector {
 
   // Records whose `field` equals one of `values` (at most capabilities().max_lookup values).
   // Comparison is exact; callers pass normalized values for fields stored normalized.
+  // `field` == kNativeIdField looks records up by native id (used to retry failed rows).
   virtual std::vector<Record> lookup(const ObjectRef& object, const std::string& field,
                                      const std::vector<std::string>& values) = 0;
 

@@ -1,0 +1,89 @@
+#include "cli/app.hpp"
+
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "engine/report.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+namespace synctool::cli {
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"synctool: keeps records in two systems in step, declared in TOML (synctool.toml + syncs/*.toml)"};
+  app.require_subcommand(1);
+  GlobalOptions global;
+  app.add_option("--config", global.config, "Path of synctool.toml (default: ./synctool.toml)");
+  app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
+  app.add_flag("-v,--verbose", global.verbose, "More detail on stderr");
+  app.set_version_flag("--version", std::string("synctool ") + SYNCTOOL_VERSION);
+
+  std::vector<std::string> check_names;
+  bool connect = false;
+  auto* check = app.add_subcommand("check", "Validate synctool.toml and every sync spec; report all problems");
+  check->add_option("SYNC", check_names, "Syncs to check (default: all)");
+  check->add_flag("--connect", connect, "Also connect to each system and check credentials and objects");
+
+  RunFlags diff_flags;
+  std::string diff_name;
+  auto* diff = app.add_subcommand("diff", "Dry run: print exactly what `run` would do, and its totals");
+  diff->add_option("SYNC", diff_name, "The sync")->required();
+  diff->add_flag("--full", diff_flags.full, "Plan a full reconciliation");
+  diff->add_flag("--resync", diff_flags.resync, "Plan a baseline that ignores the stored links");
+  diff->add_flag("--force", diff_flags.force, "Plan past the delete safeguards");
+
+  RunFlags run_flags;
+  SyncSelection selection;
+  auto* run = app.add_subcommand("run", "Run syncs once: baseline first, then incremental, --full to reconcile");
+  run->add_option("SYNC", selection.names, "Syncs to run");
+  run->add_flag("--all", selection.all, "Run every sync in syncs/");
+  run->add_flag("--full", run_flags.full, "Full reconciliation: read both sides whole and repair any drift");
+  run->add_flag("--resync", run_flags.resync, "Forget links and cursors and match records afresh (baseline)");
+  run->add_flag("--force", run_flags.force, "Go past the delete safeguards (delete cap, empty source)");
+
+  auto* status = app.add_subcommand("status", "One line per sync: SYNC, DIRECTION, STATUS, LAST SYNC, RECORDS");
+
+  std::string runs_name;
+  std::size_t runs_limit = 20;
+  auto* runs = app.add_subcommand("runs", "Run history, newest first");
+  runs->add_option("SYNC", runs_name, "Only this sync");
+  runs->add_option("-n,--limit", runs_limit, "How many runs (0 = all)")->capture_default_str();
+
+  std::string state_name;
+  auto* state = app.add_subcommand("state", "Inspect or reset a sync's stored state");
+  state->require_subcommand(1);
+  auto* state_show = state->add_subcommand("show", "Cursors, link count, pending creates, failed rows");
+  state_show->add_option("SYNC", state_name, "The sync")->required();
+  auto* state_reset = state->add_subcommand("reset", "Forget links, cursors and failures (run history stays)");
+  state_reset->add_option("SYNC", state_name, "The sync")->required();
+
+  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset}) sub->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : engine::exit_code::usage;
+  }
+
+  Output out(global);
+  Context ctx(global, out);
+  try {
+    if (*check) return cmd_check(ctx, check_names, connect);
+    if (*diff) return cmd_diff(ctx, diff_name, diff_flags);
+    if (*run) return cmd_run(ctx, selection, run_flags);
+    if (*status) return cmd_status(ctx);
+    if (*runs) return cmd_runs(ctx, runs_name, runs_limit);
+    if (*state_show) return cmd_state_show(ctx, state_name);
+    if (*state_reset) return cmd_state_reset(ctx, state_name);
+  } catch (const spec::SpecError& e) {
+    return report_spec_error(out, e);
+  } catch (const std::exception& e) {
+    out.error(e.what());
+    return engine::exit_code::connection;
+  }
+  return engine::exit_code::usage;
+}
+
+}  // namespace synctool::cli

@@ -1,0 +1,68 @@
+#include "cli/sync_session.hpp"
+
+#include "state/lock.hpp"
+#include "state/memory_store.hpp"
+#include "util/clock.hpp"
+
+#include <filesystem>
+
+namespace synctool::cli {
+
+namespace {
+
+engine::RunReport failed_report(const std::string& name, bool dry_run, int code, std::string error) {
+  engine::RunReport report;
+  report.sync = name;
+  report.dry_run = dry_run;
+  report.started_ms = util::system_clock().now_ms();
+  report.started_at = util::format_iso8601(report.started_ms);
+  report.exit_code = code;
+  report.error = std::move(error);
+  return report;
+}
+
+// Staging folders left by a killed run: safe to remove once we hold the lock.
+void remove_stale_staging(const std::filesystem::path& scratch) {
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+}
+
+}  // namespace
+
+engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engine::RunOptions& options,
+                               engine::PlanObserver* observer) {
+  auto loaded = ctx.load_sync(name);
+  const auto& sync = *loaded.spec;
+  try {
+    std::optional<state::SyncLock> lock;
+    std::unique_ptr<state::StateStore> store;
+    std::filesystem::path scratch;
+    if (options.dry_run) {
+      store = ctx.open_state_read_only(name);
+      if (!store) store = state::make_memory_store();  // never run: plan against empty state
+      scratch = std::filesystem::temp_directory_path() / "synctool-diff";
+    } else {
+      auto dir = ctx.state_dir(name);
+      lock = state::SyncLock::try_acquire(dir);
+      if (!lock)
+        return failed_report(name, false, engine::exit_code::locked,
+                             "another run of '" + name + "' holds the lock " + (dir / "lock").string() +
+                                 "; this run did nothing");
+      store = ctx.open_state(name);
+      scratch = dir / "staging";
+      remove_stale_staging(scratch);
+    }
+    auto source = ctx.open_connector(sync.source.connection);
+    auto destination = ctx.open_connector(sync.destination.connection);
+    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer};
+    auto report = engine::run_sync(inputs, options);
+    if (!options.dry_run) remove_stale_staging(scratch);
+    return report;
+  } catch (const connectors::ConnectorError& e) {
+    return failed_report(name, options.dry_run, engine::exit_code::connection, e.what());
+  } catch (const std::runtime_error& e) {
+    return failed_report(name, options.dry_run, engine::exit_code::connection, e.what());
+  }
+}
+
+}  // namespace synctool::cli

@@ -1,0 +1,16 @@
+// Runs one sync (or plans it, for diff): opens its state and connectors, takes the lock for
+// real runs, calls the engine, and returns the report.
+#pragma once
+
+#include "cli/context.hpp"
+#include "engine/plan.hpp"
+#include "engine/report.hpp"
+#include "engine/runner.hpp"
+
+namespace synctool::cli {
+
+// Spec errors propagate as spec::SpecError; everything else ends in the report's exit code.
+engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engine::RunOptions& options,
+                               engine::PlanObserver* observer);
+
+}  // namespace synctool::cli

@@ -1,0 +1,202 @@
+#include "engine/applier.hpp"
+
+#include "engine/values.hpp"
+
+namespace synctool::engine {
+
+namespace {
+
+// State-only changes are committed in groups so a baseline that links a million existing
+// records does not pay one fsync per record.
+constexpr std::size_t kStateChangesPerCommit = 5000;
+
+void note_problem(std::vector<RowProblem>& list, const Action& action, const std::string& reason) {
+  if (list.size() < RunReport::kMaxListedProblems) list.push_back({action.key, action.source_id, reason});
+}
+
+state::BaseValue base_of(const Action& action) {
+  state::BaseValue base;
+  base.values = action.values;
+  base.hash = values_hash(action.values);
+  base.source_modified = action.source_modified;
+  return base;
+}
+
+}  // namespace
+
+void Applier::add(Action&& action) {
+  if (in_.observer) in_.observer->on_action(action);
+  auto& counts = in_.report.destination;
+  switch (action.kind) {
+    case Action::Kind::unchanged:
+      ++counts.unchanged;
+      if (action.retry && !dry_run()) {
+        auto key = action.key;
+        state_changes_.push_back([key](state::WriteTxn& txn) { txn.erase_failed(key); });
+      }
+      break;
+    case Action::Kind::link:
+      ++counts.unchanged;
+      if (!dry_run()) {
+        state_changes_.push_back([a = action](state::WriteTxn& txn) {
+          txn.put_link(a.key, {a.source_id, a.destination_id});
+          txn.put_base(a.key, base_of(a));
+          txn.erase_pending(a.key);
+          if (a.retry) txn.erase_failed(a.key);
+        });
+      }
+      break;
+    case Action::Kind::reject:
+      ++counts.rejected;
+      note_problem(in_.report.rejected, action, action.reason);
+      if (!dry_run()) record_failure(state_changes_, action, action.reason, "reject");
+      break;
+    case Action::Kind::create:
+    case Action::Kind::update:
+    case Action::Kind::remove:
+      if (dry_run()) {
+        if (action.kind == Action::Kind::create) ++counts.created;
+        if (action.kind == Action::Kind::update) ++counts.updated;
+        if (action.kind == Action::Kind::remove) ++counts.deleted;
+        break;
+      }
+      batch_.push_back(std::move(action));
+      if (batch_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_batch)) write_batch();
+      break;
+  }
+  if (state_changes_.size() >= kStateChangesPerCommit) commit_state_changes();
+}
+
+void Applier::finish() {
+  write_batch();
+  commit_state_changes();
+}
+
+void Applier::commit_state_changes() {
+  if (state_changes_.empty() || dry_run()) return;
+  auto txn = in_.store->begin();
+  for (auto& change : state_changes_) change(*txn);
+  txn->commit();
+  state_changes_.clear();
+}
+
+void Applier::record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
+                             const char* kind) {
+  state::FailedRow row;
+  if (auto previous = in_.store->get_failed(action.key)) row = *previous;
+  auto now = in_.clock.now_ms();
+  if (row.attempts == 0) row.first_seen_ms = now;
+  row.attempts += 1;
+  row.last_seen_ms = now;
+  row.error = error;
+  row.kind = kind;
+  row.source_id = action.source_id;
+  changes.push_back([key = action.key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
+}
+
+connectors::WriteOp Applier::to_op(const Action& action) const {
+  connectors::WriteOp op;
+  op.key = action.key;
+  op.id = action.destination_id;
+  op.fields = action.values;
+  switch (action.kind) {
+    case Action::Kind::create:
+      op.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
+      break;
+    case Action::Kind::update: op.kind = connectors::OpKind::update; break;
+    default: {
+      // A destination without soft delete gets a hard delete when archiving was asked for, and
+      // the other way round; the spec's choice wins where the system offers both.
+      bool archive = in_.sync.spec().deletes.propagate == spec::DeletePropagation::archive;
+      if (archive && !in_.destination_caps.archive) archive = false;
+      if (!archive && !in_.destination_caps.hard_delete) archive = true;
+      op.kind = archive ? connectors::OpKind::archive : connectors::OpKind::remove;
+      op.fields = nlohmann::json::object();
+      break;
+    }
+  }
+  return op;
+}
+
+void Applier::write_batch() {
+  if (batch_.empty()) return;
+  std::vector<connectors::WriteOp> ops;
+  ops.reserve(batch_.size());
+  for (const auto& action : batch_) ops.push_back(to_op(action));
+
+  // A create that is not idempotent is announced first: if the process dies after the
+  // destination created the record but before the link is committed, the next run finds the
+  // intent and looks the record up instead of creating it twice.
+  {
+    bool announced = false;
+    auto txn = in_.store->begin();
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].kind != connectors::OpKind::create) continue;
+      txn->put_pending(batch_[i].key, {"destination", batch_[i].values, in_.clock.now_ms()});
+      announced = true;
+    }
+    if (announced) txn->commit();
+  }
+
+  std::vector<connectors::WriteResult> results;
+  std::string batch_error;
+  try {
+    results = in_.destination.write(in_.sync.destination_object(), ops);
+    if (results.size() != ops.size())
+      batch_error = "the destination answered " + std::to_string(results.size()) + " results for " +
+                    std::to_string(ops.size()) + " writes";
+  } catch (const connectors::ConnectorError& e) {
+    if (e.kind() == connectors::ErrorKind::config) {
+      batch_.clear();
+      throw;
+    }
+    batch_error = e.what();
+  }
+
+  auto& counts = in_.report.destination;
+  std::vector<StateChange> changes = std::move(state_changes_);
+  state_changes_.clear();
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    const Action& action = batch_[i];
+    if (!batch_error.empty()) {
+      // Outcome unknown: creates keep their intent so the next run looks them up.
+      ++counts.failed;
+      note_problem(in_.report.failed, action, batch_error);
+      record_failure(changes, action, batch_error, "transient");
+      continue;
+    }
+    const auto& result = results[i];
+    if (!result.ok) {
+      ++counts.failed;
+      note_problem(in_.report.failed, action, result.error);
+      record_failure(changes, action, result.error, connectors::to_string(result.error_kind));
+      if (action.kind == Action::Kind::create && result.error_kind == connectors::ErrorKind::record)
+        changes.push_back([key = action.key](state::WriteTxn& txn) { txn.erase_pending(key); });
+      continue;
+    }
+    if (action.kind == Action::Kind::remove) {
+      ++counts.deleted;
+      changes.push_back([a = action](state::WriteTxn& txn) {
+        txn.erase_link(a.key);
+        txn.erase_base(a.key);
+        if (a.retry) txn.erase_failed(a.key);
+      });
+      continue;
+    }
+    if (action.kind == Action::Kind::create) ++counts.created;
+    if (action.kind == Action::Kind::update) ++counts.updated;
+    std::string destination_id = result.id.empty() ? action.destination_id : result.id;
+    changes.push_back([a = action, destination_id](state::WriteTxn& txn) {
+      txn.put_link(a.key, {a.source_id, destination_id});
+      txn.put_base(a.key, base_of(a));
+      txn.erase_pending(a.key);
+      if (a.retry) txn.erase_failed(a.key);
+    });
+  }
+  batch_.clear();
+  auto txn = in_.store->begin();
+  for (auto& change : changes) change(*txn);
+  txn->commit();
+}
+
+}  // namespace synctool::engine

@@ -1,0 +1,53 @@
+// Applies planned actions: batches writes to the destination's maximum, records a create
+// intent before sending a create that is not idempotent, and commits links, base values and
+// failures of each batch in one state transaction after the destination confirmed it.
+// In a dry run it only counts.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "engine/compiled_sync.hpp"
+#include "engine/plan.hpp"
+#include "engine/report.hpp"
+#include "state/store.hpp"
+#include "util/clock.hpp"
+
+#include <functional>
+#include <vector>
+
+namespace synctool::engine {
+
+struct ApplyInputs {
+  const CompiledSync& sync;
+  state::StateStore* store;  // null in a dry run
+  connectors::Connector& destination;
+  const connectors::Capabilities& destination_caps;
+  const util::Clock& clock;
+  RunReport& report;
+  PlanObserver* observer;  // may be null
+};
+
+class Applier {
+ public:
+  explicit Applier(ApplyInputs inputs) : in_(inputs) {}
+
+  void add(Action&& action);
+  // Writes what is still buffered. Throws ConnectorError(config) if the destination refused
+  // the whole batch for a reason that retrying will not fix.
+  void finish();
+
+ private:
+  using StateChange = std::function<void(state::WriteTxn&)>;
+
+  bool dry_run() const { return in_.store == nullptr; }
+  void write_batch();
+  void commit_state_changes();
+  void record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
+                      const char* kind);
+  connectors::WriteOp to_op(const Action& action) const;
+
+  ApplyInputs in_;
+  std::vector<Action> batch_;
+  std::vector<StateChange> state_changes_;  // links and rejects that need no destination write
+};
+
+}  // namespace synctool::engine

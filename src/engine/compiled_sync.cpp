@@ -1,0 +1,65 @@
+#include "engine/compiled_sync.hpp"
+
+#include "spec/loader.hpp"
+
+#include <algorithm>
+
+namespace synctool::engine {
+
+namespace {
+
+Filter parse_filter(const spec::SyncSpec& sync) {
+  try {
+    return Filter::parse(sync.source.filter);
+  } catch (const FilterSyntaxError& e) {
+    spec::Location where = sync.source.filter_where;
+    // The location points at the string's opening quote; the column is inside it.
+    if (where.column > 0) where.column += e.column();
+    throw spec::SpecError({spec::SpecProblem{where, std::string("[source] filter: ") + e.what()}});
+  }
+}
+
+connectors::ObjectRef make_object(const spec::EndpointSpec& endpoint, const std::string& match_field) {
+  connectors::ObjectRef ref;
+  ref.name = endpoint.object;
+  ref.options = endpoint.options;
+  ref.key_field = endpoint.key.empty() ? match_field : endpoint.key;
+  return ref;
+}
+
+std::string top_level(const std::string& path) { return path.substr(0, path.find('.')); }
+
+}  // namespace
+
+CompiledSync::CompiledSync(const spec::SyncSpec& sync)
+    : sync_(sync),
+      filter_(parse_filter(sync)),
+      mapper_(sync),
+      schema_(sync.schema),
+      source_object_(make_object(sync.source, sync.match.source)),
+      destination_object_(make_object(sync.destination, sync.match.destination)) {
+  if (!sync.source.fields.empty()) {
+    std::vector<spec::SpecProblem> problems;
+    for (const auto& field : filter_.fields()) {
+      if (std::find(sync.source.fields.begin(), sync.source.fields.end(), top_level(field)) ==
+          sync.source.fields.end())
+        problems.push_back({sync.source.filter_where,
+                            "[source] filter uses field '" + field + "', which is not in source.fields"});
+    }
+    if (!problems.empty()) throw spec::SpecError(std::move(problems));
+  }
+}
+
+std::vector<std::string> CompiledSync::destination_read_fields() const {
+  std::vector<std::string> fields;
+  auto add = [&](const std::string& path) {
+    auto name = top_level(path);
+    if (std::find(fields.begin(), fields.end(), name) == fields.end()) fields.push_back(name);
+  };
+  add(destination_object_.key_field);
+  add(sync_.match.destination);
+  for (const auto& path : mapper_.destination_paths()) add(path);
+  return fields;
+}
+
+}  // namespace synctool::engine

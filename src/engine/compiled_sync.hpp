@@ -1,0 +1,37 @@
+// A sync spec turned into what the engine executes: the parsed filter, the mapper, the schema
+// validator and the object references for both sides.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "engine/filter.hpp"
+#include "engine/mapping.hpp"
+#include "engine/schema.hpp"
+#include "spec/spec.hpp"
+
+namespace synctool::engine {
+
+class CompiledSync {
+ public:
+  // Throws spec::SpecError when the filter does not parse (with the filter's file:line:col)
+  // or names a field that is not among source.fields.
+  explicit CompiledSync(const spec::SyncSpec& sync);
+
+  const spec::SyncSpec& spec() const { return sync_; }
+  const Filter& filter() const { return filter_; }
+  const RecordMapper& mapper() const { return mapper_; }
+  const SchemaValidator& schema() const { return schema_; }
+  const connectors::ObjectRef& source_object() const { return source_object_; }
+  const connectors::ObjectRef& destination_object() const { return destination_object_; }
+  // Top-level destination fields to read (the mapped paths' first steps).
+  std::vector<std::string> destination_read_fields() const;
+
+ private:
+  const spec::SyncSpec& sync_;
+  Filter filter_;
+  RecordMapper mapper_;
+  SchemaValidator schema_;
+  connectors::ObjectRef source_object_;
+  connectors::ObjectRef destination_object_;
+};
+
+}  // namespace synctool::engine

@@ -1,0 +1,47 @@
+// What the planner decides for one record. `diff` renders these; `run` applies them. Both
+// come from the same Planner, so a dry run predicts exactly what a run does.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace synctool::engine {
+
+struct FieldChange {
+  std::string field;  // destination path
+  nlohmann::json old_value;
+  nlohmann::json new_value;
+};
+
+struct Action {
+  enum class Kind {
+    create,     // not at the destination: create it
+    update,     // linked and different: write the changed values
+    link,       // found at the destination with equal values: remember the link, write nothing
+    unchanged,  // linked and equal to the base values: nothing to do
+    remove,     // mirror mode: gone from the source, delete (or archive) at the destination
+    reject,     // not writable: duplicate key, schema violation, missing key
+  };
+  Kind kind = Kind::unchanged;
+  std::string key;
+  std::string source_id;
+  std::string destination_id;
+  nlohmann::json values = nlohmann::json::object();  // mapped values to write / remember
+  std::string source_modified;
+  std::vector<FieldChange> changes;  // update: field by field, old -> new
+  std::string reason;                // reject: why
+  bool retry = false;                // this key had a failed row before
+};
+
+const char* to_string(Action::Kind kind);
+
+// Receives every planned action in key order (deletes after creates and updates).
+class PlanObserver {
+ public:
+  virtual ~PlanObserver() = default;
+  virtual void on_action(const Action& action) = 0;
+};
+
+}  // namespace synctool::engine

@@ -1,0 +1,230 @@
+#include "engine/planner.hpp"
+
+#include "engine/values.hpp"
+#include "util/json_path.hpp"
+#include "util/strings.hpp"
+
+#include <map>
+
+namespace synctool::engine {
+
+const char* to_string(Action::Kind kind) {
+  switch (kind) {
+    case Action::Kind::create: return "create";
+    case Action::Kind::update: return "update";
+    case Action::Kind::link: return "link";
+    case Action::Kind::unchanged: return "unchanged";
+    case Action::Kind::remove: return "delete";
+    case Action::Kind::reject: return "reject";
+  }
+  return "?";
+}
+
+namespace {
+
+const nlohmann::json kNull;
+
+const nlohmann::json& at_path(const nlohmann::json& values, const std::string& path) {
+  const nlohmann::json* v = util::json_get_path(values, path);
+  return v ? *v : kNull;
+}
+
+std::vector<FieldChange> changed_fields(const nlohmann::json& old_values, const nlohmann::json& new_values,
+                                        const std::vector<std::string>& paths) {
+  std::vector<FieldChange> changes;
+  for (const auto& path : paths) {
+    const auto& before = at_path(old_values, path);
+    const auto& after = at_path(new_values, path);
+    if (!values_equal(before, after)) changes.push_back({path, before, after});
+  }
+  return changes;
+}
+
+std::string quoted_list(const std::vector<std::string>& ids) {
+  std::vector<std::string> quoted;
+  for (const auto& id : ids) quoted.push_back("'" + id + "'");
+  return util::join(quoted, ", ");
+}
+
+}  // namespace
+
+bool Planner::mirror_deletes() const {
+  const auto& sync = in_.sync.spec();
+  return sync.mode == spec::Mode::mirror && sync.deletes.propagate != spec::DeletePropagation::ignore;
+}
+
+void Planner::plan(const std::function<void(Action&&)>& sink) {
+  in_.source.for_each([&](const std::string& key, const nlohmann::json& staged) {
+    plan_staged(key, StagedRecord::from_json(staged), sink);
+    return true;
+  });
+  flush_lookups(sink);
+  for_each_delete(sink);
+}
+
+void Planner::plan_staged(const std::string& key, const StagedRecord& record,
+                          const std::function<void(Action&&)>& sink) {
+  if (record.state == StagedRecord::State::deleted || record.state == StagedRecord::State::excluded)
+    return;  // handled with the deletes
+  Action action;
+  action.key = key;
+  action.source_id = record.id;
+  action.source_modified = record.modified;
+  action.retry = in_.store.get_failed(key).has_value();
+  if (record.duplicated()) {
+    action.kind = Action::Kind::reject;
+    action.reason = "duplicate match key: source records " + quoted_list(record.duplicate_ids) +
+                    " share it; fix the source so that only one remains";
+    sink(std::move(action));
+    return;
+  }
+  if (record.state == StagedRecord::State::rejected) {
+    action.kind = Action::Kind::reject;
+    action.reason = record.reason;
+    sink(std::move(action));
+    return;
+  }
+  action.values = record.values;
+
+  if (in_.destination_records) {
+    std::optional<StagedRecord> existing;
+    if (auto found = in_.destination_records->get(key)) existing = StagedRecord::from_json(*found);
+    plan_against_destination(std::move(action), existing, sink);
+    return;
+  }
+
+  auto link = in_.store.get_link(key);
+  if (link && !link->destination_id.empty()) {
+    action.destination_id = link->destination_id;
+    auto base = in_.store.get_base(key);
+    if (in_.sync.spec().mode == spec::Mode::append) {
+      action.kind = Action::Kind::unchanged;  // append never touches an existing record
+    } else if (base && base->hash == values_hash(action.values)) {
+      action.kind = link->source_id == record.id ? Action::Kind::unchanged : Action::Kind::link;
+    } else {
+      action.kind = Action::Kind::update;
+      action.changes = changed_fields(base ? base->values : nlohmann::json::object(), action.values,
+                                      in_.sync.mapper().destination_paths());
+    }
+    sink(std::move(action));
+    return;
+  }
+
+  // Not linked yet: find out whether the destination already has it before creating.
+  awaiting_lookup_.push_back(std::move(action));
+  if (awaiting_lookup_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_lookup)) flush_lookups(sink);
+}
+
+void Planner::plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
+                                       const std::function<void(Action&&)>& sink) {
+  const auto& paths = in_.sync.mapper().destination_paths();
+  if (!existing) {
+    action.kind = Action::Kind::create;
+  } else if (existing->duplicated()) {
+    action.kind = Action::Kind::reject;
+    action.reason = "duplicate match key at the destination: records " + quoted_list(existing->duplicate_ids) +
+                    " share it; merge them so that only one remains";
+  } else {
+    action.destination_id = existing->id;
+    action.changes = changed_fields(existing->values, action.values, paths);
+    if (!action.changes.empty() && in_.sync.spec().mode != spec::Mode::append) {
+      action.kind = Action::Kind::update;
+    } else {
+      action.changes.clear();
+      // Equal (or append mode, which never touches existing records): at most a new link.
+      auto link = in_.store.get_link(action.key);
+      auto base = in_.store.get_base(action.key);
+      bool known = link && link->destination_id == existing->id && link->source_id == action.source_id && base &&
+                   base->hash == values_hash(action.values);
+      action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
+    }
+  }
+  sink(std::move(action));
+}
+
+void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
+  if (awaiting_lookup_.empty()) return;
+  std::vector<std::string> keys;
+  keys.reserve(awaiting_lookup_.size());
+  for (const auto& a : awaiting_lookup_) keys.push_back(a.key);
+  const auto& mapper = in_.sync.mapper();
+  auto found = in_.destination.lookup(in_.sync.destination_object(), in_.sync.spec().match.destination, keys);
+  std::map<std::string, StagedRecord> by_key;
+  for (auto& record : found) {
+    auto key = mapper.destination_key(record.fields);
+    if (!key) continue;
+    auto [it, inserted] = by_key.try_emplace(*key);
+    StagedRecord& staged = it->second;
+    if (inserted) {
+      staged.id = record.id;
+      staged.values = mapper.project_destination(record.fields);
+      staged.modified = record.modified_at.value_or("");
+    } else {
+      if (staged.duplicate_ids.empty()) staged.duplicate_ids.push_back(staged.id);
+      staged.duplicate_ids.push_back(record.id);
+    }
+  }
+  for (auto& action : awaiting_lookup_) {
+    auto it = by_key.find(action.key);
+    std::optional<StagedRecord> existing;
+    if (it != by_key.end()) existing = it->second;
+    plan_against_destination(std::move(action), existing, sink);
+  }
+  awaiting_lookup_.clear();
+}
+
+void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
+  if (!mirror_deletes()) return;
+  auto emit = [&](const std::string& key, const std::string& destination_id, const std::string& source_id) {
+    Action action;
+    action.kind = Action::Kind::remove;
+    action.key = key;
+    action.destination_id = destination_id;
+    action.source_id = source_id;
+    sink(std::move(action));
+  };
+  // Tombstones and records the filter now leaves out.
+  in_.source.for_each([&](const std::string& key, const nlohmann::json& staged) {
+    auto record = StagedRecord::from_json(staged);
+    if (record.state != StagedRecord::State::deleted && record.state != StagedRecord::State::excluded) return true;
+    if (in_.destination_records) {
+      if (auto found = in_.destination_records->get(key)) {
+        auto existing = StagedRecord::from_json(*found);
+        if (existing.duplicated()) {
+          for (const auto& id : existing.duplicate_ids) emit(key, id, record.id);
+        } else {
+          emit(key, existing.id, record.id);
+        }
+      }
+    } else if (auto link = in_.store.get_link(key); link && !link->destination_id.empty()) {
+      emit(key, link->destination_id, record.id);
+    }
+    return true;
+  });
+  // Records the complete source no longer has.
+  if (in_.destination_records) {
+    in_.destination_records->for_each([&](const std::string& key, const nlohmann::json& staged) {
+      if (in_.source.contains(key)) return true;
+      auto existing = StagedRecord::from_json(staged);
+      if (existing.duplicated()) {
+        for (const auto& id : existing.duplicate_ids) emit(key, id, "");
+      } else {
+        emit(key, existing.id, "");
+      }
+      return true;
+    });
+  } else if (in_.source_complete) {
+    in_.store.for_each_link([&](const std::string& key, const state::Link& link) {
+      if (!link.destination_id.empty() && !in_.source.contains(key)) emit(key, link.destination_id, link.source_id);
+      return true;
+    });
+  }
+}
+
+std::size_t Planner::count_deletes() const {
+  std::size_t count = 0;
+  for_each_delete([&](Action&&) { ++count; });
+  return count;
+}
+
+}  // namespace synctool::engine

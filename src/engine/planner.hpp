@@ -1,0 +1,52 @@
+// The one planner shared by `diff` and `run`: compares staged source records with the links
+// and base values in state (and, on full runs, with the destination's records) and decides
+// an Action per match key. Memory use does not grow with the object: it walks sorted staging
+// tables and looks state up per key.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "engine/compiled_sync.hpp"
+#include "engine/plan.hpp"
+#include "engine/staged_record.hpp"
+#include "state/staging.hpp"
+#include "state/store.hpp"
+
+#include <functional>
+#include <optional>
+
+namespace synctool::engine {
+
+struct PlanInputs {
+  const CompiledSync& sync;
+  const state::StateStore& store;
+  connectors::Connector& destination;          // for lookups before creates
+  const connectors::Capabilities& destination_caps;
+  const state::Staging& source;                // staged source records
+  const state::Staging* destination_records;   // the whole destination, on full runs; else null
+  bool source_complete;                        // `source` holds every source record (full scan)
+};
+
+class Planner {
+ public:
+  explicit Planner(PlanInputs inputs) : in_(inputs) {}
+
+  // The deletes the plan will contain, counted without any lookup (for the safeguards).
+  std::size_t count_deletes() const;
+
+  // Emits every action: per key in order, creates/updates/links/rejects first, then deletes.
+  // Lookups at the destination are batched to the connector's maximum.
+  void plan(const std::function<void(Action&&)>& sink);
+
+ private:
+  bool mirror_deletes() const;
+  void plan_staged(const std::string& key, const StagedRecord& record, const std::function<void(Action&&)>& sink);
+  void plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
+                                const std::function<void(Action&&)>& sink);
+  void flush_lookups(const std::function<void(Action&&)>& sink);
+  void for_each_delete(const std::function<void(Action&&)>& sink) const;
+
+  PlanInputs in_;
+  std::vector<Action> awaiting_lookup_;  // unlinked records whose destination state is unknown
+};
+
+}  // namespace synctool::engine

@@ -1,0 +1,274 @@
+#include "engine/runner.hpp"
+
+#include "engine/applier.hpp"
+#include "engine/planner.hpp"
+#include "engine/staged_record.hpp"
+#include "state/staging.hpp"
+#include "util/json_path.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace synctool::engine {
+
+namespace {
+
+RunKind choose_kind(const RunInputs& in, const RunOptions& options) {
+  const auto& store = in.store;
+  if (options.resync || !store.get_meta(state::meta::baseline_done)) return RunKind::baseline;
+  if (options.full) return RunKind::full;
+  if (const auto& every = in.sync.spec().full_sync_every_ms) {
+    auto last = store.get_meta(state::meta::last_full_sync);
+    auto last_ms = last ? util::parse_iso8601(*last) : std::nullopt;
+    if (!last_ms || *last_ms + *every <= in.clock.now_ms()) return RunKind::full;
+  }
+  return RunKind::incremental;
+}
+
+// Adds a record under its key; a second record with the same key marks both as duplicates.
+void stage(state::Staging& staging, const std::string& key, StagedRecord record) {
+  auto previous = staging.put(key, record.to_json());
+  if (!previous) return;
+  auto earlier = StagedRecord::from_json(*previous);
+  std::vector<std::string> ids = earlier.duplicated() ? earlier.duplicate_ids : std::vector<std::string>{earlier.id};
+  if (std::find(ids.begin(), ids.end(), record.id) == ids.end()) ids.push_back(record.id);
+  if (ids.size() > 1) {
+    earlier.duplicate_ids = std::move(ids);
+    staging.put(key, earlier.to_json());
+  } else {
+    staging.put(key, record.to_json());  // the same record twice (a re-read): keep the newer
+  }
+}
+
+class SourceStager {
+ public:
+  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report)
+      : in_(in), staging_(staging), report_(report) {}
+
+  void add(connectors::Record& record) {
+    ++report_.source.read;
+    const auto& mapper = in_.sync.mapper();
+    StagedRecord staged;
+    staged.id = record.id;
+    staged.modified = record.modified_at.value_or("");
+    if (record.deleted) {
+      auto key = in_.store.key_for_source_id(record.id);
+      if (!key) key = mapper.source_key(record.fields);
+      if (!key) return;  // never synced: nothing to delete
+      staged.state = StagedRecord::State::deleted;
+      stage(staging_, *key, std::move(staged));
+      return;
+    }
+    auto key = mapper.source_key(record.fields);
+    if (!in_.sync.filter().matches(record.fields)) {
+      if (!key) key = in_.store.key_for_source_id(record.id);
+      if (!key) return;
+      staged.state = StagedRecord::State::excluded;
+      stage(staging_, *key, std::move(staged));
+      return;
+    }
+    if (!key) {
+      ++report_.destination.rejected;
+      if (report_.rejected.size() < RunReport::kMaxListedProblems)
+        report_.rejected.push_back({"", record.id,
+                                    "source record '" + record.id + "' has no value in its match field '" +
+                                        in_.sync.spec().match.source + "'"});
+      return;
+    }
+    nlohmann::json values = mapper.map(record.fields);
+    // The destination's match field holds the normalized key, so lookups by it are exact.
+    util::json_set_path(values, in_.sync.spec().match.destination, *key);
+    if (auto violation = in_.sync.schema().validate(values)) {
+      staged.state = StagedRecord::State::rejected;
+      staged.reason = *violation;
+    }
+    staged.values = std::move(values);
+    stage(staging_, *key, std::move(staged));
+  }
+
+ private:
+  const RunInputs& in_;
+  state::Staging& staging_;
+  RunReport& report_;
+};
+
+std::vector<std::string> failed_source_ids(const state::StateStore& store, const state::Staging& staged) {
+  std::vector<std::string> ids;
+  store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
+    if (!row.source_id.empty() && !staged.contains(key)) ids.push_back(row.source_id);
+    return true;
+  });
+  return ids;
+}
+
+std::string safeguard_message(const RunInputs& in, std::size_t deletes, std::size_t live, std::size_t population,
+                              bool source_complete) {
+  const auto& d = in.sync.spec().deletes;
+  if (source_complete && live == 0 && deletes > 0)
+    return fmt::format(
+        "the source returned no records; refusing to delete {} destination record(s) (an empty source is "
+        "usually an outage or a wrong filter; run with --force if it is really empty)",
+        deletes);
+  double cap = d.max_is_percent ? std::floor(d.max_value * static_cast<double>(population) / 100.0) : d.max_value;
+  if (static_cast<double>(deletes) > cap)
+    return fmt::format(
+        "{} deletes planned, more than the limit of {} (deletes.max = {}{}, of {} records); nothing was "
+        "deleted; check the source, raise deletes.max or run with --force",
+        deletes, static_cast<std::uint64_t>(cap), d.max_value, d.max_is_percent ? "%" : "", population);
+  return "";
+}
+
+}  // namespace
+
+RunReport run_sync(const RunInputs& in, const RunOptions& options) {
+  RunReport report;
+  const auto& sync = in.sync.spec();
+  report.sync = sync.name;
+  report.dry_run = options.dry_run;
+  report.direction = spec::to_string(sync.direction);
+  report.mode = spec::to_string(sync.mode);
+  report.started_ms = in.clock.now_ms();
+  report.started_at = util::format_iso8601(report.started_ms);
+  auto started_steady = in.clock.steady_ms();
+  state::StateStore* writable = options.dry_run ? nullptr : &in.store;
+
+  auto finish = [&](int code, std::string error) {
+    report.exit_code = code;
+    report.error = std::move(error);
+    report.duration_s = static_cast<double>(in.clock.steady_ms() - started_steady) / 1000.0;
+    if (writable) {
+      try {
+        auto txn = writable->begin();
+        txn->put_run(report.started_ms, report.to_json());
+        txn->commit();
+      } catch (const std::exception& e) {
+        if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
+        if (report.exit_code == exit_code::ok) report.exit_code = exit_code::connection;
+      }
+    }
+    return report;
+  };
+
+  auto stored_identity = in.store.get_meta(state::meta::identity_hash);
+  if (stored_identity && *stored_identity != sync.identity_hash() && !options.resync) {
+    report.kind = RunKind::incremental;
+    return finish(exit_code::resync_needed,
+                  "the match key or the synced objects changed since the last run, so the stored links no "
+                  "longer fit; run again with --resync to match records afresh");
+  }
+  report.kind = choose_kind(in, options);
+
+  try {
+    if (options.resync && writable) {
+      auto txn = writable->begin();
+      txn->clear_sync_state();
+      txn->commit();
+    }
+    auto source_caps = in.source.capabilities(in.sync.source_object());
+    auto destination_caps = in.destination.capabilities(in.sync.destination_object());
+
+    // 1. Stage the source.
+    auto source_staging = state::make_disk_staging(in.scratch_dir);
+    SourceStager stager(in, *source_staging, report);
+    connectors::ReadRequest request;
+    request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
+    auto cursor = in.store.get_meta(state::meta::source_cursor);
+    if (report.kind == RunKind::incremental && source_caps.incremental_read && cursor) request.since = *cursor;
+    bool source_complete = !request.since.has_value();
+    std::string last_cursor;
+    in.source.read(in.sync.source_object(), request, [&](connectors::Page&& page) {
+      for (auto& record : page.records) stager.add(record);
+      if (!page.cursor.empty()) last_cursor = page.cursor;
+    });
+    // Rows that failed before are tried again even though the cursor has moved past them.
+    if (!source_complete) {
+      auto ids = failed_source_ids(in.store, *source_staging);
+      std::size_t chunk = std::max<std::size_t>(1, source_caps.max_lookup);
+      for (std::size_t i = 0; i < ids.size(); i += chunk) {
+        std::vector<std::string> part(ids.begin() + static_cast<std::ptrdiff_t>(i),
+                                      ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + chunk)));
+        for (auto& record : in.source.lookup(in.sync.source_object(), connectors::kNativeIdField, part))
+          stager.add(record);
+      }
+    }
+    source_staging->seal();
+
+    // 2. On baseline and full runs, stage the whole destination: matching and drift repair
+    //    then compare with what is really there.
+    std::unique_ptr<state::Staging> destination_staging;
+    if (report.kind != RunKind::incremental) {
+      destination_staging = state::make_disk_staging(in.scratch_dir);
+      const auto& mapper = in.sync.mapper();
+      connectors::ReadRequest all;
+      all.fields = in.sync.destination_read_fields();
+      in.destination.read(in.sync.destination_object(), all, [&](connectors::Page&& page) {
+        for (auto& record : page.records) {
+          ++report.destination.read;
+          if (record.deleted) continue;
+          auto key = mapper.destination_key(record.fields);
+          if (!key) continue;  // cannot be matched; a mirror never deletes what it cannot identify
+          StagedRecord staged;
+          staged.id = record.id;
+          staged.values = mapper.project_destination(record.fields);
+          staged.modified = record.modified_at.value_or("");
+          stage(*destination_staging, *key, std::move(staged));
+        }
+      });
+      destination_staging->seal();
+    }
+
+    Planner planner({in.sync, in.store, in.destination, destination_caps, *source_staging, destination_staging.get(),
+                     source_complete});
+
+    // 3. Safeguards, before anything is written.
+    if (sync.mode == spec::Mode::mirror && !options.force) {
+      std::size_t deletes = planner.count_deletes();
+      if (deletes > 0) {
+        std::size_t live = 0;
+        source_staging->for_each([&](const std::string&, const nlohmann::json& j) {
+          auto state = StagedRecord::from_json(j).state;
+          if (state != StagedRecord::State::deleted && state != StagedRecord::State::excluded) ++live;
+          return true;
+        });
+        std::size_t population = std::max(in.store.link_count(), destination_staging ? destination_staging->size() : 0);
+        auto message = safeguard_message(in, deletes, live, population, source_complete);
+        if (!message.empty()) return finish(exit_code::safeguard, message);
+      }
+    }
+
+    // 4. Plan and apply.
+    Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer});
+    planner.plan([&](Action&& action) { applier.add(std::move(action)); });
+    applier.finish();
+
+    // 5. Every record read is now applied or recorded as failed: the cursor may advance.
+    if (writable) {
+      auto txn = writable->begin();
+      if (source_caps.incremental_read && !last_cursor.empty()) txn->set_meta(state::meta::source_cursor, last_cursor);
+      txn->set_meta(state::meta::identity_hash, sync.identity_hash());
+      txn->set_meta(state::meta::baseline_done, "1");
+      txn->set_meta(state::meta::last_run, report.started_at);
+      if (report.kind != RunKind::incremental) txn->set_meta(state::meta::last_full_sync, report.started_at);
+      if (source_complete) {
+        // Intents for records the complete source no longer has can never be resolved.
+        std::vector<std::string> stale;
+        in.store.for_each_pending([&](const std::string& key, const state::PendingIntent&) {
+          if (!source_staging->contains(key)) stale.push_back(key);
+          return true;
+        });
+        for (const auto& key : stale) txn->erase_pending(key);
+      }
+      txn->commit();
+    }
+  } catch (const connectors::ConnectorError& e) {
+    return finish(exit_code::connection, e.what());
+  } catch (const std::exception& e) {
+    return finish(exit_code::connection, e.what());
+  }
+
+  bool problems = report.destination.rejected + report.destination.failed + report.source.rejected +
+                      report.source.failed > 0;
+  return finish(problems ? exit_code::rows_failed : exit_code::ok, "");
+}
+
+}  // namespace synctool::engine

@@ -1,0 +1,38 @@
+// One pass of a sync (DESIGN section 4): choose the run kind, stage the source (and on full
+// runs the destination), check the safeguards, plan, apply, advance cursors, record the run.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "engine/compiled_sync.hpp"
+#include "engine/plan.hpp"
+#include "engine/report.hpp"
+#include "state/store.hpp"
+#include "util/clock.hpp"
+
+#include <filesystem>
+
+namespace synctool::engine {
+
+struct RunOptions {
+  bool full = false;     // full reconciliation even if not due
+  bool resync = false;   // forget links and cursors, baseline again
+  bool force = false;    // override the delete safeguards
+  bool dry_run = false;  // plan only: `diff`
+};
+
+struct RunInputs {
+  const CompiledSync& sync;
+  connectors::Connector& source;
+  connectors::Connector& destination;
+  // The sync's state; opened read-only (or an empty memory store) for dry runs.
+  state::StateStore& store;
+  const util::Clock& clock;
+  std::filesystem::path scratch_dir;  // parent folder for the run's staging tables
+  PlanObserver* observer = nullptr;   // sees every planned action (diff prints them)
+};
+
+// Never throws for connector or state trouble: the report's exit_code and error say what
+// happened. In a real run the report is also stored in the state's run history.
+RunReport run_sync(const RunInputs& inputs, const RunOptions& options);
+
+}  // namespace synctool::engine
