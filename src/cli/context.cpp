@@ -44,7 +44,9 @@ spec::ConnectorCatalog connector_catalog() {
 const spec::ProjectSpec& Context::project() {
   if (!project_) {
     auto file = spec::find_project_file(options_.config);
-    project_ = std::make_unique<spec::ProjectSpec>(spec::load_project(file, connector_catalog()));
+    std::vector<std::string> known_types;
+    for (const auto& type : connectors::connector_types()) known_types.push_back(type.type);
+    project_ = std::make_unique<spec::ProjectSpec>(spec::load_project(file, connector_catalog(), known_types));
     out_.add_secrets(project_->secrets);
   }
   return *project_;

@@ -1,0 +1,324 @@
+// The engine end to end in memory: fake connectors, the memory state store.
+#include "engine/runner.hpp"
+#include "state/memory_store.hpp"
+#include "support/fake_connector.hpp"
+#include "support/temp_dir.hpp"
+#include "util/clock.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace synctool;
+using synctool::testing::FakeConnector;
+
+namespace {
+
+spec::SyncSpec contacts_spec(spec::Mode mode = spec::Mode::upsert) {
+  spec::SyncSpec s;
+  s.name = "contacts";
+  s.mode = mode;
+  s.source = {"src", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.destination = {"dst", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.match.source = "email";
+  s.match.destination = "email";
+  s.match.normalize = {"trim", "lowercase"};
+  s.field_map = {{"email", "email", {}, {}}, {"name", "full_name", {}, {}}, {"age", "age", {}, {}}};
+  s.deletes.max_value = 50;
+  s.deletes.max_is_percent = true;
+  return s;
+}
+
+struct Harness {
+  spec::SyncSpec spec;
+  std::unique_ptr<engine::CompiledSync> compiled;
+  FakeConnector source, destination;
+  std::unique_ptr<state::StateStore> store = state::make_memory_store();
+  synctool::testing::TempDir scratch;
+
+  explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
+
+  engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
+    engine::RunInputs in{*compiled, source, destination, *store, util::system_clock(), scratch.path(), observer};
+    return engine::run_sync(in, options);
+  }
+  void seed_source(int n) {
+    for (int i = 0; i < n; ++i)
+      source.put("s" + std::to_string(i),
+                 {{"email", "user" + std::to_string(i) + "@example.com"}, {"name", "User " + std::to_string(i)}, {"age", i}});
+  }
+};
+
+struct Recorder final : engine::PlanObserver {
+  std::vector<engine::Action> actions;
+  void on_action(const engine::Action& a) override { actions.push_back(a); }
+};
+
+}  // namespace
+
+TEST_CASE("a baseline creates every source record and a second run with no changes writes nothing") {
+  Harness h(contacts_spec());
+  h.seed_source(120);
+  auto first = h.run();
+  CHECK(first.kind == engine::RunKind::baseline);
+  CHECK(first.exit_code == 0);
+  CHECK(first.destination.created == 120);
+  CHECK(h.destination.records.size() == 120);
+  CHECK(h.store->link_count() == 120);
+
+  int writes = h.destination.write_calls;
+  auto second = h.run();
+  CHECK(second.kind == engine::RunKind::incremental);
+  CHECK(second.exit_code == 0);
+  CHECK(second.destination.created + second.destination.updated + second.destination.deleted == 0);
+  CHECK(h.destination.write_calls == writes);
+}
+
+TEST_CASE("changing 3 of 1000 source records updates exactly 3 and reads only the changes") {
+  Harness h(contacts_spec());
+  h.seed_source(1000);
+  REQUIRE(h.run().destination.created == 1000);
+  for (int i : {5, 500, 999}) h.source.put("s" + std::to_string(i), {{"email", "user" + std::to_string(i) + "@example.com"}, {"name", "Changed"}, {"age", i}});
+  std::size_t before = h.destination.ops_written;
+  auto report = h.run();
+  CHECK(report.destination.updated == 3);
+  CHECK(report.destination.created == 0);
+  CHECK(h.destination.ops_written - before == 3);
+  // The inclusive cursor re-reads records stamped at the cursor itself, never the whole object.
+  CHECK(report.source.read <= 4);
+  CHECK(h.destination.find_by("email", "user500@example.com")->fields["full_name"] == "Changed");
+}
+
+TEST_CASE("records already at the destination are linked, not duplicated") {
+  Harness h(contacts_spec());
+  h.seed_source(10);
+  h.destination.put("d1", {{"email", "user3@example.com"}, {"full_name", "User 3"}, {"age", 3}});
+  h.destination.put("d2", {{"email", "user4@example.com"}, {"full_name", "Old name"}, {"age", 4}});
+  auto report = h.run();
+  CHECK(report.destination.created == 8);
+  CHECK(report.destination.updated == 1);
+  CHECK(report.destination.unchanged == 1);
+  CHECK(h.destination.records.size() == 10);
+  CHECK(h.destination.count_with("email", "user3@example.com") == 1);
+  CHECK(h.store->get_link("user3@example.com")->destination_id == "d1");
+}
+
+TEST_CASE("two source records with the same normalized key are both rejected and nothing else stops") {
+  Harness h(contacts_spec());
+  h.seed_source(5);
+  h.source.put("dup", {{"email", "  USER2@example.com"}, {"name", "Twin"}, {"age", 1}});
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::rows_failed);
+  CHECK(report.destination.rejected == 1);  // one key, two records
+  CHECK(report.destination.created == 4);
+  REQUIRE(report.rejected.size() == 1);
+  CHECK_THAT(report.rejected[0].reason, Catch::Contains("duplicate match key") && Catch::Contains("'s2'") &&
+                                            Catch::Contains("'dup'"));
+  CHECK(h.destination.count_with("email", "user2@example.com") == 0);
+  CHECK(h.store->get_failed("user2@example.com").has_value());
+}
+
+TEST_CASE("a schema violation rejects the row, the run goes on, and the row is retried until it passes") {
+  auto s = contacts_spec();
+  s.schema = {{"age", spec::FieldType::number, false, {}, {}}};
+  Harness h(s);
+  h.seed_source(3);
+  h.source.put("bad", {{"email", "bad@example.com"}, {"name", "Bad"}, {"age", "forty"}});
+  auto first = h.run();
+  CHECK(first.exit_code == engine::exit_code::rows_failed);
+  CHECK(first.destination.created == 3);
+  REQUIRE(first.rejected.size() == 1);
+  CHECK_THAT(first.rejected[0].reason, Catch::Contains("age") && Catch::Contains("not a number"));
+
+  auto again = h.run();  // unchanged source: still rejected, still reported
+  CHECK(again.exit_code == engine::exit_code::rows_failed);
+  CHECK(again.destination.rejected == 1);
+  CHECK(h.store->get_failed("bad@example.com")->attempts == 2);
+
+  h.source.put("bad", {{"email", "bad@example.com"}, {"name", "Bad"}, {"age", "40"}});
+  auto fixed = h.run();
+  CHECK(fixed.exit_code == 0);
+  CHECK(fixed.destination.created == 1);
+  CHECK_FALSE(h.store->get_failed("bad@example.com").has_value());
+}
+
+TEST_CASE("a record without a match key is rejected with its id") {
+  Harness h(contacts_spec());
+  h.source.put("nokey", {{"email", "   "}, {"name", "Nobody"}});
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::rows_failed);
+  REQUIRE(report.rejected.size() == 1);
+  CHECK(report.rejected[0].source_id == "nokey");
+  CHECK_THAT(report.rejected[0].reason, Catch::Contains("match field 'email'"));
+}
+
+TEST_CASE("mirror mode deletes what left the source, and the delete cap stops a mass delete") {
+  Harness h(contacts_spec(spec::Mode::mirror));
+  h.source.caps.incremental_read = false;  // every run sees the whole source
+  h.seed_source(10);
+  REQUIRE(h.run().destination.created == 10);
+
+  h.source.records.erase("s1");
+  auto one = h.run();
+  CHECK(one.destination.deleted == 1);
+  CHECK(h.destination.count_with("email", "user1@example.com") == 0);
+
+  for (int i = 2; i < 8; ++i) h.source.records.erase("s" + std::to_string(i));  // 6 of 9 gone
+  auto tripped = h.run();
+  CHECK(tripped.exit_code == engine::exit_code::safeguard);
+  CHECK_THAT(tripped.error, Catch::Contains("6 deletes planned"));
+  CHECK(h.destination.records.size() == 9);
+
+  engine::RunOptions force;
+  force.force = true;
+  auto forced = h.run(force);
+  CHECK(forced.destination.deleted == 6);
+  CHECK(h.destination.records.size() == 3);
+}
+
+TEST_CASE("an empty source never empties the destination without --force") {
+  auto s = contacts_spec(spec::Mode::mirror);
+  s.deletes.max_value = 100;
+  Harness h(s);
+  h.source.caps.incremental_read = false;
+  h.seed_source(4);
+  REQUIRE(h.run().exit_code == 0);
+  h.source.records.clear();
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::safeguard);
+  CHECK_THAT(report.error, Catch::Contains("no records"));
+  CHECK(h.destination.records.size() == 4);
+}
+
+TEST_CASE("a create confirmed by the system but not by the run is linked on the next run, not sent twice") {
+  Harness h(contacts_spec());
+  h.seed_source(30);
+  h.destination.crash_after_write = true;  // the first batch lands, then the connection drops
+  auto crashed = h.run();
+  CHECK(crashed.exit_code == engine::exit_code::connection);
+  CHECK(h.store->pending_count() == 30);
+  REQUIRE(h.destination.records.size() == 30);
+
+  auto rerun = h.run();
+  CHECK(rerun.exit_code == 0);
+  CHECK(h.destination.records.size() == 30);
+  for (int i = 0; i < 30; ++i) CHECK(h.destination.count_with("email", "user" + std::to_string(i) + "@example.com") == 1);
+  CHECK(h.store->pending_count() == 0);
+  CHECK(h.store->link_count() == 30);
+}
+
+TEST_CASE("a transient batch failure records the rows as failed and the next run writes them") {
+  Harness h(contacts_spec());
+  h.seed_source(20);
+  h.destination.transient_failures = 1;
+  auto first = h.run();
+  CHECK(first.exit_code == engine::exit_code::rows_failed);
+  CHECK(first.destination.failed == 20);
+  CHECK(h.store->failed_count() == 20);
+  auto second = h.run();
+  CHECK(second.exit_code == 0);
+  CHECK(second.destination.created == 20);
+  CHECK(h.store->failed_count() == 0);
+  CHECK(h.destination.records.size() == 20);
+}
+
+TEST_CASE("rows the destination rejects are reported and retried; the rest of the batch is written") {
+  Harness h(contacts_spec());
+  h.seed_source(10);
+  h.destination.reject_keys = {"user7@example.com"};
+  auto first = h.run();
+  CHECK(first.exit_code == engine::exit_code::rows_failed);
+  CHECK(first.destination.created == 9);
+  CHECK(first.destination.failed == 1);
+  REQUIRE(first.failed.size() == 1);
+  CHECK_THAT(first.failed[0].reason, Catch::Contains("400"));
+  h.destination.reject_keys.clear();
+  auto second = h.run();
+  CHECK(second.destination.created == 1);
+  CHECK(second.exit_code == 0);
+}
+
+TEST_CASE("changing the match key demands --resync, which matches afresh") {
+  Harness h(contacts_spec());
+  h.seed_source(5);
+  REQUIRE(h.run().exit_code == 0);
+  h.spec.match.normalize = {"trim"};
+  h.compiled = std::make_unique<engine::CompiledSync>(h.spec);
+  auto refused = h.run();
+  CHECK(refused.exit_code == engine::exit_code::resync_needed);
+  engine::RunOptions resync;
+  resync.resync = true;
+  auto rebuilt = h.run(resync);
+  CHECK(rebuilt.exit_code == 0);
+  CHECK(rebuilt.kind == engine::RunKind::baseline);
+  CHECK(h.destination.records.size() == 5);  // linked again, nothing duplicated
+}
+
+TEST_CASE("append mode creates but never updates") {
+  Harness h(contacts_spec(spec::Mode::append));
+  h.seed_source(3);
+  REQUIRE(h.run().destination.created == 3);
+  h.source.put("s1", {{"email", "user1@example.com"}, {"name", "Changed"}, {"age", 1}});
+  auto report = h.run();
+  CHECK(report.destination.updated == 0);
+  CHECK(h.destination.find_by("email", "user1@example.com")->fields["full_name"] == "User 1");
+}
+
+TEST_CASE("a dry run predicts the run's totals and changes nothing") {
+  Harness h(contacts_spec(spec::Mode::mirror));
+  h.source.caps.incremental_read = false;
+  h.seed_source(10);
+  REQUIRE(h.run().exit_code == 0);
+  h.source.records.erase("s0");
+  h.source.put("s1", {{"email", "user1@example.com"}, {"name", "Changed"}, {"age", 1}});
+  h.source.put("new", {{"email", "new@example.com"}, {"name", "New"}, {"age", 2}});
+  engine::RunOptions dry;
+  dry.dry_run = true;
+  Recorder recorder;
+  auto plan = h.run(dry, &recorder);
+  CHECK(h.destination.records.size() == 10);
+  auto run = h.run();
+  CHECK(plan.destination.created == run.destination.created);
+  CHECK(plan.destination.updated == run.destination.updated);
+  CHECK(plan.destination.deleted == run.destination.deleted);
+  CHECK(run.destination.created == 1);
+  CHECK(run.destination.updated == 1);
+  CHECK(run.destination.deleted == 1);
+  bool saw_change = false;
+  for (const auto& a : recorder.actions)
+    if (a.kind == engine::Action::Kind::update) {
+      REQUIRE(a.changes.size() == 1);
+      CHECK(a.changes[0].field == "full_name");
+      CHECK(a.changes[0].old_value == "User 1");
+      CHECK(a.changes[0].new_value == "Changed");
+      saw_change = true;
+    }
+  CHECK(saw_change);
+}
+
+TEST_CASE("a record that leaves the filter is deleted in mirror mode") {
+  auto s = contacts_spec(spec::Mode::mirror);
+  s.source.filter = "age < 100";
+  Harness h(s);
+  h.seed_source(5);
+  REQUIRE(h.run().destination.created == 5);
+  h.source.put("s2", {{"email", "user2@example.com"}, {"name", "Old"}, {"age", 200}});
+  auto report = h.run();
+  CHECK(report.destination.deleted == 1);
+  CHECK(h.destination.count_with("email", "user2@example.com") == 0);
+}
+
+TEST_CASE("a full run repairs drift at the destination") {
+  Harness h(contacts_spec());
+  h.seed_source(5);
+  REQUIRE(h.run().exit_code == 0);
+  auto* rec = const_cast<connectors::Record*>(h.destination.find_by("email", "user3@example.com"));
+  rec->fields["full_name"] = "Edited by hand";
+  h.destination.records.erase(h.destination.find_by("email", "user4@example.com")->id);
+  CHECK(h.run().destination.updated == 0);  // incremental trusts the base values
+  engine::RunOptions full;
+  full.full = true;
+  auto report = h.run(full);
+  CHECK(report.kind == engine::RunKind::full);
+  CHECK(report.destination.updated == 1);
+  CHECK(report.destination.created == 1);
+  CHECK(h.destination.find_by("email", "user3@example.com")->fields["full_name"] == "User 3");
+}
