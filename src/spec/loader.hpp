@@ -34,18 +34,24 @@ struct ConnectorKeys {
   std::vector<std::string> source_keys;
   std::vector<std::string> destination_keys;
 };
+// nullptr means an unknown type.
 using ConnectorCatalog = std::function<const ConnectorKeys*(const std::string& type)>;
 
 // Reads a value of the environment; injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup process_environment();
 
-// Finds synctool.toml: `explicit_path` if given, else ./synctool.toml.
+// Finds synctool.toml: `explicit_path` if given (a folder means its synctool.toml), else
+// ./synctool.toml. Throws SpecError when there is none.
 std::filesystem::path find_project_file(const std::string& explicit_path);
 
 // Throws SpecError with every problem found.
 ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog,
                          const EnvLookup& env = process_environment());
+// The same; `known_types` (every type the catalog knows, e.g. from the connector registry)
+// lets an unknown `type` get a "did you mean" hint or the list of valid types.
+ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog,
+                         const std::vector<std::string>& known_types, const EnvLookup& env = process_environment());
 
 // Loads one sync; validates it against the project (connections, their types' keys).
 SyncSpec load_sync(const std::filesystem::path& file, const ProjectSpec& project, const ConnectorCatalog& catalog,

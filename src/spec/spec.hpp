@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -31,8 +32,9 @@ struct ProjectSpec {
   std::filesystem::path state_dir;  // absolute
   std::filesystem::path syncs_dir;  // absolute, default <base_dir>/syncs
   std::map<std::string, ConnectionSpec> connections;
-  // Values that came from ${ENV} interpolation in secret-looking keys (token, key, password,
-  // secret, url with credentials): redacted from every output.
+  // Values that came from ${ENV} interpolation in secret-looking connection keys (names
+  // containing token, key, password or secret; `url`; `dsn`): each substituted value and the
+  // whole resulting value. Redacted from every output.
   std::vector<std::string> secrets;
 };
 

@@ -1,0 +1,786 @@
+// Loading and validating synctool.toml and syncs/NAME.toml.
+#include "spec/loader.hpp"
+#include "spec/spec.hpp"
+#include "support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace synctool::spec;
+using synctool::testing::TempDir;
+
+namespace {
+
+const ConnectorKeys kCsvKeys{{"path"}, {"path"}, {"delimiter"}, {"delimiter"}};
+const ConnectorKeys kSqliteKeys{{"path"}, {"path"}, {"query", "cursor_column"}, {"soft_delete_column", "create_table"}};
+const std::vector<std::string> kKnownTypes{"csv", "sqlite"};
+
+const ConnectorKeys* fake_catalog(const std::string& type) {
+  if (type == "csv") return &kCsvKeys;
+  if (type == "sqlite") return &kSqliteKeys;
+  return nullptr;
+}
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+EnvLookup default_env() { return env_of({{"WAREHOUSE_DB", "/srv/warehouse.db"}}); }
+
+void write_file(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << text;
+}
+
+const char* const kProjectToml = R"(state_dir = ".state"
+
+[connections.crm_export]
+type = "csv"
+path = "data/export"
+
+[connections.warehouse]
+type = "sqlite"
+path = "${WAREHOUSE_DB}"
+)";
+
+// The smallest valid sync; error tests start from copies of it.
+const char* const kMinimalSync = R"([source]
+connection = "crm_export"
+object = "contacts"
+
+[destination]
+connection = "warehouse"
+object = "contacts"
+
+[match]
+source = "email"
+destination = "email"
+
+[field_map]
+email = "email"
+)";
+
+// A temporary project folder holding kProjectToml.
+struct Project {
+  TempDir dir;
+  fs::path file = dir / "synctool.toml";
+
+  explicit Project(const std::string& toml = kProjectToml) { write_file(file, toml); }
+
+  ProjectSpec load(const EnvLookup& env = default_env()) const {
+    return load_project(file, fake_catalog, kKnownTypes, env);
+  }
+  fs::path write_sync(const std::string& name, const std::string& toml) const {
+    fs::path path = dir / "syncs" / (name + ".toml");
+    write_file(path, toml);
+    return path;
+  }
+  SyncSpec load_sync_text(const std::string& name, const std::string& toml) const {
+    ProjectSpec project = load();
+    return load_sync(write_sync(name, toml), project, fake_catalog, default_env());
+  }
+};
+
+template <typename F>
+std::vector<SpecProblem> problems_of(F&& load) {
+  try {
+    load();
+  } catch (const SpecError& e) {
+    return e.problems();
+  }
+  FAIL("expected a SpecError");
+  return {};
+}
+
+// The one problem whose message contains `text`.
+SpecProblem find_problem(const std::vector<SpecProblem>& problems, const std::string& text) {
+  std::vector<SpecProblem> found;
+  for (const auto& p : problems)
+    if (p.message.find(text) != std::string::npos) found.push_back(p);
+  INFO("looking for: " << text);
+  for (const auto& p : problems) INFO("problem: " << p.to_string());
+  if (found.size() != 1) {
+    std::string all;
+    for (const auto& p : problems) all += p.to_string() + "\n";
+    FAIL("expected exactly one problem containing '" << text << "', got " << found.size() << ":\n" << all);
+  }
+  return found.front();
+}
+
+std::vector<SpecProblem> sync_problems(const std::string& toml, const std::string& name = "contacts") {
+  Project project;
+  return problems_of([&] { project.load_sync_text(name, toml); });
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  return text.replace(pos, from.size(), to);
+}
+
+// Runs a test body in another working directory.
+struct WorkingDirectory {
+  fs::path saved = fs::current_path();
+  explicit WorkingDirectory(const fs::path& dir) { fs::current_path(dir); }
+  ~WorkingDirectory() { fs::current_path(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("a full valid spec loads every section", "[spec]") {
+  Project project;
+  const std::string sync_toml = R"(name      = "contacts"
+title     = "Contacts into the warehouse"
+direction = "bidirectional"
+mode      = "mirror"
+schedule  = "*/30 * * * *"
+full_sync_every = "24h"
+
+[source]
+connection = "crm_export"
+object     = "contacts"
+fields     = ["email", "first_name", "last_name", "age", "address", "status"]
+filter     = "status = 'active'"
+key        = "id"
+delimiter  = ";"
+
+[destination]
+connection = "warehouse"
+object     = "people"
+soft_delete_column = "deleted_at"
+create_table = true
+
+[match]
+source      = "email"
+destination = "email_address"
+normalize   = ["trim", "lowercase"]
+
+[field_map]
+email      = "email_address"
+first_name = { to = "first_name", transform = ["trim"] }
+last_name  = { to = "last_name", transform = ["trim", "uppercase"], default = "Unknown" }
+"address.city" = "city"
+origin     = { to = "source_system", constant = "crm" }
+
+[schema]
+email_address = { type = "email", required = true }
+age    = { type = "number" }
+status = { type = "enumeration", options = ["active", "inactive"] }
+
+[deletes]
+propagate = "archive"
+max       = "10%"
+
+[conflicts]
+strategy = "source-wins"
+owners   = { phone = "destination" }
+)";
+  ProjectSpec p = project.load();
+  fs::path file = project.write_sync("contacts", sync_toml);
+  SyncSpec s = load_sync(file, p, fake_catalog, default_env());
+
+  CHECK(s.file == file);
+  CHECK(s.name == "contacts");
+  CHECK(s.title == "Contacts into the warehouse");
+  CHECK(s.direction == Direction::bidirectional);
+  CHECK(s.mode == Mode::mirror);
+  CHECK(s.schedule == "*/30 * * * *");
+  REQUIRE(s.full_sync_every_ms);
+  CHECK(*s.full_sync_every_ms == 24 * 3600 * 1000LL);
+
+  CHECK(s.source.connection == "crm_export");
+  CHECK(s.source.object == "contacts");
+  CHECK(s.source.fields == std::vector<std::string>{"email", "first_name", "last_name", "age", "address", "status"});
+  CHECK(s.source.filter == "status = 'active'");
+  CHECK(s.source.filter_where.line == 12);
+  CHECK(s.source.filter_where.column == 14);
+  CHECK(s.source.key == "id");
+  CHECK(s.source.options == nlohmann::json{{"delimiter", ";"}});
+  CHECK(s.source.where.line == 8);
+
+  CHECK(s.destination.connection == "warehouse");
+  CHECK(s.destination.object == "people");
+  CHECK(s.destination.options == nlohmann::json{{"soft_delete_column", "deleted_at"}, {"create_table", true}});
+
+  CHECK(s.match.source == "email");
+  CHECK(s.match.destination == "email_address");
+  CHECK(s.match.normalize == std::vector<std::string>{"trim", "lowercase"});
+
+  // Entries keep the order of the file.
+  REQUIRE(s.field_map.size() == 5);
+  CHECK(s.field_map[0].source == "email");
+  CHECK(s.field_map[0].destination == "email_address");
+  CHECK(s.field_map[0].transforms.empty());
+  CHECK(s.field_map[0].where.line == 28);
+  CHECK(s.field_map[0].where.column == 1);
+  CHECK(s.field_map[1].source == "first_name");
+  REQUIRE(s.field_map[1].transforms.size() == 1);
+  CHECK(s.field_map[1].transforms[0].kind == Transform::Kind::trim);
+  const auto& last = s.field_map[2];
+  REQUIRE(last.transforms.size() == 3);
+  CHECK(last.transforms[0].kind == Transform::Kind::trim);
+  CHECK(last.transforms[1].kind == Transform::Kind::uppercase);
+  CHECK(last.transforms[2].kind == Transform::Kind::default_value);
+  CHECK(last.transforms[2].value == "Unknown");
+  CHECK(s.field_map[3].source == "address.city");
+  CHECK(s.field_map[3].destination == "city");
+  const auto& origin = s.field_map[4];
+  CHECK(origin.source.empty());
+  CHECK(origin.destination == "source_system");
+  REQUIRE(origin.transforms.size() == 1);
+  CHECK(origin.transforms[0].kind == Transform::Kind::constant);
+  CHECK(origin.transforms[0].value == "crm");
+
+  REQUIRE(s.schema.size() == 3);
+  CHECK(s.schema[0].name == "email_address");
+  CHECK(s.schema[0].type == FieldType::email);
+  CHECK(s.schema[0].required);
+  CHECK(s.schema[1].type == FieldType::number);
+  CHECK_FALSE(s.schema[1].required);
+  CHECK(s.schema[2].type == FieldType::enumeration);
+  CHECK(s.schema[2].options == std::vector<std::string>{"active", "inactive"});
+
+  CHECK(s.deletes.propagate == DeletePropagation::archive);
+  CHECK(s.deletes.max_is_percent);
+  CHECK(s.deletes.max_value == 10);
+  CHECK(s.conflicts.strategy == ConflictStrategy::source_wins);
+  CHECK(s.conflicts.owners == std::map<std::string, std::string>{{"phone", "destination"}});
+}
+
+TEST_CASE("a minimal sync gets the documented defaults", "[spec]") {
+  Project project;
+  SyncSpec s = project.load_sync_text("crm-to-warehouse", kMinimalSync);
+  CHECK(s.name == "crm-to-warehouse");
+  CHECK(s.direction == Direction::one_way);
+  CHECK(s.mode == Mode::upsert);
+  CHECK(s.schedule.empty());
+  CHECK_FALSE(s.full_sync_every_ms);
+  CHECK(s.source.fields.empty());
+  CHECK(s.source.filter.empty());
+  CHECK(s.source.options == nlohmann::json::object());
+  CHECK(s.deletes.propagate == DeletePropagation::remove);
+  CHECK(s.deletes.max_is_percent);
+  CHECK(s.deletes.max_value == 5);
+  CHECK(s.conflicts.strategy == ConflictStrategy::most_recent_wins);
+}
+
+TEST_CASE("the project file resolves folders against its own folder and interpolates settings", "[spec]") {
+  Project project;
+  ProjectSpec p = project.load();
+  fs::path base = fs::absolute(project.dir.path()).lexically_normal();
+  CHECK(p.file == project.file);
+  CHECK(p.base_dir == base);
+  CHECK(p.state_dir == base / ".state");
+  CHECK(p.syncs_dir == base / "syncs");
+  REQUIRE(p.connections.size() == 2);
+  const auto& csv = p.connections.at("crm_export");
+  CHECK(csv.type == "csv");
+  CHECK(csv.settings == nlohmann::json{{"path", "data/export"}});
+  CHECK(csv.where.line == 3);
+  CHECK(p.connections.at("warehouse").settings["path"] == "/srv/warehouse.db");
+  CHECK(p.secrets.empty());  // `path` is not a credential
+}
+
+TEST_CASE("state_dir and syncs_dir default to .synctool and syncs", "[spec]") {
+  Project project("[connections.a]\ntype = \"csv\"\npath = \"x\"\n");
+  ProjectSpec p = project.load();
+  CHECK(p.state_dir == p.base_dir / ".synctool");
+  CHECK(p.syncs_dir == p.base_dir / "syncs");
+  Project custom("state_dir = \"/var/lib/synctool\"\nsyncs_dir = \"specs\"\n");
+  ProjectSpec q = custom.load();
+  CHECK(q.state_dir == "/var/lib/synctool");
+  CHECK(q.syncs_dir == q.base_dir / "specs");
+}
+
+TEST_CASE("a TOML syntax error is one problem with the parser's line and column", "[spec]") {
+  auto problems = sync_problems("title = \"x\"\n[source]\nconnection = \n");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].where.line == 3);
+  CHECK(problems[0].where.column == 14);
+  CHECK(problems[0].message.find("TOML syntax error") != std::string::npos);
+  CHECK(problems[0].message.find("expected value") != std::string::npos);
+  CHECK(problems[0].to_string().find("contacts.toml:3:14: TOML syntax error") != std::string::npos);
+}
+
+TEST_CASE("an unknown key names its table and suggests the closest key", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "object = \"contacts\"\n", "object = \"contacts\"\nfiter = \"x\"\n"));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "unknown key 'fiter' in [source] (did you mean 'filter'?)");
+  CHECK(problems[0].where.line == 4);
+  CHECK(problems[0].where.column == 1);
+}
+
+TEST_CASE("an unknown key without a close match lists the allowed keys", "[spec]") {
+  auto problems = sync_problems("colour = \"blue\"\n" + std::string(kMinimalSync));
+  auto p = find_problem(problems, "unknown key 'colour' at the top level");
+  CHECK(p.message.find("allowed keys: name, title, direction") != std::string::npos);
+  CHECK(p.where.line == 1);
+  CHECK(p.where.column == 1);
+}
+
+TEST_CASE("a misspelt section header is reported as an unknown table", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "[destination]", "[destinaton]"));
+  REQUIRE(problems.size() == 2);
+  auto table = find_problem(problems, "unknown table [destinaton] (did you mean [destination]?)");
+  CHECK(table.where.line == 5);
+  CHECK(table.where.column == 2);
+  find_problem(problems, "missing [destination] table");
+}
+
+TEST_CASE("unknown keys are reported at every level", "[spec]") {
+  std::string toml = std::string(kMinimalSync) +
+                     "first_name = { to = \"first_name\", tranform = [\"trim\"] }\n"  // line 15
+                     "\n[deletes]\nmaxx = 3\n";                                           // line 18
+  toml = replaced(toml, "destination = \"email\"\n", "destination = \"email\"\nnormalise = [\"trim\"]\n");
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 3);
+  auto normalize = find_problem(problems, "unknown key 'normalise' in [match] (did you mean 'normalize'?)");
+  CHECK(normalize.where.line == 12);
+  auto transform =
+      find_problem(problems, "unknown key 'tranform' in the [field_map] entry first_name (did you mean 'transform'?)");
+  CHECK(transform.where.line == 16);
+  CHECK(transform.where.column == 35);
+  auto max = find_problem(problems, "unknown key 'maxx' in [deletes] (did you mean 'max'?)");
+  CHECK(max.where.line == 19);
+}
+
+TEST_CASE("an unknown connection type suggests a known one", "[spec]") {
+  Project project("[connections.crm_export]\ntype = \"csvv\"\npath = \"x\"\n");
+  auto problems = problems_of([&] { project.load(); });
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "unknown connection type 'csvv' (did you mean 'csv'?)");
+  CHECK(problems[0].where.line == 2);
+  CHECK(problems[0].where.column == 8);
+}
+
+TEST_CASE("an unknown connection type far from any known one lists the known types", "[spec]") {
+  Project project("[connections.crm]\ntype = \"oracle\"\n");
+  auto problems = problems_of([&] { project.load(); });
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "unknown connection type 'oracle' (known types: csv, sqlite)");
+}
+
+TEST_CASE("a connection without a type or a required key is an error naming the key", "[spec]") {
+  Project project("[connections.a]\npath = \"x\"\n\n[connections.b]\ntype = \"sqlite\"\n");
+  auto problems = problems_of([&] { project.load(); });
+  REQUIRE(problems.size() == 2);
+  auto type = find_problem(problems, "[connections.a] is missing required key 'type' (one of: csv, sqlite)");
+  CHECK(type.where.line == 1);
+  CHECK(type.where.column == 1);
+  auto path = find_problem(problems, "[connections.b] is missing required key 'path'");
+  CHECK(path.where.line == 4);
+}
+
+TEST_CASE("connection keys are checked against the catalog, common keys always allowed", "[spec]") {
+  Project ok("[connections.api]\ntype = \"csv\"\npath = \"x\"\nbase_url = \"http://127.0.0.1:9000\"\n"
+             "rate_limit = \"190/10s\"\nmax_in_flight = 4\n");
+  auto p = ok.load();
+  CHECK(p.connections.at("api").settings ==
+        nlohmann::json{{"path", "x"}, {"base_url", "http://127.0.0.1:9000"}, {"rate_limit", "190/10s"}, {"max_in_flight", 4}});
+
+  Project bad("[connections.api]\ntype = \"csv\"\npath = \"x\"\npth = \"y\"\nrate_limit = \"fast\"\nmax_in_flight = 0\n");
+  auto problems = problems_of([&] { bad.load(); });
+  REQUIRE(problems.size() == 3);
+  CHECK(find_problem(problems, "unknown key 'pth' in [connections.api] (did you mean 'path'?)").where.line == 4);
+  auto rate = find_problem(problems, "[connections.api] rate_limit: expected requests per period");
+  CHECK(rate.message.find("'fast'") != std::string::npos);
+  CHECK(rate.where.line == 5);
+  CHECK(rate.where.column == 14);
+  CHECK(find_problem(problems, "max_in_flight: expected a whole number of at least 1").where.line == 6);
+}
+
+TEST_CASE("missing [source] and [destination] tables and their required keys are errors", "[spec]") {
+  auto missing_tables = sync_problems("[match]\nsource = \"email\"\ndestination = \"email\"\n[field_map]\nemail = \"email\"\n");
+  REQUIRE(missing_tables.size() == 2);
+  auto source = find_problem(missing_tables, "missing [source] table");
+  CHECK(source.where.line == 0);
+  CHECK(source.to_string().find("contacts.toml: missing [source] table: add [source] with 'connection'") !=
+        std::string::npos);
+  find_problem(missing_tables, "missing [destination] table");
+
+  auto missing_keys = sync_problems(replaced(replaced(kMinimalSync, "connection = \"crm_export\"\n", ""),
+                                             "object = \"contacts\"\n\n[match]", "\n[match]"));
+  REQUIRE(missing_keys.size() == 2);
+  auto connection = find_problem(missing_keys, "[source] is missing required key 'connection'");
+  CHECK(connection.where.line == 1);
+  CHECK(connection.where.column == 1);
+  auto object = find_problem(missing_keys, "[destination] is missing required key 'object'");
+  CHECK(object.where.line == 4);
+}
+
+TEST_CASE("a source connection not defined in synctool.toml suggests the closest name", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "\"crm_export\"", "\"crm_exprt\""));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("[source] connection 'crm_exprt' is not defined in ") == 0);
+  CHECK(problems[0].message.find("synctool.toml (did you mean 'crm_export'?)") != std::string::npos);
+  CHECK(problems[0].where.line == 2);
+  CHECK(problems[0].where.column == 14);
+
+  auto far = sync_problems(replaced(kMinimalSync, "\"crm_export\"", "\"zzz\""));
+  REQUIRE(far.size() == 1);
+  CHECK(far[0].message.find("(defined: crm_export, warehouse)") != std::string::npos);
+}
+
+TEST_CASE("endpoint options are checked against the connection type's source or destination keys", "[spec]") {
+  // `query` is a sqlite source key, not a destination key; `delimiter` belongs to csv.
+  std::string toml = replaced(kMinimalSync, "object = \"contacts\"\n\n[match]",
+                              "object = \"contacts\"\nquery = \"select 1\"\ndelimiter = \",\"\n\n[match]");
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 2);
+  auto query = find_problem(problems, "unknown key 'query' in [destination]");
+  CHECK(query.where.line == 8);
+  CHECK(query.message.find("allowed keys: connection, object, key, soft_delete_column, create_table") !=
+        std::string::npos);
+  find_problem(problems, "unknown key 'delimiter' in [destination]");
+}
+
+TEST_CASE("a field_map source field missing from source.fields is an error naming it", "[spec]") {
+  std::string toml = replaced(kMinimalSync, "object = \"contacts\"\n\n[destination]",
+                              "object = \"contacts\"\nfields = [\"email\"]\n\n[destination]");
+  toml += "age = \"age\"\n\"address.city\" = \"city\"\n";
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 2);
+  auto age = find_problem(problems, "[field_map] maps source field 'age', which is not in [source] fields");
+  CHECK(age.where.line == 16);
+  CHECK(age.where.column == 1);
+  auto city = find_problem(problems, "source field 'address.city'");
+  CHECK(city.where.line == 17);
+}
+
+TEST_CASE("the match source field must be among source.fields", "[spec]") {
+  std::string toml = replaced(kMinimalSync, "object = \"contacts\"\n\n[destination]",
+                              "object = \"contacts\"\nfields = [\"mail\"]\n\n[destination]");
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 2);
+  auto match = find_problem(problems, "[match] source field 'email' is not in [source] fields");
+  CHECK(match.where.line == 11);
+  CHECK(match.where.column == 10);
+  CHECK(find_problem(problems, "[field_map] maps source field 'email'").where.line == 15);
+}
+
+TEST_CASE("a match key that field_map does not carry to the destination is an error with the fix", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "email = \"email\"\n", "name = \"name\"\n"));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("the match key is not mapped") != std::string::npos);
+  CHECK(problems[0].message.find("add  email = \"email\"  to [field_map]") != std::string::npos);
+  CHECK(problems[0].where.line == 10);
+  CHECK(problems[0].where.column == 10);
+
+  // Mapped, but to another destination field.
+  auto elsewhere = sync_problems(replaced(kMinimalSync, "email = \"email\"\n", "email = \"mail\"\n"));
+  REQUIRE(elsewhere.size() == 1);
+  CHECK(elsewhere[0].message.find("(it is mapped only to 'mail')") != std::string::npos);
+
+  // No [field_map] at all.
+  auto none = sync_problems(replaced(kMinimalSync, "\n[field_map]\nemail = \"email\"\n", ""));
+  REQUIRE(none.size() == 1);
+  CHECK(none[0].message.find("the match key is not mapped") != std::string::npos);
+}
+
+TEST_CASE("a sync without [match] is an error explaining what match is for", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "[match]\nsource = \"email\"\ndestination = \"email\"\n", ""));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("missing [match] table: add [match] with 'source' and 'destination'") == 0);
+  CHECK(problems[0].where.line == 0);
+
+  auto partial = sync_problems(replaced(kMinimalSync, "destination = \"email\"\n", ""));
+  REQUIRE(partial.size() == 1);
+  CHECK(partial[0].message.find("[match] is missing required key 'destination'") == 0);
+  CHECK(partial[0].where.line == 9);
+}
+
+TEST_CASE("bad enumerated values name the value and list the allowed ones", "[spec]") {
+  std::string toml = "direction = \"oneway\"\nmode = \"sync\"\n" + std::string(kMinimalSync);
+  toml = replaced(toml, "destination = \"email\"\n", "destination = \"email\"\nnormalize = [\"trim\", \"casefold\"]\n");
+  toml += "name = { to = \"name\", transform = [\"capitalize\"] }\n";
+  toml += "\n[schema]\nemail = { type = \"text\" }\n";
+  toml += "\n[deletes]\npropagate = \"remove\"\n";
+  toml += "\n[conflicts]\nstrategy = \"newest-wins\"\nowners = { phone = \"dest\" }\n";
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 8);
+
+  auto direction = find_problem(problems, "direction: 'oneway' is not valid; expected one of 'one-way', "
+                                          "'bidirectional' (did you mean 'one-way'?)");
+  CHECK(direction.where.line == 1);
+  CHECK(direction.where.column == 13);
+  CHECK(find_problem(problems, "mode: 'sync' is not valid; expected one of 'upsert', 'mirror', 'append'").where.line ==
+        2);
+  auto normalize = find_problem(problems, "[match] normalize: 'casefold' is not valid; expected one of 'trim', "
+                                          "'lowercase', 'uppercase'");
+  CHECK(normalize.where.line == 14);
+  CHECK(normalize.where.column == 22);
+  CHECK(find_problem(problems, "[field_map] name transform: 'capitalize' is not valid").where.line == 18);
+  auto type = find_problem(problems, "[schema] email type: 'text' is not valid; expected one of 'string', 'number', "
+                                     "'bool', 'datetime', 'email', 'enumeration'");
+  CHECK(type.where.line == 21);
+  find_problem(problems, "[deletes] propagate: 'remove' is not valid; expected one of 'ignore', 'archive', 'delete'");
+  find_problem(problems, "[conflicts] strategy: 'newest-wins' is not valid; expected one of 'most-recent-wins', "
+                         "'source-wins', 'destination-wins', 'manual'");
+  find_problem(problems, "[conflicts] owners.phone: 'dest' is not valid; expected one of 'source', 'destination'");
+}
+
+TEST_CASE("a value of the wrong type says what was expected", "[spec]") {
+  std::string toml = replaced(kMinimalSync, "object = \"contacts\"\n\n[destination]",
+                              "object = \"contacts\"\nfields = \"email\"\n\n[destination]");
+  toml = "title = 3\n" + toml;
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 2);
+  auto fields = find_problem(problems, "[source] fields: expected an array of strings");
+  CHECK(fields.message.find("got a string") != std::string::npos);
+  CHECK(fields.where.line == 5);
+  CHECK(fields.where.column == 10);
+  CHECK(find_problem(problems, "title: expected a string, got a whole number").where.line == 1);
+
+  auto items = sync_problems(replaced(kMinimalSync, "object = \"contacts\"\n\n[destination]",
+                                      "object = \"contacts\"\nfields = [\"email\", 7]\n\n[destination]"));
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].message.find("[source] fields: expected a string, got a whole number") == 0);
+  CHECK(items[0].where.column == 20);
+}
+
+TEST_CASE("deletes.max accepts a percentage or a count and rejects anything else", "[spec]") {
+  Project project;
+  auto with_max = [&](const std::string& value) {
+    return std::string(kMinimalSync) + "\n[deletes]\nmax = " + value + "\n";
+  };
+  SyncSpec count = project.load_sync_text("contacts", with_max("12"));
+  CHECK_FALSE(count.deletes.max_is_percent);
+  CHECK(count.deletes.max_value == 12);
+  SyncSpec percent = project.load_sync_text("contacts", with_max("\"2.5%\""));
+  CHECK(percent.deletes.max_is_percent);
+  CHECK(percent.deletes.max_value == 2.5);
+  SyncSpec zero = project.load_sync_text("contacts", with_max("0"));
+  CHECK(zero.deletes.max_value == 0);
+
+  for (const std::string bad : {"\"150%\"", "-1", "\"lots\"", "\"5\"", "1.5", "\"%\""}) {
+    INFO(bad);
+    auto problems = sync_problems(with_max(bad));
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message.find("[deletes] max: expected a percentage of linked records such as \"5%\"") == 0);
+    CHECK(problems[0].where.line == 17);
+    CHECK(problems[0].where.column == 7);
+  }
+}
+
+TEST_CASE("schedule and full_sync_every must have a valid shape", "[spec]") {
+  Project project;
+  for (const std::string good : {"*/30 * * * *", "15m", "1h30m", "0 3 * * 1-5", "5,35 0-23/2 1 1,6 0"}) {
+    INFO(good);
+    CHECK(project.load_sync_text("contacts", "schedule = \"" + good + "\"\n" + kMinimalSync).schedule == good);
+  }
+  for (const std::string bad : {"*/30 * * *", "61 * * * *", "every hour", "* * * * mon", "*/0 * * * *", "5-1 * * * *"}) {
+    INFO(bad);
+    auto problems = sync_problems("schedule = \"" + bad + "\"\n" + kMinimalSync);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message.find("schedule '" + bad + "' is not valid: ") == 0);
+    CHECK(problems[0].where.line == 1);
+    CHECK(problems[0].where.column == 12);
+  }
+  auto range = sync_problems("schedule = \"0 24 * * *\"\n" + std::string(kMinimalSync));
+  CHECK(range[0].message.find("hour field: 24 is out of range 0-23") != std::string::npos);
+
+  auto duration = sync_problems("full_sync_every = \"daily\"\n" + std::string(kMinimalSync));
+  REQUIRE(duration.size() == 1);
+  CHECK(duration[0].message.find("full_sync_every 'daily' is not a duration; write it like \"24h\"") == 0);
+  CHECK(duration[0].where.column == 19);
+}
+
+TEST_CASE("a name that differs from the file name is an error", "[spec]") {
+  auto problems = sync_problems("name = \"contacts-v2\"\n" + std::string(kMinimalSync), "contacts");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("name 'contacts-v2' does not match the file name 'contacts.toml'") == 0);
+  CHECK(problems[0].where.line == 1);
+  CHECK(problems[0].where.column == 8);
+}
+
+TEST_CASE("field_map entries must be a name or a table with 'to'", "[spec]") {
+  std::string toml = std::string(kMinimalSync) + "a = { transform = [\"trim\"] }\nb = 3\nc = { to = \"c\", default = 1, constant = 2 }\n";
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 3);
+  auto a = find_problem(problems, "[field_map] a is missing required key 'to'");
+  CHECK(a.where.line == 15);
+  CHECK(a.where.column == 5);
+  auto b = find_problem(problems, "[field_map] b: expected a destination field name such as \"email\"");
+  CHECK(b.message.find("got a whole number") != std::string::npos);
+  find_problem(problems, "'default' has no effect together with 'constant'");
+}
+
+TEST_CASE("two field_map entries writing the same destination field are an error", "[spec]") {
+  auto problems = sync_problems(std::string(kMinimalSync) + "mail = \"email\"\n");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message ==
+        "[field_map] destination field 'email' is already mapped from 'email' (line 14); map each destination "
+        "field once");
+  CHECK(problems[0].where.line == 15);
+}
+
+TEST_CASE("an enumeration in [schema] needs options, and options need an enumeration", "[spec]") {
+  std::string toml = std::string(kMinimalSync) +
+                     "\n[schema]\nstatus = { type = \"enumeration\" }\nemail = { type = \"email\", options = [\"a\"] }\n";
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 2);
+  auto status = find_problem(problems, "[schema] status: type 'enumeration' needs a non-empty list of allowed values");
+  CHECK(status.where.line == 17);
+  CHECK(find_problem(problems, "'options' only applies to type 'enumeration', not 'email'").where.line == 18);
+}
+
+TEST_CASE("${NAME} is replaced from the environment and $${ stays literal", "[spec]") {
+  // A connector type with credential keys.
+  const ConnectorKeys api_keys{{"path", "api_token", "dsn"}, {}, {}, {}};
+  ConnectorCatalog catalog = [&](const std::string& type) { return type == "api" ? &api_keys : nullptr; };
+  Project project(
+      "[connections.api]\ntype = \"api\"\npath = \"$${HOME}/${DIR}/x\"\napi_token = \"Bearer ${API_TOKEN}\"\n"
+      "dsn = \"${DSN}\"\n");
+  ProjectSpec p = load_project(project.file, catalog,
+                               env_of({{"DIR", "data"}, {"API_TOKEN", "s3cr3t-t0ken"}, {"DSN", "pg://u:pw@h/db"}}));
+  const auto& settings = p.connections.at("api").settings;
+  CHECK(settings["path"] == "${HOME}/data/x");
+  CHECK(settings["api_token"] == "Bearer s3cr3t-t0ken");
+  CHECK(settings["dsn"] == "pg://u:pw@h/db");
+  // Credential-looking keys: the substituted value and the whole resulting value are secrets.
+  CHECK(p.secrets == std::vector<std::string>{"s3cr3t-t0ken", "Bearer s3cr3t-t0ken", "pg://u:pw@h/db"});
+}
+
+TEST_CASE("an unset environment variable is named with its location and a set one never shows", "[spec]") {
+  Project project("[connections.warehouse]\ntype = \"sqlite\"\npath = \"x.db\"\n\n\n\ntoken = \"${WAREHOUSE_TOKEN}\"\n");
+  auto problems = problems_of([&] { project.load(env_of({})); });
+  REQUIRE(problems.size() == 2);  // the unset variable, and `token` is not a sqlite key
+  auto unset = find_problem(problems, "environment variable WAREHOUSE_TOKEN is not set");
+  CHECK(unset.to_string() == project.file.string() + ":7:9: environment variable WAREHOUSE_TOKEN is not set");
+
+  // A value from the environment is quoted as written, never as substituted.
+  const std::string secret = "hunter2-very-secret";
+  Project leaky("[connections.warehouse]\ntype = \"${SECRET}\"\npath = \"x\"\nrate_limit = \"${SECRET}\"\n"
+                "password = \"${SECRET}\"\n");
+  try {
+    leaky.load(env_of({{"SECRET", secret}}));
+    FAIL("expected a SpecError");
+  } catch (const SpecError& e) {
+    CHECK(std::string(e.what()).find(secret) == std::string::npos);
+    CHECK(std::string(e.what()).find("unknown connection type '${SECRET}'") != std::string::npos);
+    for (const auto& p : e.problems()) CHECK(p.to_string().find(secret) == std::string::npos);
+  }
+
+  auto sync = sync_problems("title = \"${SECRET}\"\ndirection = \"${WAREHOUSE_DB}\"\n" + std::string(kMinimalSync));
+  REQUIRE(sync.size() == 2);
+  find_problem(sync, "environment variable SECRET is not set");
+  auto direction = find_problem(sync, "direction: '${WAREHOUSE_DB}' is not valid");
+  CHECK(direction.message.find("/srv/warehouse.db") == std::string::npos);
+}
+
+TEST_CASE("malformed ${ references are errors", "[spec]") {
+  auto problems = sync_problems("title = \"a ${unclosed\"\n" + std::string(kMinimalSync));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("unterminated '${'") == 0);
+  auto bad_name = sync_problems("title = \"${1X}\"\n" + std::string(kMinimalSync));
+  REQUIRE(bad_name.size() == 1);
+  CHECK(bad_name[0].message.find("'${1X}' is not a valid environment variable reference") == 0);
+}
+
+TEST_CASE("every problem in a file is reported at once, in file order", "[spec]") {
+  std::string toml = "mode = \"upsrt\"\n" + replaced(kMinimalSync, "object = \"contacts\"\n", "object = \"contacts\"\nfiter = \"x\"\n");
+  toml += "\n[deletes]\nmax = \"500%\"\n";
+  auto problems = sync_problems(toml);
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0].message.find("mode: 'upsrt'") == 0);
+  CHECK(problems[1].message.find("unknown key 'fiter'") == 0);
+  CHECK(problems[2].message.find("[deletes] max") == 0);
+  CHECK(problems[0].where.line < problems[1].where.line);
+  CHECK(problems[1].where.line < problems[2].where.line);
+}
+
+TEST_CASE("a SpecError's message lists every problem, one per line", "[spec]") {
+  SpecError error({SpecProblem{{"a.toml", 3, 7}, "first"}, SpecProblem{{"b.toml", 0, 0}, "second"},
+                   SpecProblem{{"", 0, 0}, "third"}});
+  CHECK(std::string(error.what()) == "a.toml:3:7: first\nb.toml: second\nthird");
+  CHECK(SpecProblem{{"c.toml", 4, 0}, "x"}.to_string() == "c.toml:4: x");
+}
+
+TEST_CASE("the identity hash changes with what identifies records and nothing else", "[spec]") {
+  Project project;
+  SyncSpec base = project.load_sync_text("contacts", kMinimalSync);
+  SyncSpec retitled = project.load_sync_text("contacts", "title = \"Renamed\"\n" + std::string(kMinimalSync) +
+                                                             "first = \"first\"\n");
+  CHECK(base.identity_hash() == retitled.identity_hash());
+  CHECK(base.identity_hash().size() == 64);
+  SyncSpec normalized = project.load_sync_text(
+      "contacts", replaced(kMinimalSync, "destination = \"email\"\n", "destination = \"email\"\nnormalize = [\"lowercase\"]\n"));
+  CHECK(base.identity_hash() != normalized.identity_hash());
+  SyncSpec other_object = project.load_sync_text("contacts", replaced(kMinimalSync, "object = \"contacts\"\n\n[match]",
+                                                                      "object = \"people\"\n\n[match]"));
+  CHECK(base.identity_hash() != other_object.identity_hash());
+}
+
+TEST_CASE("enumerations print as they are written in a spec", "[spec]") {
+  CHECK(std::string(to_string(Direction::one_way)) == "one-way");
+  CHECK(std::string(to_string(Direction::bidirectional)) == "bidirectional");
+  CHECK(std::string(to_string(Mode::upsert)) == "upsert");
+  CHECK(std::string(to_string(Mode::mirror)) == "mirror");
+  CHECK(std::string(to_string(Mode::append)) == "append");
+  CHECK(std::string(to_string(DeletePropagation::ignore)) == "ignore");
+  CHECK(std::string(to_string(DeletePropagation::archive)) == "archive");
+  CHECK(std::string(to_string(DeletePropagation::remove)) == "delete");
+  CHECK(std::string(to_string(ConflictStrategy::most_recent_wins)) == "most-recent-wins");
+  CHECK(std::string(to_string(ConflictStrategy::source_wins)) == "source-wins");
+  CHECK(std::string(to_string(ConflictStrategy::destination_wins)) == "destination-wins");
+  CHECK(std::string(to_string(ConflictStrategy::manual)) == "manual");
+  CHECK(std::string(to_string(FieldType::string)) == "string");
+  CHECK(std::string(to_string(FieldType::number)) == "number");
+  CHECK(std::string(to_string(FieldType::boolean)) == "bool");
+  CHECK(std::string(to_string(FieldType::datetime)) == "datetime");
+  CHECK(std::string(to_string(FieldType::email)) == "email");
+  CHECK(std::string(to_string(FieldType::enumeration)) == "enumeration");
+}
+
+TEST_CASE("find_project_file uses --config or ./synctool.toml", "[spec]") {
+  Project project;
+  CHECK(find_project_file(project.file.string()) == project.file);
+  CHECK(find_project_file(project.dir.path().string()) == project.dir.path() / "synctool.toml");
+  auto missing = problems_of([&] { find_project_file((project.dir / "nope.toml").string()); });
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].message.find("nope.toml does not exist") != std::string::npos);
+
+  {
+    WorkingDirectory cwd(project.dir.path());
+    CHECK(find_project_file("") == "synctool.toml");
+  }
+  TempDir empty;
+  WorkingDirectory cwd(empty.path());
+  auto none = problems_of([] { find_project_file(""); });
+  REQUIRE(none.size() == 1);
+  CHECK(none[0].message.find("no synctool.toml in ") == 0);
+  CHECK(none[0].message.find("; pass --config") != std::string::npos);
+}
+
+TEST_CASE("sync names resolve to files in syncs_dir with a hint for typos", "[spec]") {
+  Project project;
+  project.write_sync("contacts", kMinimalSync);
+  project.write_sync("accounts", kMinimalSync);
+  write_file(project.dir / "syncs" / "notes.txt", "not a sync");
+  ProjectSpec p = project.load();
+
+  auto files = all_sync_files(p);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].filename() == "accounts.toml");
+  CHECK(files[1].filename() == "contacts.toml");
+  CHECK(sync_file(p, "contacts") == p.syncs_dir / "contacts.toml");
+
+  auto typo = problems_of([&] { sync_file(p, "contcts"); });
+  REQUIRE(typo.size() == 1);
+  CHECK(typo[0].message == "unknown sync 'contcts' (did you mean 'contacts'?)");
+  auto far = problems_of([&] { sync_file(p, "zzz"); });
+  CHECK(far[0].message == "unknown sync 'zzz' (defined syncs: accounts, contacts)");
+  auto escape = problems_of([&] { sync_file(p, "../synctool"); });
+  CHECK(escape[0].message.find("unknown sync '../synctool'") == 0);
+}
