@@ -3,7 +3,11 @@
 // Operators: = != < > <= >= in, not in, is empty, is not empty, and, or, not, parentheses.
 // Literals: 'single' or "double" quoted strings, numbers, true, false, null. Field names are
 // dotted paths; quote odd names with backticks (`first name`). Comparison is numeric when both
-// sides are numbers (or numeric text), else by text.
+// sides are numbers (or numeric text), else by text (byte-wise); booleans equal "true"/"false"
+// in any case. Keywords are case-insensitive. Strings escape their quote by doubling it ('it''s')
+// or with a backslash. A missing field reads as null: `= null` and `!= 'x'` hold for it, while
+// < > <= >= never do. `is empty` holds for missing, null, blank text and empty arrays/objects.
+// Parentheses and `not` nest at most 200 deep; deeper input is a syntax error, not a crash.
 #pragma once
 
 #include <nlohmann/json.hpp>
