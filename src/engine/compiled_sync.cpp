@@ -19,8 +19,10 @@ Filter parse_filter(const spec::SyncSpec& sync) {
   }
 }
 
-connectors::ObjectRef make_object(const spec::EndpointSpec& endpoint, const std::string& match_field) {
+connectors::ObjectRef make_object(const spec::EndpointSpec& endpoint, const std::string& match_field,
+                                  bool destination) {
   connectors::ObjectRef ref;
+  ref.destination = destination;
   ref.name = endpoint.object;
   ref.options = endpoint.options;
   ref.key_field = endpoint.key.empty() ? match_field : endpoint.key;
@@ -36,8 +38,9 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
       filter_(parse_filter(sync)),
       mapper_(sync),
       schema_(sync.schema),
-      source_object_(make_object(sync.source, sync.match.source)),
-      destination_object_(make_object(sync.destination, sync.match.destination)) {
+      source_object_(make_object(sync.source, sync.match.source,
+                                  sync.direction == spec::Direction::bidirectional)),
+      destination_object_(make_object(sync.destination, sync.match.destination, true)) {
   if (!sync.source.fields.empty()) {
     std::vector<spec::SpecProblem> problems;
     for (const auto& field : filter_.fields()) {

@@ -15,12 +15,16 @@ namespace synctool::util {
 void write_file_atomically(const std::filesystem::path& target, const std::function<void(std::ostream&)>& fill) {
   auto tmp = target;
   tmp += ".tmp-" + std::to_string(::getpid());
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
     fill(out);
     out.flush();
     if (!out) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);  // the target stays as it was
+    throw;
   }
   int fd = ::open(tmp.c_str(), O_RDONLY);
   if (fd >= 0) {

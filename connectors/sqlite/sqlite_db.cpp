@@ -1,0 +1,224 @@
+#include "connectors/sqlite/sqlite_db.hpp"
+
+#include <limits>
+#include <utility>
+
+namespace synctool::connectors::sqlite {
+
+namespace {
+
+[[noreturn]] void throw_error(sqlite3* db, int code) {
+  throw SqliteError(code, db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+}
+
+}  // namespace
+
+bool SqliteError::row_level() const {
+  switch (primary_code()) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string quoted;
+  quoted.reserve(name.size() + 2);
+  quoted.push_back('"');
+  for (char c : name) {
+    if (c == '"') quoted.push_back('"');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
+std::string base64_encode(const void* data, std::size_t size) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < size; i += 3) {
+    unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (i < size) {
+    unsigned v = bytes[i] << 16;
+    if (i + 1 < size) v |= bytes[i + 1] << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < size ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+    throw_error(db, rc);
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = std::exchange(other.db_, nullptr);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+void Statement::bind(int index, const nlohmann::json& value) {
+  int rc = SQLITE_OK;
+  switch (value.type()) {
+    case nlohmann::json::value_t::null:
+    case nlohmann::json::value_t::discarded:
+      rc = sqlite3_bind_null(stmt_, index);
+      break;
+    case nlohmann::json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      break;
+    }
+    case nlohmann::json::value_t::boolean:
+      rc = sqlite3_bind_int(stmt_, index, value.get<bool>() ? 1 : 0);
+      break;
+    case nlohmann::json::value_t::number_integer:
+      rc = sqlite3_bind_int64(stmt_, index, value.get<std::int64_t>());
+      break;
+    case nlohmann::json::value_t::number_unsigned: {
+      auto number = value.get<std::uint64_t>();
+      if (number <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        rc = sqlite3_bind_int64(stmt_, index, static_cast<std::int64_t>(number));
+      else  // too big for SQLite's INTEGER: keep every digit as text
+        bind_text(index, std::to_string(number));
+      break;
+    }
+    case nlohmann::json::value_t::number_float:
+      rc = sqlite3_bind_double(stmt_, index, value.get<double>());
+      break;
+    case nlohmann::json::value_t::binary: {
+      const auto& bytes = value.get_binary();
+      rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+      break;
+    }
+    case nlohmann::json::value_t::object:
+    case nlohmann::json::value_t::array:
+      bind_text(index, value.dump());
+      break;
+  }
+  if (rc != SQLITE_OK) throw_error(db_, rc);
+}
+
+void Statement::bind_text(int index, std::string_view text) {
+  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) throw_error(db_, rc);
+}
+
+void Statement::bind_null(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) throw_error(db_, rc);
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw_error(db_, rc);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+  reset();
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+std::string Statement::column_name(int index) const {
+  const char* name = sqlite3_column_name(stmt_, index);
+  return name ? name : "";
+}
+
+std::string Statement::column_decltype(int index) const {
+  const char* type = sqlite3_column_decltype(stmt_, index);
+  return type ? type : "";
+}
+
+bool Statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+
+std::optional<std::string> Statement::column_text(int index) const {
+  if (column_is_null(index)) return std::nullopt;
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+  return std::string(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
+}
+
+nlohmann::json Statement::column_json(int index) const {
+  switch (sqlite3_column_type(stmt_, index)) {
+    case SQLITE_INTEGER:
+      return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, index));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt_, index);
+    case SQLITE_TEXT:
+      return *column_text(index);
+    case SQLITE_BLOB: {
+      const void* data = sqlite3_column_blob(stmt_, index);
+      return base64_encode(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
+    }
+    default:
+      return nullptr;
+  }
+}
+
+Database::Database(const std::string& path, int flags, int busy_timeout_ms) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    SqliteError error(rc, db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw error;
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, busy_timeout_ms);
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::exec(const std::string& sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    throw SqliteError(sqlite3_extended_errcode(db_), text);
+  }
+}
+
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+bool Database::autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+
+}  // namespace synctool::connectors::sqlite

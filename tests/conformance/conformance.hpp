@@ -1,0 +1,50 @@
+// The conformance suite every connector passes (DESIGN section 7). A connector's test file
+// describes how to make a fixture and what to expect, then calls run_conformance() inside a
+// TEST_CASE; each behaviour is a Catch2 SECTION with a fresh fixture.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "connectors/registry.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace synctool::testing {
+
+// One writable object that starts empty.
+struct ConformanceFixture {
+  connectors::ConnectionConfig config;
+  connectors::ObjectRef object;  // key_field set; destination = true
+  // Makes the record with this native id count as modified now, strictly later than any
+  // earlier touch and any earlier write (only needed when incremental reads are expected).
+  std::function<void(const std::string& id)> touch;
+  // Whatever must live as long as the fixture: temporary folders, fake clocks, servers.
+  std::shared_ptr<void> keep_alive;
+};
+
+struct ConformanceOptions {
+  std::string name;
+  std::function<ConformanceFixture()> make_fixture;
+  // Connections that must fail with ErrorKind::config from make_connector() or check().
+  std::function<std::vector<connectors::ConnectionConfig>(const ConformanceFixture&)> bad_configs;
+  connectors::Capabilities capabilities;  // what capabilities() must report for the object
+  // The record shape the suite writes: the key field and at least two text fields.
+  std::vector<std::string> text_fields = {"first_name", "last_name"};
+  // Makes the i-th distinct key value (must be valid for the system, e.g. an email).
+  std::function<std::string(std::size_t i)> make_key = [](std::size_t i) {
+    return "person" + std::to_string(i) + "@example.com";
+  };
+  // A native id that no record has.
+  std::string missing_id = "no-such-record";
+  // A cursor later than any record the tests write.
+  std::string future_cursor = "9999-12-31T23:59:59.999Z";
+  // Cap on the bulk write and lookup sizes (the maxima themselves unless smaller).
+  std::size_t bulk_limit = 50000;
+};
+
+void run_conformance(const ConformanceOptions& options);
+
+}  // namespace synctool::testing

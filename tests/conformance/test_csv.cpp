@@ -1,0 +1,291 @@
+#include "conformance/conformance.hpp"
+#include "support/temp_dir.hpp"
+#include "util/fs.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+namespace synctool::testing {
+
+namespace {
+
+using connectors::ConnectionConfig;
+using connectors::ConnectorError;
+using connectors::ErrorKind;
+using connectors::Json;
+using connectors::ObjectRef;
+using connectors::OpKind;
+using connectors::Page;
+using connectors::Record;
+using connectors::WriteOp;
+
+ConnectionConfig csv_config(const TempDir& dir, Json settings = {{"path", "data"}}) {
+  ConnectionConfig config;
+  config.name = "files";
+  config.type = "csv";
+  config.settings = std::move(settings);
+  config.base_dir = dir.path().string();
+  return config;
+}
+
+ObjectRef contacts(bool destination = true) {
+  ObjectRef object;
+  object.name = "contacts";
+  object.key_field = "email";
+  object.destination = destination;
+  return object;
+}
+
+ConformanceFixture csv_fixture() {
+  auto dir = std::make_shared<TempDir>();
+  std::filesystem::create_directory(dir->path() / "data");
+  ConformanceFixture fixture;
+  fixture.config = csv_config(*dir);
+  fixture.object = contacts();
+  fixture.keep_alive = dir;
+  return fixture;
+}
+
+// A folder `data` holding contacts.csv with `content`.
+struct CsvFolder {
+  explicit CsvFolder(const std::string& content) {
+    std::filesystem::create_directory(dir.path() / "data");
+    write(content);
+  }
+  void write(const std::string& content) const {
+    std::ofstream(file(), std::ios::binary) << content;
+  }
+  std::filesystem::path file() const { return dir.path() / "data" / "contacts.csv"; }
+  std::string content() const { return util::read_file(file()); }
+  std::unique_ptr<connectors::Connector> connector(Json settings = {{"path", "data"}}) const {
+    return connectors::make_connector(csv_config(dir, std::move(settings)));
+  }
+  TempDir dir;
+};
+
+std::vector<Record> read_all(connectors::Connector& connector, const ObjectRef& object,
+                             connectors::ReadRequest request = {}) {
+  std::vector<Record> records;
+  connector.read(object, request, [&](Page&& page) {
+    for (auto& record : page.records) records.push_back(std::move(record));
+  });
+  return records;
+}
+
+WriteOp op(OpKind kind, std::string id, Json fields = Json::object()) {
+  WriteOp op;
+  op.kind = kind;
+  op.id = std::move(id);
+  op.fields = std::move(fields);
+  return op;
+}
+
+std::string config_error(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const ConnectorError& e) {
+    CHECK(e.kind() == ErrorKind::config);
+    return e.what();
+  }
+  FAIL("expected a config error");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("csv connector passes the conformance suite", "[conformance][csv]") {
+  ConformanceOptions options;
+  options.name = "csv";
+  options.make_fixture = csv_fixture;
+  options.bad_configs = [](const ConformanceFixture& fixture) {
+    const auto& base = fixture.config.base_dir;
+    std::ofstream(std::filesystem::path(base) / "plain-file") << "x";
+    std::vector<ConnectionConfig> bad(4, fixture.config);
+    bad[0].settings = {{"path", "no-such-folder"}};
+    bad[1].settings = {{"path", "plain-file"}};
+    bad[2].settings = Json::object();
+    bad[3].settings = {{"path", "data"}, {"delimiter", ";;"}};
+    return bad;
+  };
+  options.capabilities.incremental_read = false;
+  options.capabilities.tombstones = false;
+  options.capabilities.native_upsert = true;
+  options.capabilities.hard_delete = true;
+  options.capabilities.archive = false;
+  options.capabilities.max_batch = 50000;
+  options.capabilities.max_lookup = 50000;
+  run_conformance(options);
+}
+
+TEST_CASE("csv source: a missing file is a config error naming it", "[csv]") {
+  CsvFolder folder("email\n");
+  std::filesystem::remove(folder.file());
+  auto connector = folder.connector();
+  auto message = config_error([&] { read_all(*connector, contacts(false)); });
+  CHECK_THAT(message, Catch::Contains("contacts.csv: no such file"));
+  config_error([&] { connector->describe(contacts(false)); });
+}
+
+TEST_CASE("csv destination: a missing file is an empty object", "[csv]") {
+  CsvFolder folder("");
+  std::filesystem::remove(folder.file());
+  auto connector = folder.connector();
+  CHECK(read_all(*connector, contacts()).empty());
+  CHECK(connector->lookup(contacts(), "email", {"a@x"}).empty());
+  CHECK(connector->describe(contacts()).fields.empty());
+}
+
+TEST_CASE("csv: a ragged row is a config error naming file and line", "[csv]") {
+  CsvFolder folder("email,first,last,age\na@x,A,B,1\nb@x,\"multi\nline\",C,2\nc@x,C,D,3,extra\n");
+  auto connector = folder.connector();
+  auto message = config_error([&] { read_all(*connector, contacts()); });
+  CHECK_THAT(message, Catch::Contains("contacts.csv:5: 5 fields, header has 4"));
+}
+
+TEST_CASE("csv: a key column missing from the header is a config error", "[csv]") {
+  CsvFolder folder("mail,name\na@x,A\n");
+  auto connector = folder.connector();
+  auto message = config_error([&] { read_all(*connector, contacts()); });
+  CHECK_THAT(message, Catch::Contains("no column 'email'"));
+  config_error([&] { connector->write(contacts(), {op(OpKind::create, "", {{"email", "b@x"}})}); });
+}
+
+TEST_CASE("csv: a requested field missing from the header", "[csv]") {
+  CsvFolder folder("email,name\na@x,A\n");
+  auto connector = folder.connector();
+  connectors::ReadRequest request;
+  request.fields = {"email", "phone"};
+  SECTION("is a config error for a source") {
+    auto message = config_error([&] { read_all(*connector, contacts(false), request); });
+    CHECK_THAT(message, Catch::Contains("no column 'phone'"));
+  }
+  SECTION("is left out for a destination, which gains it on write") {
+    auto records = read_all(*connector, contacts(), request);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].fields == Json{{"email", "a@x"}});
+  }
+}
+
+TEST_CASE("csv: a row with an empty key is still read, with an empty id", "[csv]") {
+  CsvFolder folder("email,name\n,Nobody\na@x,A\n");
+  auto connector = folder.connector();
+  auto records = read_all(*connector, contacts());
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].id.empty());
+  CHECK(records[0].fields["name"] == "Nobody");
+  CHECK(records[1].id == "a@x");
+}
+
+TEST_CASE("csv: reads stream in pages of the requested size", "[csv]") {
+  std::string content = "email\n";
+  for (int i = 0; i < 12345; ++i) content += "p" + std::to_string(i) + "@x\n";
+  CsvFolder folder(content);
+  auto connector = folder.connector();
+  std::vector<std::size_t> sizes;
+  connectors::ReadRequest request;
+  request.page_size = 5000;
+  connector->read(contacts(), request, [&](Page&& page) {
+    CHECK(page.cursor.empty());
+    sizes.push_back(page.records.size());
+  });
+  CHECK(sizes == std::vector<std::size_t>{5000, 5000, 2345});
+}
+
+TEST_CASE("csv write: keeps other columns and rows, appends new rows, extends the header", "[csv]") {
+  CsvFolder folder("email,name,notes\na@x,A,keep me\nb@x,B,\"multi\nline\"\nc@x,C,\n");
+  auto connector = folder.connector();
+  auto results = connector->write(contacts(), {
+                                                  op(OpKind::update, "b@x", {{"name", "Bee"}, {"phone", "555"}}),
+                                                  op(OpKind::remove, "c@x"),
+                                                  op(OpKind::create, "", {{"email", "d@x"}, {"name", "D"}}),
+                                                  op(OpKind::upsert, "", {{"email", "a@x"}, {"name", "Ay"}}),
+                                              });
+  for (const auto& result : results) CHECK(result.ok);
+  CHECK(results[0].id == "b@x");
+  CHECK(results[2].id == "d@x");
+  CHECK(folder.content() ==
+        "email,name,notes,phone\n"
+        "a@x,Ay,keep me,\n"
+        "b@x,Bee,\"multi\nline\",555\n"
+        "d@x,D,,\n");
+}
+
+TEST_CASE("csv write: per-row errors, and a failing op adds no column", "[csv]") {
+  CsvFolder folder("email,name\na@x,A\n");
+  auto connector = folder.connector();
+  auto results = connector->write(contacts(), {
+                                                  op(OpKind::create, "", {{"email", "a@x"}, {"extra", "1"}}),
+                                                  op(OpKind::update, "zz@x", {{"other", "2"}}),
+                                                  op(OpKind::remove, "zz@x"),
+                                                  op(OpKind::create, "", {{"name", "no key"}}),
+                                                  op(OpKind::archive, "a@x"),
+                                                  op(OpKind::create, "", {{"email", "b@x"}, {"name", "B"}}),
+                                              });
+  CHECK(results[0].error == "a row with key a@x already exists");
+  CHECK(results[1].error == "no row with key zz@x");
+  CHECK(results[2].error == "no row with key zz@x");
+  CHECK(results[3].error == "missing key field 'email'");
+  CHECK_FALSE(results[4].ok);
+  CHECK(results[5].ok);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(results[i].error_kind == ErrorKind::record);
+  CHECK(folder.content() == "email,name\na@x,A\nb@x,B\n");
+}
+
+TEST_CASE("csv write: ops on one key in one batch apply in order", "[csv]") {
+  CsvFolder folder("email,name\na@x,A\n");
+  auto connector = folder.connector();
+  auto results = connector->write(contacts(), {
+                                                  op(OpKind::remove, "a@x"),
+                                                  op(OpKind::create, "", {{"email", "a@x"}, {"name", "New"}}),
+                                                  op(OpKind::create, "", {{"email", "n@x"}}),
+                                                  op(OpKind::update, "n@x", {{"name", "N"}}),
+                                                  op(OpKind::create, "", {{"email", "n@x"}}),
+                                              });
+  CHECK(results[0].ok);
+  CHECK(results[1].ok);
+  CHECK(results[2].ok);
+  CHECK(results[3].ok);
+  CHECK_FALSE(results[4].ok);
+  CHECK(folder.content() == "email,name\na@x,New\nn@x,N\n");
+}
+
+TEST_CASE("csv write: values are written as text, nested objects as JSON", "[csv]") {
+  CsvFolder folder("");
+  std::filesystem::remove(folder.file());
+  auto connector = folder.connector();
+  auto results = connector->write(contacts(), {op(OpKind::create, "",
+                                                  {{"email", "a@x"},
+                                                   {"age", 42},
+                                                   {"score", 1.5},
+                                                   {"vip", true},
+                                                   {"note", nullptr},
+                                                   {"address", {{"city", "Oslo"}}}})});
+  REQUIRE(results[0].ok);
+  // The header is the key, then the fields in first-seen order (JSON objects keep keys sorted).
+  CHECK(folder.content() == "email,address,age,note,score,vip\na@x,\"{\"\"city\"\":\"\"Oslo\"\"}\",42,,1.5,true\n");
+}
+
+TEST_CASE("csv write: keeps a byte order mark, CRLF line ends and the delimiter", "[csv]") {
+  CsvFolder folder("\xEF\xBB\xBF" "email;name\r\na@x;\"A;1\"\r\n");
+  auto connector = folder.connector({{"path", "data"}, {"delimiter", ";"}});
+  auto records = read_all(*connector, contacts());
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].fields["email"] == "a@x");
+  CHECK(records[0].fields["name"] == "A;1");
+  auto results = connector->write(contacts(), {op(OpKind::create, "", {{"email", "b@x"}, {"name", "semi;colon"}})});
+  REQUIRE(results[0].ok);
+  CHECK(folder.content() == "\xEF\xBB\xBF" "email;name\r\na@x;\"A;1\"\r\nb@x;\"semi;colon\"\r\n");
+}
+
+TEST_CASE("csv: object names must stay inside the folder", "[csv]") {
+  CsvFolder folder("email\n");
+  auto connector = folder.connector();
+  ObjectRef object = contacts();
+  object.name = "../escape";
+  config_error([&] { read_all(*connector, object); });
+  object.name = "contacts.csv";  // the extension may be given
+  CHECK(read_all(*connector, object).empty());
+}
+
+}  // namespace synctool::testing
