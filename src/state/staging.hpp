@@ -23,13 +23,19 @@ class Staging {
   virtual std::optional<nlohmann::json> get(const std::string& key) const = 0;
   virtual bool contains(const std::string& key) const = 0;
   virtual std::size_t size() const = 0;
-  // Ascending key order; return false to stop.
+  // Ascending key order; return false to stop. Keys longer than 400 bytes are stored under a
+  // hashed form (LMDB's key limit), so among keys sharing their first 400 bytes the order is
+  // by hash; against every other key the order is exact. Before seal() the disk table
+  // iterates a snapshot taken at the call.
   virtual void for_each(const std::function<bool(const std::string&, const nlohmann::json&)>& fn) const = 0;
-  // Makes staged data readable (ends the write phase). put() after seal() is a logic error.
+  // Ends the write phase (reads work before and after it). put() after seal() throws
+  // std::logic_error.
   virtual void seal() = 0;
 };
 
-// A staging table in a fresh temporary folder under `parent` (created if needed).
+// A staging table in a fresh temporary folder "staging-XXXXXX" under `parent` (created if
+// needed), removed with all its data when the table is destroyed. Puts are committed in
+// batches without fsync: it is scratch data. Keys must not be empty (std::invalid_argument).
 std::unique_ptr<Staging> make_disk_staging(const std::filesystem::path& parent);
 std::unique_ptr<Staging> make_memory_staging();
 

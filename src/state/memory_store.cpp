@@ -1,0 +1,224 @@
+#include "state/memory_store.hpp"
+
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+namespace synctool::state {
+
+namespace {
+
+struct Data {
+  std::map<std::string, Link> links;
+  std::map<std::string, std::string> source_ids;
+  std::map<std::string, std::string> destination_ids;
+  std::map<std::string, BaseValue> base;
+  std::map<std::string, PendingIntent> pending;
+  std::map<std::string, FailedRow> failed;
+  std::map<std::string, Conflict> conflicts;
+  std::map<std::string, std::string> meta;
+  std::map<std::int64_t, nlohmann::json> runs;
+};
+
+// Same rule as the LMDB store, so engine tests see the same failure.
+void require_key(const std::string& key) {
+  if (key.empty()) throw std::invalid_argument("state: a key must not be empty");
+}
+
+template <typename T>
+std::optional<T> find(const std::map<std::string, T>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+
+template <typename T>
+void scan(const std::map<std::string, T>& m, const std::function<bool(const std::string&, const T&)>& fn) {
+  // Iterate a snapshot, as the LMDB store does, so a callback may commit.
+  auto copy = m;
+  for (const auto& [key, value] : copy)
+    if (!fn(key, value)) return;
+}
+
+// Removes id -> key, unless the id has since been linked to another key.
+void drop_reverse(std::map<std::string, std::string>& reverse, const std::string& id, const std::string& key) {
+  auto it = reverse.find(id);
+  if (it != reverse.end() && it->second == key) reverse.erase(it);
+}
+
+// Buffers changes as a log replayed onto the store's data at commit, so readers see nothing
+// before commit and each change sees the effect of the previous ones.
+class MemoryWriteTxn final : public WriteTxn {
+ public:
+  MemoryWriteTxn(Data& data, bool& writing) : data_(data), writing_(writing) { writing_ = true; }
+  ~MemoryWriteTxn() override {
+    if (!done_) writing_ = false;
+  }
+  MemoryWriteTxn(const MemoryWriteTxn&) = delete;
+  MemoryWriteTxn& operator=(const MemoryWriteTxn&) = delete;
+
+  void put_link(const std::string& key, const Link& link) override {
+    require_key(key);
+    log([key, link](Data& d) {
+      auto old = d.links.find(key);
+      if (old != d.links.end()) {
+        if (old->second.source_id != link.source_id) drop_reverse(d.source_ids, old->second.source_id, key);
+        if (old->second.destination_id != link.destination_id)
+          drop_reverse(d.destination_ids, old->second.destination_id, key);
+      }
+      d.links[key] = link;
+      if (!link.source_id.empty()) d.source_ids[link.source_id] = key;
+      if (!link.destination_id.empty()) d.destination_ids[link.destination_id] = key;
+    });
+  }
+  void erase_link(const std::string& key) override {
+    require_key(key);
+    log([key](Data& d) {
+      auto old = d.links.find(key);
+      if (old == d.links.end()) return;
+      drop_reverse(d.source_ids, old->second.source_id, key);
+      drop_reverse(d.destination_ids, old->second.destination_id, key);
+      d.links.erase(old);
+    });
+  }
+  void put_base(const std::string& key, const BaseValue& base) override {
+    require_key(key);
+    log([key, base](Data& d) { d.base[key] = base; });
+  }
+  void erase_base(const std::string& key) override {
+    require_key(key);
+    log([key](Data& d) { d.base.erase(key); });
+  }
+  void put_pending(const std::string& key, const PendingIntent& intent) override {
+    require_key(key);
+    log([key, intent](Data& d) { d.pending[key] = intent; });
+  }
+  void erase_pending(const std::string& key) override {
+    require_key(key);
+    log([key](Data& d) { d.pending.erase(key); });
+  }
+  void put_failed(const std::string& key, const FailedRow& row) override {
+    require_key(key);
+    log([key, row](Data& d) { d.failed[key] = row; });
+  }
+  void erase_failed(const std::string& key) override {
+    require_key(key);
+    log([key](Data& d) { d.failed.erase(key); });
+  }
+  void put_conflict(const std::string& key, const Conflict& conflict) override {
+    require_key(key);
+    log([key, conflict](Data& d) { d.conflicts[key] = conflict; });
+  }
+  void erase_conflict(const std::string& key) override {
+    require_key(key);
+    log([key](Data& d) { d.conflicts.erase(key); });
+  }
+  void set_meta(const std::string& name, const std::string& value) override {
+    require_key(name);
+    log([name, value](Data& d) { d.meta[name] = value; });
+  }
+  void erase_meta(const std::string& name) override {
+    require_key(name);
+    log([name](Data& d) { d.meta.erase(name); });
+  }
+  void put_run(std::int64_t started_ms, const nlohmann::json& report) override {
+    log([started_ms, report](Data& d) { d.runs[started_ms] = report; });
+  }
+  void clear_sync_state() override {
+    log([](Data& d) {
+      d.links.clear();
+      d.source_ids.clear();
+      d.destination_ids.clear();
+      d.base.clear();
+      d.pending.clear();
+      d.failed.clear();
+      d.conflicts.clear();
+      std::erase_if(d.meta, [](const auto& entry) {
+        const std::string& name = entry.first;
+        return name.starts_with("cursor.") || name == meta::baseline_done || name == meta::identity_hash ||
+               name == meta::last_full_sync;
+      });
+    });
+  }
+  void commit() override {
+    if (done_) throw std::logic_error("state: transaction already committed");
+    done_ = true;
+    writing_ = false;
+    for (auto& change : changes_) change(data_);
+    changes_.clear();
+  }
+
+ private:
+  void log(std::function<void(Data&)> change) {
+    if (done_) throw std::logic_error("state: transaction already committed");
+    changes_.push_back(std::move(change));
+  }
+
+  Data& data_;
+  bool& writing_;
+  bool done_ = false;
+  std::vector<std::function<void(Data&)>> changes_;
+};
+
+class MemoryStore final : public StateStore {
+ public:
+  std::optional<Link> get_link(const std::string& key) const override { return find(data_.links, key); }
+  std::optional<std::string> key_for_source_id(const std::string& id) const override {
+    return find(data_.source_ids, id);
+  }
+  std::optional<std::string> key_for_destination_id(const std::string& id) const override {
+    return find(data_.destination_ids, id);
+  }
+  std::optional<BaseValue> get_base(const std::string& key) const override { return find(data_.base, key); }
+  std::optional<PendingIntent> get_pending(const std::string& key) const override {
+    return find(data_.pending, key);
+  }
+  std::optional<FailedRow> get_failed(const std::string& key) const override { return find(data_.failed, key); }
+  std::optional<std::string> get_meta(const std::string& name) const override { return find(data_.meta, name); }
+
+  void for_each_link(const std::function<bool(const std::string&, const Link&)>& fn) const override {
+    scan(data_.links, fn);
+  }
+  void for_each_pending(const std::function<bool(const std::string&, const PendingIntent&)>& fn) const override {
+    scan(data_.pending, fn);
+  }
+  void for_each_failed(const std::function<bool(const std::string&, const FailedRow&)>& fn) const override {
+    scan(data_.failed, fn);
+  }
+  void for_each_conflict(const std::function<bool(const std::string&, const Conflict&)>& fn) const override {
+    scan(data_.conflicts, fn);
+  }
+
+  std::vector<nlohmann::json> runs(std::size_t limit) const override {
+    std::vector<nlohmann::json> out;
+    for (auto it = data_.runs.rbegin(); it != data_.runs.rend() && (limit == 0 || out.size() < limit); ++it)
+      out.push_back(it->second);
+    return out;
+  }
+
+  std::size_t link_count() const override { return data_.links.size(); }
+  std::size_t failed_count() const override { return data_.failed.size(); }
+  std::size_t pending_count() const override { return data_.pending.size(); }
+
+  std::unique_ptr<WriteTxn> begin() override {
+    if (writing_) throw std::logic_error("state: a write transaction is already open");
+    return std::make_unique<MemoryWriteTxn>(data_, writing_);
+  }
+
+ private:
+  Data data_;
+  bool writing_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<StateStore> make_memory_store() {
+  auto store = std::make_unique<MemoryStore>();
+  // A fresh LMDB store starts with its format version; keep the fake identical.
+  auto txn = store->begin();
+  txn->set_meta(meta::format_version, "1");
+  txn->commit();
+  return store;
+}
+
+}  // namespace synctool::state

@@ -1,0 +1,272 @@
+#include "state/staging.hpp"
+
+#include "state/lmdb_support.hpp"
+#include "util/fs.hpp"
+
+#include <lmdb.h>
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace synctool::state {
+
+namespace {
+
+using detail::check;
+using detail::fail;
+using detail::StoredKey;
+using detail::to_val;
+using nlohmann::json;
+
+// Puts are grouped into large transactions: a commit per put would dominate the cost.
+constexpr std::size_t kBatchPuts = 50'000;
+constexpr std::size_t kBatchBytes = std::size_t{64} << 20;
+// With MDB_WRITEMAP LMDB sizes the file to the whole map (sparse), so start modestly and
+// double between batches, keeping room for at least a few batches beyond twice the data.
+constexpr std::size_t kInitialMapSize = std::size_t{1} << 30;
+constexpr std::size_t kHeadroom = 4 * kBatchBytes;
+
+struct CursorGuard {
+  MDB_cursor* cursor = nullptr;
+  CursorGuard() = default;
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+  ~CursorGuard() {
+    if (cursor) mdb_cursor_close(cursor);
+  }
+};
+
+std::filesystem::path make_temp_folder(const std::filesystem::path& parent) {
+  util::create_private_directory(parent);
+  std::string pattern = (parent / "staging-XXXXXX").string();
+  // mkdtemp creates the folder with mode 0700.
+  if (!::mkdtemp(pattern.data()))
+    throw std::runtime_error("staging: cannot create a folder in " + parent.string() + ": " + std::strerror(errno));
+  return pattern;
+}
+
+// Scratch data for one run: durability is traded for speed (no syncs; a crash simply loses
+// the staging folder, which the next run never reads). Not thread-safe. A for_each() before
+// seal() reads a snapshot taken at its start; puts made from its callback do not appear in it.
+class DiskStaging final : public Staging {
+ public:
+  explicit DiskStaging(const std::filesystem::path& parent)
+      : folder_(make_temp_folder(parent)), where_("staging " + folder_.string()) {
+    try {
+      open();
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  ~DiskStaging() override { close(); }
+
+  DiskStaging(const DiskStaging&) = delete;
+  DiskStaging& operator=(const DiskStaging&) = delete;
+
+  std::optional<json> put(const std::string& key, const json& value) override {
+    if (sealed_) throw std::logic_error(where_ + ": put() after seal()");
+    StoredKey stored(key);
+    detail::encode_value(stored, key, value, buffer_);
+    const std::size_t bytes = buffer_.size() + key.size();
+    if (writer_ && batch_puts_ > 0 && batch_bytes_ + bytes > kBatchBytes) commit_batch();
+    if (!writer_) begin_batch(bytes);
+
+    MDB_val k = stored.val();
+    MDB_val v = to_val(buffer_);
+    std::optional<json> previous;
+    // One B-tree descent in the common case: NOOVERWRITE either inserts or hands back the
+    // existing value.
+    int rc = mdb_put(writer_, dbi_, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      previous = detail::decode_value(k, v, where_);
+      v = to_val(buffer_);
+      rc = mdb_put(writer_, dbi_, &k, &v, 0);
+    } else if (rc == MDB_SUCCESS) {
+      ++count_;
+    }
+    check(where_, rc, "staging a record");
+
+    ++batch_puts_;
+    batch_bytes_ += bytes;
+    if (batch_puts_ >= kBatchPuts || batch_bytes_ >= kBatchBytes) commit_batch();
+    return previous;
+  }
+
+  std::optional<json> get(const std::string& key) const override {
+    if (key.empty()) return std::nullopt;
+    StoredKey stored(key);
+    MDB_val k = stored.val();
+    MDB_val v;
+    int rc = mdb_get(reading_txn(), dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    check(where_, rc, "reading staging");
+    return detail::decode_value(k, v, where_);
+  }
+
+  bool contains(const std::string& key) const override {
+    if (key.empty()) return false;
+    StoredKey stored(key);
+    MDB_val k = stored.val();
+    MDB_val v;
+    int rc = mdb_get(reading_txn(), dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    check(where_, rc, "reading staging");
+    return true;
+  }
+
+  std::size_t size() const override { return count_; }
+
+  void for_each(const std::function<bool(const std::string&, const json&)>& fn) const override {
+    MDB_txn* own = nullptr;
+    if (!sealed_) {
+      if (writer_) commit_batch();
+      check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &own), "beginning a read");
+    }
+    struct Scope {
+      const DiskStaging& self;
+      MDB_txn* own;
+      ~Scope() {
+        if (own) mdb_txn_abort(own);
+        --self.scanning_;
+      }
+    } scope{*this, own};
+    ++scanning_;
+
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(own ? own : reader_, dbi_, &cursor.cursor), "reading staging");
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+      auto entry = detail::decode_entry(k, v, where_);
+      if (!fn(entry.key, entry.value)) return;
+      rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "reading staging");
+  }
+
+  void seal() override {
+    if (sealed_) return;
+    if (writer_) commit_batch();
+    check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader_), "beginning a read");
+    sealed_ = true;
+  }
+
+ private:
+  void open() {
+    check(where_, mdb_env_create(&env_), "creating the environment");
+    check(where_, mdb_env_set_mapsize(env_, map_size_), "configuring");
+    // MDB_NOTLS: a for_each snapshot may be open while the write transaction is.
+    const unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NOTLS;
+    check(where_, mdb_env_open(env_, folder_.c_str(), flags, 0600), "opening");
+    MDB_txn* txn = nullptr;
+    check(where_, mdb_txn_begin(env_, nullptr, 0, &txn), "beginning setup");
+    int rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
+    if (rc != MDB_SUCCESS) {
+      mdb_txn_abort(txn);
+      fail(where_, rc, "opening the table");
+    }
+    check(where_, mdb_txn_commit(txn), "committing setup");
+  }
+
+  void close() noexcept {
+    if (writer_) mdb_txn_abort(writer_);
+    if (reader_) mdb_txn_abort(reader_);
+    writer_ = reader_ = nullptr;
+    if (env_) mdb_env_close(env_);
+    env_ = nullptr;
+    std::error_code ec;
+    std::filesystem::remove_all(folder_, ec);
+  }
+
+  // Grows the map while no transaction is open (LMDB's condition for resizing), so that
+  // the next batch, plus `incoming` bytes, cannot run out of room.
+  void begin_batch(std::size_t incoming) const {
+    if (scanning_ == 0) {
+      MDB_envinfo info;
+      MDB_stat st;
+      check(where_, mdb_env_info(env_, &info), "reading the environment");
+      check(where_, mdb_env_stat(env_, &st), "reading the environment");
+      const std::size_t used = (info.me_last_pgno + 1) * st.ms_psize;
+      std::size_t wanted = map_size_;
+      while (wanted < 2 * used + kHeadroom + 4 * incoming) wanted *= 2;
+      if (wanted != map_size_) {
+        check(where_, mdb_env_set_mapsize(env_, wanted), "growing the map");
+        map_size_ = wanted;
+      }
+    }
+    check(where_, mdb_txn_begin(env_, nullptr, 0, &writer_), "beginning a write");
+  }
+
+  void commit_batch() const {
+    MDB_txn* txn = std::exchange(writer_, nullptr);
+    batch_puts_ = 0;
+    batch_bytes_ = 0;
+    check(where_, mdb_txn_commit(txn), "committing staged records");
+  }
+
+  // Before seal() reads go through the write transaction, which sees its own uncommitted puts.
+  MDB_txn* reading_txn() const {
+    if (sealed_) return reader_;
+    if (!writer_) begin_batch(0);
+    return writer_;
+  }
+
+  std::filesystem::path folder_;
+  std::string where_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi dbi_ = 0;
+  // Mutable: reads before seal() open or commit the batch transaction.
+  mutable MDB_txn* writer_ = nullptr;
+  mutable std::size_t batch_puts_ = 0;
+  mutable std::size_t batch_bytes_ = 0;
+  mutable std::size_t map_size_ = kInitialMapSize;
+  mutable int scanning_ = 0;
+  MDB_txn* reader_ = nullptr;
+  std::size_t count_ = 0;
+  bool sealed_ = false;
+  std::vector<std::uint8_t> buffer_;
+};
+
+class MemoryStaging final : public Staging {
+ public:
+  std::optional<json> put(const std::string& key, const json& value) override {
+    if (sealed_) throw std::logic_error("staging: put() after seal()");
+    if (key.empty()) throw std::invalid_argument("state: a key must not be empty");
+    auto [it, inserted] = table_.try_emplace(key, value);
+    if (inserted) return std::nullopt;
+    return std::exchange(it->second, value);
+  }
+  std::optional<json> get(const std::string& key) const override {
+    auto it = table_.find(key);
+    if (it == table_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool contains(const std::string& key) const override { return table_.contains(key); }
+  std::size_t size() const override { return table_.size(); }
+  void for_each(const std::function<bool(const std::string&, const json&)>& fn) const override {
+    for (const auto& [key, value] : table_)
+      if (!fn(key, value)) return;
+  }
+  void seal() override { sealed_ = true; }
+
+ private:
+  std::map<std::string, json> table_;
+  bool sealed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Staging> make_disk_staging(const std::filesystem::path& parent) {
+  return std::make_unique<DiskStaging>(parent);
+}
+
+std::unique_ptr<Staging> make_memory_staging() { return std::make_unique<MemoryStaging>(); }
+
+}  // namespace synctool::state

@@ -1,0 +1,576 @@
+// StateStore behaviour, run against both the LMDB store and the in-memory fake, plus the
+// LMDB-only properties (persistence, read-only opens, permissions, crash safety).
+#include "state/lmdb_store.hpp"
+#include "state/memory_store.hpp"
+#include "support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace synctool::state;
+using synctool::testing::TempDir;
+
+struct MemoryFixture {
+  std::unique_ptr<StateStore> store = make_memory_store();
+};
+
+struct LmdbFixture {
+  TempDir dir;
+  std::unique_ptr<StateStore> store = open_lmdb_store(dir / "sync", false);
+};
+
+void commit_link(StateStore& store, const std::string& key, const Link& link) {
+  auto txn = store.begin();
+  txn->put_link(key, link);
+  txn->commit();
+}
+
+std::vector<std::string> link_keys(const StateStore& store) {
+  std::vector<std::string> keys;
+  store.for_each_link([&](const std::string& key, const Link&) {
+    keys.push_back(key);
+    return true;
+  });
+  return keys;
+}
+
+mode_t mode_of(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("state store: links and reverse lookups", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+
+  commit_link(store, "a@example.com", {"s1", "d1"});
+  commit_link(store, "b@example.com", {"s2", ""});
+
+  auto link = store.get_link("a@example.com");
+  REQUIRE(link);
+  CHECK(link->source_id == "s1");
+  CHECK(link->destination_id == "d1");
+  CHECK(store.key_for_source_id("s1") == "a@example.com");
+  CHECK(store.key_for_destination_id("d1") == "a@example.com");
+  CHECK(store.key_for_source_id("s2") == "b@example.com");
+  CHECK_FALSE(store.key_for_destination_id(""));
+  CHECK_FALSE(store.get_link("nobody"));
+  CHECK_FALSE(store.key_for_source_id("s9"));
+  CHECK(store.link_count() == 2);
+
+  SECTION("erase_link removes the reverse entries") {
+    auto txn = store.begin();
+    txn->erase_link("a@example.com");
+    txn->erase_link("never-linked");
+    txn->commit();
+    CHECK_FALSE(store.get_link("a@example.com"));
+    CHECK_FALSE(store.key_for_source_id("s1"));
+    CHECK_FALSE(store.key_for_destination_id("d1"));
+    CHECK(store.link_count() == 1);
+  }
+}
+
+TEMPLATE_TEST_CASE("state store: relinking updates reverse entries", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+
+  commit_link(store, "k", {"s1", ""});
+  commit_link(store, "k", {"s1", "d1"});  // destination confirmed later
+  CHECK(store.key_for_source_id("s1") == "k");
+  CHECK(store.key_for_destination_id("d1") == "k");
+
+  commit_link(store, "k", {"s2", "d1"});  // source record replaced
+  CHECK_FALSE(store.key_for_source_id("s1"));
+  CHECK(store.key_for_source_id("s2") == "k");
+  CHECK(store.key_for_destination_id("d1") == "k");
+
+  SECTION("an id taken over by another key keeps pointing there") {
+    commit_link(store, "other", {"s3", "d1"});
+    CHECK(store.key_for_destination_id("d1") == "other");
+    auto txn = store.begin();
+    txn->erase_link("k");
+    txn->commit();
+    CHECK(store.key_for_destination_id("d1") == "other");
+    CHECK_FALSE(store.key_for_source_id("s2"));
+  }
+
+  SECTION("changes inside one transaction see each other") {
+    auto txn = store.begin();
+    txn->put_link("k", {"s4", "d4"});
+    txn->put_link("k", {"s5", "d4"});
+    txn->commit();
+    CHECK_FALSE(store.key_for_source_id("s2"));
+    CHECK_FALSE(store.key_for_source_id("s4"));
+    CHECK(store.key_for_source_id("s5") == "k");
+    CHECK_FALSE(store.key_for_destination_id("d1"));
+    CHECK(store.key_for_destination_id("d4") == "k");
+  }
+}
+
+TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip", "[state]", MemoryFixture,
+                   LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+
+  BaseValue base;
+  base.values = {{"email", "a@example.com"}, {"merge_fields", {{"FNAME", "Ada"}}}, {"n", 3.5}};
+  base.hash = "abc123";
+  base.source_modified = "2026-01-01T00:00:00Z";
+  base.destination_modified = "2026-01-02T00:00:00Z";
+  PendingIntent intent{"destination", {{"email", "b@example.com"}}, 1'700'000'000'123};
+  FailedRow failed{"s7", "missing required field", "record", 3, 1000, 2000};
+  Conflict conflict{{{"name", "A"}}, {{"name", "B"}}, 4242};
+
+  {
+    auto txn = store.begin();
+    txn->put_base("a", base);
+    txn->put_pending("b", intent);
+    txn->put_failed("c", failed);
+    txn->put_failed("a", FailedRow{"s1", "boom", "transient", 1, 5, 5});
+    txn->put_conflict("d", conflict);
+    txn->commit();
+  }
+
+  auto b = store.get_base("a");
+  REQUIRE(b);
+  CHECK(b->values == base.values);
+  CHECK(b->hash == "abc123");
+  CHECK(b->source_modified == base.source_modified);
+  CHECK(b->destination_modified == base.destination_modified);
+
+  auto p = store.get_pending("b");
+  REQUIRE(p);
+  CHECK(p->side == "destination");
+  CHECK(p->values == intent.values);
+  CHECK(p->sent_at_ms == 1'700'000'000'123);
+
+  auto r = store.get_failed("c");
+  REQUIRE(r);
+  CHECK(r->source_id == "s7");
+  CHECK(r->error == "missing required field");
+  CHECK(r->kind == "record");
+  CHECK(r->attempts == 3);
+  CHECK(r->first_seen_ms == 1000);
+  CHECK(r->last_seen_ms == 2000);
+
+  CHECK(store.pending_count() == 1);
+  CHECK(store.failed_count() == 2);
+
+  std::vector<std::string> failed_keys;
+  store.for_each_failed([&](const std::string& key, const FailedRow&) {
+    failed_keys.push_back(key);
+    return true;
+  });
+  CHECK(failed_keys == std::vector<std::string>{"a", "c"});
+
+  int conflicts = 0;
+  store.for_each_conflict([&](const std::string& key, const Conflict& c) {
+    CHECK(key == "d");
+    CHECK(c.source_values == conflict.source_values);
+    CHECK(c.destination_values == conflict.destination_values);
+    CHECK(c.seen_ms == 4242);
+    ++conflicts;
+    return true;
+  });
+  CHECK(conflicts == 1);
+
+  int pendings = 0;
+  store.for_each_pending([&](const std::string& key, const PendingIntent& pi) {
+    CHECK(key == "b");
+    CHECK(pi.values == intent.values);
+    ++pendings;
+    return true;
+  });
+  CHECK(pendings == 1);
+
+  {
+    auto txn = store.begin();
+    txn->erase_base("a");
+    txn->erase_pending("b");
+    txn->erase_failed("c");
+    txn->erase_conflict("d");
+    txn->erase_failed("not-there");
+    txn->commit();
+  }
+  CHECK_FALSE(store.get_base("a"));
+  CHECK_FALSE(store.get_pending("b"));
+  CHECK_FALSE(store.get_failed("c"));
+  CHECK(store.failed_count() == 1);
+  CHECK(store.pending_count() == 0);
+}
+
+TEMPLATE_TEST_CASE("state store: iteration is sorted and can stop early", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  {
+    auto txn = store.begin();
+    for (const char* key : {"m", "b", "z", "a", "k"}) txn->put_link(key, {std::string("s-") + key, ""});
+    txn->commit();
+  }
+  CHECK(link_keys(store) == std::vector<std::string>{"a", "b", "k", "m", "z"});
+
+  std::vector<std::string> first_two;
+  store.for_each_link([&](const std::string& key, const Link&) {
+    first_two.push_back(key);
+    return first_two.size() < 2;
+  });
+  CHECK(first_two == std::vector<std::string>{"a", "b"});
+}
+
+TEMPLATE_TEST_CASE("state store: a callback may commit while iterating", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  {
+    auto txn = store.begin();
+    for (int i = 0; i < 50; ++i) txn->put_link("k" + std::to_string(100 + i), {"s" + std::to_string(i), ""});
+    txn->commit();
+  }
+  int seen = 0;
+  store.for_each_link([&](const std::string& key, const Link& link) {
+    auto txn = store.begin();
+    txn->put_link(key, {link.source_id, "d-" + key});
+    txn->put_base(key, BaseValue{});
+    txn->commit();
+    CHECK(store.get_link(key)->destination_id == "d-" + key);
+    ++seen;
+    return true;
+  });
+  CHECK(seen == 50);
+  CHECK(store.key_for_destination_id("d-k120") == "k120");
+}
+
+TEMPLATE_TEST_CASE("state store: uncommitted transactions are discarded", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  commit_link(store, "kept", {"s1", "d1"});
+  {
+    auto txn = store.begin();
+    txn->put_link("lost", {"s2", "d2"});
+    txn->erase_link("kept");
+    txn->set_meta(meta::source_cursor, "c1");
+    txn->put_run(5, {{"ok", true}});
+    // Not visible before commit either.
+    CHECK_FALSE(store.get_link("lost"));
+    CHECK(store.get_link("kept"));
+  }
+  CHECK_FALSE(store.get_link("lost"));
+  CHECK_FALSE(store.key_for_source_id("s2"));
+  CHECK(store.key_for_source_id("s1") == "kept");
+  CHECK_FALSE(store.get_meta(meta::source_cursor));
+  CHECK(store.runs(0).empty());
+  // The aborted transaction released the writer.
+  commit_link(store, "next", {"s3", ""});
+  CHECK(store.link_count() == 2);
+}
+
+TEMPLATE_TEST_CASE("state store: one write transaction at a time", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  auto first = store.begin();
+  CHECK_THROWS_AS(store.begin(), std::logic_error);
+  first->set_meta("x", "1");
+  first->commit();
+  CHECK_THROWS_AS(first->commit(), std::logic_error);
+  CHECK_THROWS_AS(first->set_meta("x", "2"), std::logic_error);
+  // The committed transaction object may still be alive while the next one starts.
+  auto second = store.begin();
+  second->set_meta("x", "3");
+  second->commit();
+  first.reset();
+  CHECK(store.get_meta("x") == "3");
+}
+
+TEMPLATE_TEST_CASE("state store: meta", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  CHECK(store.get_meta(meta::format_version) == "1");
+  CHECK_FALSE(store.get_meta(meta::source_cursor));
+  {
+    auto txn = store.begin();
+    txn->set_meta(meta::source_cursor, "2026-01-01T00:00:00Z");
+    txn->set_meta(meta::paused, "1");
+    txn->commit();
+  }
+  CHECK(store.get_meta(meta::source_cursor) == "2026-01-01T00:00:00Z");
+  {
+    auto txn = store.begin();
+    txn->set_meta(meta::source_cursor, "2026-02-01T00:00:00Z");
+    txn->erase_meta(meta::paused);
+    txn->commit();
+  }
+  CHECK(store.get_meta(meta::source_cursor) == "2026-02-01T00:00:00Z");
+  CHECK_FALSE(store.get_meta(meta::paused));
+}
+
+TEMPLATE_TEST_CASE("state store: clear_sync_state keeps runs", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  {
+    auto txn = store.begin();
+    txn->put_link("k", {"s", "d"});
+    txn->put_base("k", BaseValue{});
+    txn->put_pending("p", PendingIntent{});
+    txn->put_failed("f", FailedRow{});
+    txn->put_conflict("c", Conflict{});
+    txn->set_meta(meta::source_cursor, "1");
+    txn->set_meta(meta::destination_cursor, "2");
+    txn->set_meta(meta::baseline_done, "1");
+    txn->set_meta(meta::identity_hash, "h");
+    txn->set_meta(meta::last_full_sync, "2026-01-01T00:00:00Z");
+    txn->set_meta(meta::last_run, "2026-01-01T00:00:00Z");
+    txn->set_meta(meta::paused, "1");
+    txn->put_run(100, {{"id", 1}});
+    txn->commit();
+  }
+  {
+    auto txn = store.begin();
+    txn->clear_sync_state();
+    txn->commit();
+  }
+  CHECK(store.link_count() == 0);
+  CHECK_FALSE(store.key_for_source_id("s"));
+  CHECK_FALSE(store.key_for_destination_id("d"));
+  CHECK_FALSE(store.get_base("k"));
+  CHECK(store.pending_count() == 0);
+  CHECK(store.failed_count() == 0);
+  int conflicts = 0;
+  store.for_each_conflict([&](const std::string&, const Conflict&) { return ++conflicts, true; });
+  CHECK(conflicts == 0);
+  CHECK_FALSE(store.get_meta(meta::source_cursor));
+  CHECK_FALSE(store.get_meta(meta::destination_cursor));
+  CHECK_FALSE(store.get_meta(meta::baseline_done));
+  CHECK_FALSE(store.get_meta(meta::identity_hash));
+  CHECK_FALSE(store.get_meta(meta::last_full_sync));
+  CHECK(store.get_meta(meta::last_run));
+  CHECK(store.get_meta(meta::paused) == "1");
+  CHECK(store.get_meta(meta::format_version) == "1");
+  REQUIRE(store.runs(0).size() == 1);
+  CHECK(store.runs(0)[0]["id"] == 1);
+
+  // The cleared store is usable again.
+  commit_link(store, "k", {"s", "d"});
+  CHECK(store.key_for_source_id("s") == "k");
+}
+
+TEMPLATE_TEST_CASE("state store: runs are newest first", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  {
+    auto txn = store.begin();
+    // 256 and 1 differ in byte order only if the key is big-endian.
+    for (std::int64_t t : {std::int64_t{256}, std::int64_t{1}, std::int64_t{1'700'000'000'000}, std::int64_t{65536}})
+      txn->put_run(t, {{"started", t}});
+    txn->commit();
+  }
+  auto all = store.runs(0);
+  REQUIRE(all.size() == 4);
+  CHECK(all[0]["started"] == 1'700'000'000'000);
+  CHECK(all[1]["started"] == 65536);
+  CHECK(all[2]["started"] == 256);
+  CHECK(all[3]["started"] == 1);
+  auto two = store.runs(2);
+  REQUIRE(two.size() == 2);
+  CHECK(two[1]["started"] == 65536);
+  CHECK(store.runs(10).size() == 4);
+}
+
+TEMPLATE_TEST_CASE("state store: long keys and ids", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  const std::string prefix(1500, 'x');
+  const std::string key_a = prefix + "-a" + std::string(498, 'a');
+  const std::string key_b = prefix + "-b" + std::string(498, 'b');
+  const std::string long_id(3000, '7');
+  {
+    auto txn = store.begin();
+    txn->put_link(key_a, {long_id, "d-a"});
+    txn->put_link(key_b, {"s-b", long_id + "d"});
+    txn->put_base(key_a, BaseValue{{{"k", 1}}, "h", "", ""});
+    txn->put_failed(key_b, FailedRow{"s-b", "e", "record", 1, 1, 1});
+    txn->put_link("zzz-short", {"s-short", ""});
+    txn->commit();
+  }
+  CHECK(store.get_link(key_a)->source_id == long_id);
+  CHECK(store.key_for_source_id(long_id) == key_a);
+  CHECK(store.key_for_destination_id(long_id + "d") == key_b);
+  CHECK(store.get_base(key_a)->values == nlohmann::json{{"k", 1}});
+  CHECK(store.get_failed(key_b)->error == "e");
+  CHECK_FALSE(store.get_link(prefix));
+
+  auto keys = link_keys(store);
+  REQUIRE(keys.size() == 3);
+  // Keys differing in their first 400 bytes keep their true order.
+  CHECK(keys[2] == "zzz-short");
+  CHECK(std::set<std::string>{keys[0], keys[1]} == std::set<std::string>{key_a, key_b});
+
+  std::vector<std::string> failed;
+  store.for_each_failed([&](const std::string& key, const FailedRow&) {
+    failed.push_back(key);
+    return true;
+  });
+  CHECK(failed == std::vector<std::string>{key_b});
+
+  {
+    auto txn = store.begin();
+    txn->put_link(key_a, {"s-a2", "d-a"});
+    txn->commit();
+  }
+  CHECK_FALSE(store.key_for_source_id(long_id));
+  CHECK(store.key_for_source_id("s-a2") == key_a);
+}
+
+TEMPLATE_TEST_CASE("state store: empty keys", "[state]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  CHECK_FALSE(store.get_link(""));
+  CHECK_FALSE(store.key_for_source_id(""));
+  CHECK_FALSE(store.get_base(""));
+  auto txn = store.begin();
+  CHECK_THROWS_AS(txn->put_link("", {"s", "d"}), std::invalid_argument);
+  CHECK_THROWS_AS(txn->put_base("", BaseValue{}), std::invalid_argument);
+}
+
+TEST_CASE("lmdb store: data persists across close and reopen", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  {
+    auto store = open_lmdb_store(folder, false);
+    auto txn = store->begin();
+    txn->put_link("k", {"s", "d"});
+    txn->put_base("k", BaseValue{{{"a", 1}}, "h", "", ""});
+    txn->set_meta(meta::source_cursor, "c");
+    txn->put_run(7, {{"run", 7}});
+    txn->commit();
+  }
+  for (bool read_only : {false, true}) {
+    auto store = open_lmdb_store(folder, read_only);
+    REQUIRE(store);
+    CHECK(store->get_link("k")->destination_id == "d");
+    CHECK(store->key_for_destination_id("d") == "k");
+    CHECK(store->get_base("k")->values == nlohmann::json{{"a", 1}});
+    CHECK(store->get_meta(meta::source_cursor) == "c");
+    CHECK(store->get_meta(meta::format_version) == "1");
+    CHECK(store->runs(0).at(0)["run"] == 7);
+    CHECK(store->link_count() == 1);
+  }
+}
+
+TEST_CASE("lmdb store: read-only opens", "[state][lmdb]") {
+  TempDir dir;
+  CHECK(open_lmdb_store(dir / "missing", true) == nullptr);
+  CHECK_FALSE(std::filesystem::exists(dir / "missing"));
+  std::filesystem::create_directory(dir / "empty");
+  CHECK(open_lmdb_store(dir / "empty", true) == nullptr);
+
+  open_lmdb_store(dir / "sync", false).reset();
+  auto store = open_lmdb_store(dir / "sync", true);
+  REQUIRE(store);
+  CHECK_THROWS_AS(store->begin(), std::logic_error);
+  CHECK(store->link_count() == 0);
+  CHECK(store->runs(0).empty());
+}
+
+TEST_CASE("lmdb store: folder and file permissions", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "state" / "sync";
+  auto store = open_lmdb_store(folder, false);
+  CHECK(mode_of(folder) == 0700);
+  CHECK((mode_of(folder / "data.mdb") & 0077) == 0);
+  CHECK((mode_of(folder / "lock.mdb") & 0077) == 0);
+}
+
+TEST_CASE("lmdb store: errors name the folder", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  {
+    auto store = open_lmdb_store(folder, false);
+    auto txn = store->begin();
+    txn->set_meta(meta::format_version, "99");
+    txn->commit();
+  }
+  CHECK_THROWS_WITH(open_lmdb_store(folder, false),
+                    Catch::Contains("state " + folder.string()) && Catch::Contains("\"99\""));
+  CHECK_THROWS_WITH(open_lmdb_store(folder, true), Catch::Contains("state " + folder.string()));
+}
+
+TEST_CASE("lmdb store: a killed writer leaves the last committed state", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Child: commit one batch, then die by SIGKILL in the middle of the next.
+    auto store = open_lmdb_store(folder, false);
+    {
+      auto txn = store->begin();
+      txn->put_link("committed", {"s1", "d1"});
+      txn->set_meta(meta::source_cursor, "c1");
+      txn->commit();
+    }
+    auto txn = store->begin();
+    for (int i = 0; i < 5000; ++i) txn->put_link("uncommitted-" + std::to_string(i), {"x" + std::to_string(i), ""});
+    txn->set_meta(meta::source_cursor, "c2");
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+
+  auto store = open_lmdb_store(folder, false);
+  CHECK(store->link_count() == 1);
+  CHECK(store->get_link("committed")->source_id == "s1");
+  CHECK_FALSE(store->key_for_source_id("x0"));
+  CHECK(store->get_meta(meta::source_cursor) == "c1");
+  // The dead writer's lock is gone: writing works.
+  auto txn = store->begin();
+  txn->put_link("after", {"s2", ""});
+  txn->commit();
+  CHECK(store->link_count() == 2);
+}
+
+TEST_CASE("lmdb store: many links", "[state][lmdb]") {
+  TempDir dir;
+  auto store = open_lmdb_store(dir / "sync", false);
+  const int n = 5'000;
+  for (int batch = 0; batch < n; batch += 1000) {
+    auto txn = store->begin();
+    for (int i = batch; i < batch + 1000; ++i) {
+      const auto key = "user" + std::to_string(i) + "@example.com";
+      txn->put_link(key, {"s" + std::to_string(i), "d" + std::to_string(i)});
+      txn->put_base(key, BaseValue{{{"email", key}, {"i", i}}, "h", "", ""});
+    }
+    txn->commit();
+  }
+  CHECK(store->link_count() == static_cast<std::size_t>(n));
+  for (int i = 0; i < n; i += 97) {
+    const auto key = "user" + std::to_string(i) + "@example.com";
+    CHECK(store->key_for_source_id("s" + std::to_string(i)) == key);
+    CHECK(store->get_base(key)->values["i"] == i);
+  }
+  std::size_t count = 0;
+  std::string previous;
+  bool sorted = true;
+  store->for_each_link([&](const std::string& key, const Link&) {
+    if (!previous.empty() && !(previous < key)) sorted = false;
+    previous = key;
+    ++count;
+    return true;
+  });
+  CHECK(count == static_cast<std::size_t>(n));
+  CHECK(sorted);
+}
