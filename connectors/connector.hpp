@@ -150,6 +150,8 @@ class Connector {
   // Applies a batch (at most capabilities().max_batch ops) and returns one result per op, in
   // order. Row-level problems are results with ok=false; a failure of the whole call throws
   // ConnectorError. When write() returns, every ok result is durable on the system.
+  // Deleting (remove / archive) a record that is already gone succeeds: the goal is reached,
+  // and a run killed between a delete and its state commit must be able to repeat it.
   virtual std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) = 0;
 };
 

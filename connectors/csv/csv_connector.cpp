@@ -321,11 +321,7 @@ class CsvConnector final : public Connector {
           set_fields(op);
           break;
         case OpKind::remove:
-          if (!exists) {
-            result = row_error("no row with key " + key);
-            continue;
-          }
-          exists = false;
+          exists = false;  // already gone is fine (see the seam's contract)
           break;
         case OpKind::archive:
           continue;  // rejected by target_key

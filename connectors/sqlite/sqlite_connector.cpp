@@ -670,7 +670,7 @@ class SqliteConnector final : public Connector {
           sql.text = "DELETE FROM " + name + " WHERE " + id_column + " = ?";
           sql.params = {id};
         }
-        if (run(sql) == 0) return missing_row();
+        run(sql);  // no row affected: already gone, which is what was asked
         return row_ok(op.id);
       }
     }

@@ -43,12 +43,12 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
       scratch = std::filesystem::temp_directory_path() / "synctool-diff";
     } else {
       auto dir = ctx.state_dir(name);
+      store = ctx.open_state(name);  // creates the private folders before the lock file goes in
       lock = state::SyncLock::try_acquire(dir);
       if (!lock)
         return failed_report(name, false, engine::exit_code::locked,
                              "another run of '" + name + "' holds the lock " + (dir / "lock").string() +
                                  "; this run did nothing");
-      store = ctx.open_state(name);
       scratch = dir / "staging";
       remove_stale_staging(scratch);
     }

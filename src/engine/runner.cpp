@@ -68,11 +68,16 @@ class SourceStager {
       return;
     }
     if (!key) {
+      // Without a key the record cannot be staged or remembered as failed; it is reported on
+      // every run until the source fills in the field.
+      Action reject;
+      reject.kind = Action::Kind::reject;
+      reject.source_id = record.id;
+      reject.reason = "no value in the match field '" + in_.sync.spec().match.source + "'";
       ++report_.destination.rejected;
       if (report_.rejected.size() < RunReport::kMaxListedProblems)
-        report_.rejected.push_back({"", record.id,
-                                    "source record '" + record.id + "' has no value in its match field '" +
-                                        in_.sync.spec().match.source + "'"});
+        report_.rejected.push_back({"", record.id, reject.reason});
+      if (in_.observer) in_.observer->on_action(reject);
       return;
     }
     nlohmann::json values = mapper.map(record.fields);

@@ -40,9 +40,15 @@ void write_file_atomically(const std::filesystem::path& target, const std::funct
 }
 
 void create_private_directory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create directory " + dir.string() + ": " + ec.message());
+  // Every folder this creates is 0700 (the state root as well as the sync's folder); folders
+  // that already exist keep their mode, except the last, which is made private.
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (partial.empty() || std::filesystem::is_directory(partial)) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+      throw std::runtime_error("cannot create directory " + partial.string() + ": " + std::strerror(errno));
+  }
   ::chmod(dir.c_str(), 0700);
 }
 

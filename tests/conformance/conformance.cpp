@@ -341,6 +341,11 @@ void run_conformance(const ConformanceOptions& options) {
       INFO(results[0].error);
       REQUIRE(results[0].ok);
       CHECK(h.keys(h.read()) == std::set<std::string>{h.key(1)});
+      // Deleting again (a run repeating a delete whose state commit was lost) still succeeds.
+      auto again = h.write({Harness::op(OpKind::remove, ids[h.key(0)])});
+      INFO(again[0].error);
+      CHECK(again[0].ok);
+      CHECK(h.keys(h.read()) == std::set<std::string>{h.key(1)});
     }
   }
 

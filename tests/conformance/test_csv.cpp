@@ -224,11 +224,11 @@ TEST_CASE("csv write: per-row errors, and a failing op adds no column", "[csv]")
                                               });
   CHECK(results[0].error == "a row with key a@x already exists");
   CHECK(results[1].error == "no row with key zz@x");
-  CHECK(results[2].error == "no row with key zz@x");
+  CHECK(results[2].ok);  // deleting what is already gone succeeds
   CHECK(results[3].error == "missing key field 'email'");
   CHECK_FALSE(results[4].ok);
   CHECK(results[5].ok);
-  for (std::size_t i = 0; i < 5; ++i) CHECK(results[i].error_kind == ErrorKind::record);
+  for (std::size_t i : {0, 1, 3, 4}) CHECK(results[i].error_kind == ErrorKind::record);
   CHECK(folder.content() == "email,name\na@x,A\nb@x,B\n");
 }
 
