@@ -5,6 +5,7 @@
 #include "util/strings.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <utility>
 
@@ -180,14 +181,15 @@ bool values_equal(const nlohmann::json& a, const nlohmann::json& b) {
 }
 
 std::string values_hash(const nlohmann::json& values) {
-  try {
-    return util::sha256_hex(values.dump());
-  } catch (const nlohmann::json::type_error&) {
-    // Invalid UTF-8 cannot be dumped strictly; CBOR keeps the raw bytes, so the digest stays
-    // exact instead of folding different byte strings together as a replacing dump would.
-    auto cbor = nlohmann::json::to_cbor(values);
-    return util::sha256_hex(std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
-  }
+  // CBOR keeps raw bytes (a strict dump would throw on invalid UTF-8), and a 64-bit FNV-1a is
+  // plenty to tell "changed" from "unchanged" while costing far less than a cryptographic
+  // digest: this runs once per record on every run.
+  auto cbor = nlohmann::json::to_cbor(values);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(util::fnv1a64(
+                    std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()))));
+  return hex;
 }
 
 }  // namespace synctool::engine

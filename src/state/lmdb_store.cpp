@@ -138,7 +138,9 @@ class LmdbWriteTxn;
 class LmdbStore final : public StateStore {
  public:
   LmdbStore(std::filesystem::path dir, EnvPtr env, bool read_only, Dbis dbis)
-      : where_("state " + dir.string()), env_(std::move(env)), read_only_(read_only), dbis_(dbis) {}
+      : where_("state " + dir.string()), env_(std::move(env)), read_only_(read_only), dbis_(dbis) {
+    resident_.attach(env_.get());
+  }
 
   ~LmdbStore() override {
     if (reader_) mdb_txn_abort(reader_);
@@ -231,6 +233,7 @@ class LmdbStore final : public StateStore {
     if (!dbis_.present[db]) return std::nullopt;
     MDB_val k = key.val();
     MDB_val v;
+    resident_.tick();  // before the read: the returned view must stay mapped while it is used
     int rc = mdb_get(reader(), dbis_.dbi[db], &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
     check(where_, rc, kDbNames[db]);
@@ -267,6 +270,7 @@ class LmdbStore final : public StateStore {
     while (rc == MDB_SUCCESS) {
       auto entry = detail::decode_entry(k, v, where_);
       if (!fn(entry.key, decode_record<T>(entry.value, where_))) return;
+      resident_.tick();
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
     }
     if (rc != MDB_NOTFOUND) fail(where_, rc, kDbNames[db]);
@@ -286,6 +290,7 @@ class LmdbStore final : public StateStore {
   mutable MDB_txn* reader_ = nullptr;
   mutable bool reader_live_ = false;
   bool writing_ = false;
+  mutable detail::ResidentPages resident_;
 };
 
 class LmdbWriteTxn final : public WriteTxn {

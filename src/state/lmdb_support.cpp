@@ -2,6 +2,12 @@
 
 #include "util/hash.hpp"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstdio>
+
 #include <stdexcept>
 
 namespace synctool::state::detail {
@@ -69,6 +75,30 @@ Entry decode_entry(const MDB_val& stored_key, const MDB_val& data, const std::st
   if (!is_hashed(stored_key)) return {std::string(to_view(stored_key)), parse(data, where)};
   json wrapped = unwrap(parse(data, where), where);
   return {wrapped["k"].get<std::string>(), std::move(wrapped["v"])};
+}
+
+void ResidentPages::release() {
+  count_ = 0;
+  if (!env_) return;
+  // mdb_env_info() reports the map address only for MDB_FIXEDMAP environments, so the
+  // mapping is found by the data file's device and inode. Advice only: any failure changes
+  // nothing but the resident set, so it is ignored.
+  mdb_filehandle_t fd;
+  struct stat file;
+  if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS || ::fstat(fd, &file) != 0) return;
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (!maps) return;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps)) {
+    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned major = 0, minor = 0;
+    char perms[8];
+    if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &inode) != 7)
+      continue;
+    if (inode == file.st_ino && makedev(major, minor) == file.st_dev)
+      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+  }
+  std::fclose(maps);
 }
 
 }  // namespace synctool::state::detail

@@ -66,4 +66,25 @@ struct Entry {
 };
 Entry decode_entry(const MDB_val& stored_key, const MDB_val& data, const std::string& where);
 
+// Keeps a large scan or a million point reads from showing up as resident memory: every
+// kEvery operations it tells the kernel that this process no longer needs the environment's
+// mapped pages (MADV_DONTNEED). LMDB maps its file MAP_SHARED, so the pages stay in the page
+// cache and the next access maps them back without reading the disk; only the process's
+// resident set stops growing with the data. Call tick() between LMDB calls, never while a
+// pointer into the map is being read.
+class ResidentPages {
+ public:
+  static constexpr unsigned kEvery = 4096;
+  explicit ResidentPages(MDB_env* env = nullptr) : env_(env) {}
+  void attach(MDB_env* env) { env_ = env; }
+  void tick() {
+    if (++count_ >= kEvery) release();
+  }
+  void release();
+
+ private:
+  MDB_env* env_ = nullptr;
+  unsigned count_ = 0;
+};
+
 }  // namespace synctool::state::detail

@@ -93,6 +93,7 @@ class DiskStaging final : public Staging {
     }
     check(where_, rc, "staging a record");
 
+    resident_.tick();
     ++batch_puts_;
     batch_bytes_ += bytes;
     if (batch_puts_ >= kBatchPuts || batch_bytes_ >= kBatchBytes) commit_batch();
@@ -104,6 +105,7 @@ class DiskStaging final : public Staging {
     StoredKey stored(key);
     MDB_val k = stored.val();
     MDB_val v;
+    resident_.tick();
     int rc = mdb_get(reading_txn(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
     check(where_, rc, "reading staging");
@@ -115,6 +117,7 @@ class DiskStaging final : public Staging {
     StoredKey stored(key);
     MDB_val k = stored.val();
     MDB_val v;
+    resident_.tick();
     int rc = mdb_get(reading_txn(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return false;
     check(where_, rc, "reading staging");
@@ -146,6 +149,7 @@ class DiskStaging final : public Staging {
     while (rc == MDB_SUCCESS) {
       auto entry = detail::decode_entry(k, v, where_);
       if (!fn(entry.key, entry.value)) return;
+      resident_.tick();
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
     }
     if (rc != MDB_NOTFOUND) fail(where_, rc, "reading staging");
@@ -165,6 +169,7 @@ class DiskStaging final : public Staging {
     // MDB_NOTLS: a for_each snapshot may be open while the write transaction is.
     const unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NOTLS;
     check(where_, mdb_env_open(env_, folder_.c_str(), flags, 0600), "opening");
+    resident_.attach(env_);
     MDB_txn* txn = nullptr;
     check(where_, mdb_txn_begin(env_, nullptr, 0, &txn), "beginning setup");
     int rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
@@ -179,6 +184,7 @@ class DiskStaging final : public Staging {
     if (writer_) mdb_txn_abort(writer_);
     if (reader_) mdb_txn_abort(reader_);
     writer_ = reader_ = nullptr;
+    resident_.attach(nullptr);
     if (env_) mdb_env_close(env_);
     env_ = nullptr;
     std::error_code ec;
@@ -228,6 +234,7 @@ class DiskStaging final : public Staging {
   mutable std::size_t batch_bytes_ = 0;
   mutable std::size_t map_size_ = kInitialMapSize;
   mutable int scanning_ = 0;
+  mutable detail::ResidentPages resident_;
   MDB_txn* reader_ = nullptr;
   std::size_t count_ = 0;
   bool sealed_ = false;
