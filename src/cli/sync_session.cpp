@@ -54,7 +54,10 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
     }
     auto source = ctx.open_connector(sync.source.connection);
     auto destination = ctx.open_connector(sync.destination.connection);
-    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer};
+    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}};
+    const auto& out = ctx.out();
+    inputs.redact = [&out](std::string_view text) { return out.redactor().apply(text); };
+    if (out.verbose()) inputs.log = [&out, name](const std::string& line) { out.note(name + ": " + line + "\n"); };
     auto report = engine::run_sync(inputs, options);
     if (!options.dry_run) remove_stale_staging(scratch);
     return report;

@@ -88,7 +88,7 @@ void Applier::record_failure(std::vector<StateChange>& changes, const Action& ac
   if (row.attempts == 0) row.first_seen_ms = now;
   row.attempts += 1;
   row.last_seen_ms = now;
-  row.error = error;
+  row.error = in_.redact ? in_.redact(error) : error;
   row.kind = kind;
   row.source_id = action.source_id;
   changes.push_back([key = action.key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
@@ -193,6 +193,9 @@ void Applier::write_batch() {
       if (a.retry) txn.erase_failed(a.key);
     });
   }
+  if (in_.log)
+    in_.log("wrote a batch of " + std::to_string(batch_.size()) + " to the destination" +
+            (batch_error.empty() ? "" : " (failed: " + batch_error + ")"));
   batch_.clear();
   auto txn = in_.store->begin();
   for (auto& change : changes) change(*txn);

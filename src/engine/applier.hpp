@@ -24,6 +24,8 @@ struct ApplyInputs {
   const util::Clock& clock;
   RunReport& report;
   PlanObserver* observer;  // may be null
+  const std::function<std::string(std::string_view)>& redact;  // may be empty
+  const std::function<void(const std::string&)>& log;          // may be empty
 };
 
 class Applier {

@@ -141,10 +141,13 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     report.exit_code = code;
     report.error = std::move(error);
     report.duration_s = static_cast<double>(in.clock.steady_ms() - started_steady) / 1000.0;
+    if (in.log) in.log(fmt::format("finished in {:.2f} s, exit {}", report.duration_s, report.exit_code));
     if (writable) {
       try {
+        auto stored = report.to_json();
+        if (in.redact) stored = nlohmann::json::parse(in.redact(stored.dump()));
         auto txn = writable->begin();
-        txn->put_run(report.started_ms, report.to_json());
+        txn->put_run(report.started_ms, stored);
         txn->commit();
       } catch (const std::exception& e) {
         if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
@@ -180,6 +183,9 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     auto cursor = in.store.get_meta(state::meta::source_cursor);
     if (report.kind == RunKind::incremental && source_caps.incremental_read && cursor) request.since = *cursor;
     bool source_complete = !request.since.has_value();
+    if (in.log)
+      in.log(std::string(to_string(report.kind)) + " run: reading the source " +
+             (request.since ? "changed since " + *request.since : std::string("in full")));
     std::string last_cursor;
     in.source.read(in.sync.source_object(), request, [&](connectors::Page&& page) {
       for (auto& record : page.records) stager.add(record);
@@ -197,6 +203,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       }
     }
     source_staging->seal();
+    if (in.log) in.log("staged " + std::to_string(source_staging->size()) + " source keys from " +
+                       std::to_string(report.source.read) + " records");
 
     // 2. On baseline and full runs, stage the whole destination: matching and drift repair
     //    then compare with what is really there.
@@ -220,6 +228,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         }
       });
       destination_staging->seal();
+      if (in.log) in.log("read " + std::to_string(report.destination.read) + " destination records");
     }
 
     Planner planner({in.sync, in.store, in.destination, destination_caps, *source_staging, destination_staging.get(),
@@ -242,14 +251,19 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     }
 
     // 4. Plan and apply.
-    Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer});
+    if (in.log) in.log("planning and applying");
+    Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer, in.redact,
+                     in.log});
     planner.plan([&](Action&& action) { applier.add(std::move(action)); });
     applier.finish();
 
     // 5. Every record read is now applied or recorded as failed: the cursor may advance.
     if (writable) {
       auto txn = writable->begin();
-      if (source_caps.incremental_read && !last_cursor.empty()) txn->set_meta(state::meta::source_cursor, last_cursor);
+      if (source_caps.incremental_read && !last_cursor.empty()) {
+        txn->set_meta(state::meta::source_cursor, last_cursor);
+        if (in.log) in.log("source cursor advanced to " + last_cursor);
+      }
       txn->set_meta(state::meta::identity_hash, sync.identity_hash());
       txn->set_meta(state::meta::baseline_done, "1");
       txn->set_meta(state::meta::last_run, report.started_at);

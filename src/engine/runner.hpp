@@ -10,6 +10,9 @@
 #include "util/clock.hpp"
 
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
 
 namespace synctool::engine {
 
@@ -29,6 +32,10 @@ struct RunInputs {
   const util::Clock& clock;
   std::filesystem::path scratch_dir;  // parent folder for the run's staging tables
   PlanObserver* observer = nullptr;   // sees every planned action (diff prints them)
+  // Progress lines for --verbose; may be empty.
+  std::function<void(const std::string&)> log;
+  // Masks secrets in any text that is stored (run history, failed rows); identity if empty.
+  std::function<std::string(std::string_view)> redact;
 };
 
 // Never throws for connector or state trouble: the report's exit_code and error say what
