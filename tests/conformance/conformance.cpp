@@ -449,4 +449,32 @@ void run_conformance(const ConformanceOptions& options) {
   }
 }
 
+std::vector<connectors::Record> read_all(connectors::Connector& connector, const connectors::ObjectRef& object,
+                                         connectors::ReadRequest request) {
+  std::vector<connectors::Record> records;
+  connector.read(object, request, [&](connectors::Page&& page) {
+    for (auto& record : page.records) records.push_back(std::move(record));
+  });
+  return records;
+}
+
+connectors::WriteOp op(connectors::OpKind kind, std::string id, connectors::Json fields) {
+  connectors::WriteOp result;
+  result.kind = kind;
+  result.id = std::move(id);
+  result.fields = std::move(fields);
+  return result;
+}
+
+std::string config_error(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const connectors::ConnectorError& e) {
+    CHECK(e.kind() == connectors::ErrorKind::config);
+    return e.what();
+  }
+  FAIL("expected a config error");
+  return "";
+}
+
 }  // namespace synctool::testing

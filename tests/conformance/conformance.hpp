@@ -47,4 +47,11 @@ struct ConformanceOptions {
 
 void run_conformance(const ConformanceOptions& options);
 
+// Helpers for the connector-specific tests beside the suite.
+std::vector<connectors::Record> read_all(connectors::Connector& connector, const connectors::ObjectRef& object,
+                                         connectors::ReadRequest request = {});
+connectors::WriteOp op(connectors::OpKind kind, std::string id, connectors::Json fields = connectors::Json::object());
+// Runs `call`, expects a ConnectorError of kind config, and returns its message.
+std::string config_error(const std::function<void()>& call);
+
 }  // namespace synctool::testing

@@ -64,34 +64,6 @@ struct CsvFolder {
   TempDir dir;
 };
 
-std::vector<Record> read_all(connectors::Connector& connector, const ObjectRef& object,
-                             connectors::ReadRequest request = {}) {
-  std::vector<Record> records;
-  connector.read(object, request, [&](Page&& page) {
-    for (auto& record : page.records) records.push_back(std::move(record));
-  });
-  return records;
-}
-
-WriteOp op(OpKind kind, std::string id, Json fields = Json::object()) {
-  WriteOp op;
-  op.kind = kind;
-  op.id = std::move(id);
-  op.fields = std::move(fields);
-  return op;
-}
-
-std::string config_error(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const ConnectorError& e) {
-    CHECK(e.kind() == ErrorKind::config);
-    return e.what();
-  }
-  FAIL("expected a config error");
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("csv connector passes the conformance suite", "[conformance][csv]") {

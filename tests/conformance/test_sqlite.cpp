@@ -102,23 +102,6 @@ ObjectRef contacts(Json options = Json::object()) {
 
 const Json kIncremental = {{"cursor_column", "updated_at"}, {"soft_delete_column", "deleted_at"}};
 
-std::vector<Record> read_all(connectors::Connector& connector, const ObjectRef& object,
-                             connectors::ReadRequest request = {}) {
-  std::vector<Record> records;
-  connector.read(object, request, [&](Page&& page) {
-    for (auto& record : page.records) records.push_back(std::move(record));
-  });
-  return records;
-}
-
-WriteOp op(OpKind kind, std::string id, Json fields = Json::object()) {
-  WriteOp op;
-  op.kind = kind;
-  op.id = std::move(id);
-  op.fields = std::move(fields);
-  return op;
-}
-
 ConnectorError error_of(const std::function<void()>& call) {
   try {
     call();
