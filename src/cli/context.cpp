@@ -91,7 +91,23 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   return connectors::make_connector(config);
 }
 
-int report_spec_error(Output& out, const spec::SpecError& error) {
+namespace {
+
+// A spec file as the user would type it: relative to the working directory when inside it.
+std::string display_path(const std::string& file) {
+  if (file.empty()) return file;
+  std::error_code ec;
+  auto relative = std::filesystem::path(file).lexically_proximate(std::filesystem::current_path(ec));
+  if (ec || relative.empty() || relative.string().starts_with("..")) return file;
+  return relative.string();
+}
+
+}  // namespace
+
+int report_spec_error(Output& out, const spec::SpecError& original) {
+  std::vector<spec::SpecProblem> shown = original.problems();
+  for (auto& p : shown) p.where.file = display_path(p.where.file);
+  const spec::SpecError error(std::move(shown));
   if (out.json()) {
     auto problems = nlohmann::json::array();
     for (const auto& p : error.problems())
