@@ -39,7 +39,7 @@ void Applier::add(Action&& action) {
       ++counts.unchanged;
       if (!dry_run()) {
         state_changes_.push_back([a = action](state::WriteTxn& txn) {
-          txn.put_link(a.key, {a.source_id, a.destination_id});
+          if (!a.linked) txn.put_link(a.key, {a.source_id, a.destination_id});
           txn.put_base(a.key, base_of(a));
           txn.erase_pending(a.key);
           if (a.retry) txn.erase_failed(a.key);
@@ -187,7 +187,8 @@ void Applier::write_batch() {
     if (action.kind == Action::Kind::update) ++counts.updated;
     std::string destination_id = result.id.empty() ? action.destination_id : result.id;
     changes.push_back([a = action, destination_id](state::WriteTxn& txn) {
-      txn.put_link(a.key, {a.source_id, destination_id});
+      // An update of a linked record leaves the link (and its reverse entries) as they are.
+      if (!a.linked || destination_id != a.destination_id) txn.put_link(a.key, {a.source_id, destination_id});
       txn.put_base(a.key, base_of(a));
       txn.erase_pending(a.key);
       if (a.retry) txn.erase_failed(a.key);

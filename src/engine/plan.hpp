@@ -33,6 +33,7 @@ struct Action {
   std::vector<FieldChange> changes;  // update: field by field, old -> new
   std::string reason;                // reject: why
   bool retry = false;                // this key had a failed row before
+  bool linked = false;               // state already links source_id and destination_id
 };
 
 const char* to_string(Action::Kind kind);

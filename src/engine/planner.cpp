@@ -96,6 +96,7 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
   auto link = in_.store.get_link(key);
   if (link && !link->destination_id.empty()) {
     action.destination_id = link->destination_id;
+    action.linked = link->source_id == record.id;
     auto base = in_.store.get_base(key);
     if (in_.sync.spec().mode == spec::Mode::append) {
       action.kind = Action::Kind::unchanged;  // append never touches an existing record
@@ -126,16 +127,16 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
                     " share it; merge them so that only one remains";
   } else {
     action.destination_id = existing->id;
+    if (auto link = in_.store.get_link(action.key))
+      action.linked = link->source_id == action.source_id && link->destination_id == existing->id;
     action.changes = changed_fields(existing->values, action.values, paths);
     if (!action.changes.empty() && in_.sync.spec().mode != spec::Mode::append) {
       action.kind = Action::Kind::update;
     } else {
       action.changes.clear();
       // Equal (or append mode, which never touches existing records): at most a new link.
-      auto link = in_.store.get_link(action.key);
       auto base = in_.store.get_base(action.key);
-      bool known = link && link->destination_id == existing->id && link->source_id == action.source_id && base &&
-                   base->hash == values_hash(action.values);
+      bool known = action.linked && base && base->hash == values_hash(action.values);
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
     }
   }

@@ -403,11 +403,13 @@ class LmdbWriteTxn final : public WriteTxn {
   }
   void put_bytes(Db db, const StoredKey& stored, MDB_val v) {
     MDB_val k = stored.val();
+    store_.resident_.tick();  // the descent reads mapped pages; a big batch must not pile them up
     check(store_.where_, mdb_put(live(), dbi(db), &k, &v, 0), kDbNames[db]);
   }
 
   void del(Db db, const StoredKey& stored) {
     MDB_val k = stored.val();
+    store_.resident_.tick();
     int rc = mdb_del(live(), dbi(db), &k, nullptr);
     if (rc != MDB_NOTFOUND) check(store_.where_, rc, kDbNames[db]);
   }
