@@ -413,6 +413,16 @@ class SyncLoader {
       for (const auto& k : is_source ? keys->source_keys : keys->destination_keys)
         if (!contains(allowed, k)) allowed.push_back(k);
       r_.check_keys(*table, allowed, context);
+    } else {
+      // The connector's own keys are unknown until the connection is fixed, but a near miss
+      // of a common key ("fiter") is a typo whatever the connector.
+      for (auto [k, value] : in_file_order(*table)) {
+        std::string name(k->str());
+        if (contains(base_keys, name)) continue;
+        std::string match = util::closest_match(name, base_keys);
+        if (!match.empty())
+          r_.report(r_.at(*k), "unknown key '" + name + "' in " + context + " (did you mean '" + match + "'?)");
+      }
     }
 
     if (is_source) {

@@ -419,6 +419,15 @@ TEST_CASE("missing [source] and [destination] tables and their required keys are
   CHECK(object.where.line == 4);
 }
 
+TEST_CASE("a misspelt common key is reported even while the connection is unknown", "[spec]") {
+  auto problems = sync_problems(replaced(kMinimalSync, "connection = \"crm_export\"\nobject = \"contacts\"\n",
+                                         "connection = \"crm\"\nobject = \"contacts\"\nfiter = \"a = 1\"\n"));
+  REQUIRE(problems.size() == 2);
+  auto typo = find_problem(problems, "unknown key 'fiter' in [source] (did you mean 'filter'?)");
+  CHECK(typo.where.line == 4);
+  CHECK(typo.where.column == 1);
+}
+
 TEST_CASE("a source connection not defined in synctool.toml suggests the closest name", "[spec]") {
   auto problems = sync_problems(replaced(kMinimalSync, "\"crm_export\"", "\"crm_exprt\""));
   REQUIRE(problems.size() == 1);
