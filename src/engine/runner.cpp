@@ -123,6 +123,15 @@ std::string safeguard_message(const RunInputs& in, std::size_t deletes, std::siz
   return "";
 }
 
+// Masks secrets in every string of a JSON document (keys are synctool's own names).
+void redact_strings(nlohmann::json& value, const std::function<std::string(std::string_view)>& redact) {
+  if (value.is_string()) {
+    value = redact(value.get_ref<const std::string&>());
+  } else if (value.is_structured()) {
+    for (auto& item : value) redact_strings(item, redact);
+  }
+}
+
 }  // namespace
 
 RunReport run_sync(const RunInputs& in, const RunOptions& options) {
@@ -145,7 +154,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (writable) {
       try {
         auto stored = report.to_json();
-        if (in.redact) stored = nlohmann::json::parse(in.redact(stored.dump()));
+        if (in.redact) redact_strings(stored, in.redact);
         auto txn = writable->begin();
         txn->put_run(report.started_ms, stored);
         txn->commit();

@@ -28,11 +28,16 @@ bool is_blank(const nlohmann::json* v) {
 std::string shown(const nlohmann::json& value) {
   constexpr std::size_t kMax = 80;
   std::string text = value_text(value);
-  if (text.size() <= kMax) return "'" + text + "'";
-  std::size_t cut = kMax;
-  // Do not split a UTF-8 sequence: back up over continuation bytes.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return "'" + text.substr(0, cut) + "...'";
+  std::size_t cut = text.size();
+  if (cut > kMax) {
+    cut = kMax;
+    // Do not split a UTF-8 sequence: back up over continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string out = "'";
+  out.append(text, 0, cut);
+  out += cut < text.size() ? "...'" : "'";
+  return out;
 }
 
 std::string problem(const spec::SchemaField& field, const nlohmann::json& value, const std::string& what) {

@@ -54,6 +54,17 @@ EnvLookup process_environment() {
   };
 }
 
+namespace {
+
+// A problem with no file position (the file itself is missing).
+[[noreturn]] void throw_unlocated(std::string message) {
+  std::vector<SpecProblem> problems(1);
+  problems[0].message = std::move(message);
+  throw SpecError(std::move(problems));
+}
+
+}  // namespace
+
 std::filesystem::path find_project_file(const std::string& explicit_path) {
   std::error_code ec;
   if (!explicit_path.empty()) {
@@ -62,16 +73,15 @@ std::filesystem::path find_project_file(const std::string& explicit_path) {
     if (fs::is_directory(path, ec)) {
       fs::path inside = path / "synctool.toml";
       if (fs::is_regular_file(inside, ec)) return inside;
-      throw SpecError({SpecProblem{{}, "no synctool.toml in " + path.string()}});
+      throw_unlocated("no synctool.toml in " + path.string());
     }
-    if (!fs::exists(path, ec)) throw SpecError({SpecProblem{{}, "config file " + explicit_path + " does not exist"}});
+    if (!fs::exists(path, ec)) throw_unlocated("config file " + explicit_path + " does not exist");
     return path;
   }
   fs::path here = "synctool.toml";
   if (fs::is_regular_file(here, ec)) return here;
   fs::path cwd = fs::current_path(ec);
-  throw SpecError({SpecProblem{
-      {}, "no synctool.toml in " + cwd.string() + "; pass --config FILE, or run 'synctool init' to create one"}});
+  throw_unlocated("no synctool.toml in " + cwd.string() + "; pass --config FILE or run synctool in the folder that holds it");
 }
 
 namespace {

@@ -85,7 +85,7 @@ std::string format_iso8601(std::int64_t epoch_ms) {
 
 std::optional<std::int64_t> parse_iso8601(std::string_view s) {
   std::size_t pos = 0;
-  int year, month, day, hour = 0, minute = 0, second = 0, millis = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
   if (!read_digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, month) ||
       pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, day))
     return std::nullopt;
@@ -117,7 +117,7 @@ std::optional<std::int64_t> parse_iso8601(std::string_view s) {
         ++pos;
       } else if (z == '+' || z == '-') {
         ++pos;
-        int oh, om = 0;
+        int oh = 0, om = 0;
         if (!read_digits(s, pos, 2, oh)) return std::nullopt;
         if (pos < s.size() && s[pos] == ':') ++pos;
         if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
