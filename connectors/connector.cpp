@@ -7,6 +7,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::config: return "config";
     case ErrorKind::transient: return "transient";
     case ErrorKind::record: return "record";
+    case ErrorKind::quota: return "quota";
   }
   return "unknown";
 }
@@ -20,6 +21,14 @@ const char* to_string(OpKind kind) {
     case OpKind::archive: return "archive";
   }
   return "unknown";
+}
+
+std::vector<SchemaChange> Connector::schema_plan(const ObjectRef& object, const std::vector<DeclaredField>&) {
+  throw ConnectorError(ErrorKind::config, type() + ": cannot manage the schema of '" + object.name + "'");
+}
+
+void Connector::schema_apply(const ObjectRef& object, const std::vector<SchemaChange>&) {
+  throw ConnectorError(ErrorKind::config, type() + ": cannot manage the schema of '" + object.name + "'");
 }
 
 }  // namespace synctool::connectors

@@ -24,6 +24,8 @@ enum class ErrorKind {
   config,     // bad credentials, unknown object or column: stop the run, exit 3
   transient,  // 429, 5xx, timeout, reset, busy database: retried, then the batch fails
   record,     // one row rejected by the system: counted, kept in `failed`, the run goes on
+  quota,      // the system refuses more work for now (a daily API allowance): stop the run,
+              // keep all progress, exit 3; retrying would only spin
 };
 
 const char* to_string(ErrorKind kind);
@@ -59,6 +61,10 @@ struct ObjectRef {
   // bidirectional sync). A connector may then treat a missing object (a CSV file not created
   // yet) as empty and create it on the first write instead of failing.
   bool destination = false;
+  // The fields the sync uses on this object (top-level names). lookup() returns at least
+  // these; systems with wide records (a CRM's hundreds of properties) fetch only these.
+  // Empty: every field.
+  std::vector<std::string> fields;
 };
 
 // The pseudo field that names a record's native id in lookup().
@@ -109,6 +115,22 @@ struct ObjectDescription {
   std::vector<FieldInfo> fields;
 };
 
+// A field of the typed [schema] a sync declares for its destination.
+struct DeclaredField {
+  std::string name;
+  // string, number, bool, date, datetime, email, enumeration, multiselect, json
+  std::string type;
+  std::vector<std::string> options;  // enumeration / multiselect values
+};
+
+// One difference between a declared schema and the system's fields.
+struct SchemaChange {
+  enum class Kind { create, alter } kind = Kind::create;
+  std::string field;
+  std::string summary;                 // "string (text)", "number (was string)"...
+  Json definition = Json::object();    // what schema_apply() sends, connector-specific
+};
+
 // What a connector can do for an object; the engine falls back when something is missing.
 struct Capabilities {
   bool incremental_read = false;  // honours ReadRequest::since
@@ -118,6 +140,7 @@ struct Capabilities {
   bool archive = false;           // OpKind::archive is supported (soft delete)
   std::size_t max_batch = 100;    // most ops per write() call
   std::size_t max_lookup = 100;   // most values per lookup() call
+  bool schema_management = false; // schema_plan() / schema_apply() are supported
 };
 
 class Connector {
@@ -153,6 +176,13 @@ class Connector {
   // Deleting (remove / archive) a record that is already gone succeeds: the goal is reached,
   // and a run killed between a delete and its state commit must be able to repeat it.
   virtual std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) = 0;
+
+  // Optional (capabilities().schema_management): the changes that would make the object's
+  // fields hold `fields` (create missing fields, alter fields whose type or options differ;
+  // never drop anything). The default throws ConnectorError(config).
+  virtual std::vector<SchemaChange> schema_plan(const ObjectRef& object, const std::vector<DeclaredField>& fields);
+  // Applies changes from schema_plan(), in order; throws ConnectorError on the first failure.
+  virtual void schema_apply(const ObjectRef& object, const std::vector<SchemaChange>& changes);
 };
 
 }  // namespace synctool::connectors

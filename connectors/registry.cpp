@@ -1,6 +1,7 @@
 #include "connectors/registry.hpp"
 
 #include "connectors/csv/csv_connector.hpp"
+#include "connectors/hubspot/hubspot_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "util/strings.hpp"
 
@@ -9,6 +10,7 @@ namespace synctool::connectors {
 const std::vector<ConnectorType>& connector_types() {
   static const std::vector<ConnectorType> types = {
       csv_connector_type(),
+      hubspot_connector_type(),
       sqlite_connector_type(),
   };
   return types;

@@ -3,12 +3,17 @@
 
 #include "connectors/connector.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace synctool::util {
 class Clock;
+}
+namespace synctool::net {
+class Redactor;
+class TokenCache;
 }
 
 namespace synctool::connectors {
@@ -20,6 +25,13 @@ struct ConnectionConfig {
   Json settings = Json::object();  // every key of the connection table but `type`
   std::string base_dir;          // folder of synctool.toml; relative paths resolve against it
   const util::Clock* clock = nullptr;
+  // Masks secrets in what the connector logs or reports; a connector adds credentials it
+  // obtains at run time (refreshed OAuth tokens). May be null.
+  net::Redactor* redactor = nullptr;
+  // Progress lines for --verbose (already redacted by the connector). May be empty.
+  std::function<void(const std::string&)> log;
+  // Keeps a refreshed OAuth token between runs (in the sync's state, sealed). May be null.
+  net::TokenCache* token_cache = nullptr;
 };
 
 using ConnectorFactory = std::unique_ptr<Connector> (*)(const ConnectionConfig& config);
@@ -33,6 +45,12 @@ struct ConnectorType {
   // Extra keys an endpoint ([source] / [destination]) of this type accepts.
   std::vector<std::string> source_keys;
   std::vector<std::string> destination_keys;
+  // Schema management (`manage_schema = "..."` in a sync): the mode's name ("properties",
+  // "" when the connector cannot manage schemas), the declared field types it can hold, and
+  // a check of a declared field name ("" when fine, else why not).
+  std::string schema_mode{};
+  std::vector<std::string> schema_types{};
+  std::string (*schema_name_problem)(const std::string& name) = nullptr;
 };
 
 const std::vector<ConnectorType>& connector_types();

@@ -58,7 +58,13 @@ int run_cli(int argc, char** argv) {
   auto* state_reset = state->add_subcommand("reset", "Forget links, cursors and failures (run history stays)");
   state_reset->add_option("SYNC", state_name, "The sync")->required();
 
-  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset}) sub->fallthrough();
+  std::string schema_name;
+  bool schema_apply = false;
+  auto* schema = app.add_subcommand("schema", "Compare a sync's declared [schema] with the destination's fields");
+  schema->add_option("SYNC", schema_name, "The sync")->required();
+  schema->add_flag("--apply", schema_apply, "Create and alter the destination's fields to match");
+
+  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset, schema}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -77,6 +83,7 @@ int run_cli(int argc, char** argv) {
     if (*runs) return cmd_runs(ctx, runs_name, runs_limit);
     if (*state_show) return cmd_state_show(ctx, state_name);
     if (*state_reset) return cmd_state_reset(ctx, state_name);
+    if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);
   } catch (const std::exception& e) {

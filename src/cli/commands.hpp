@@ -26,5 +26,6 @@ int cmd_status(Context& ctx);
 int cmd_runs(Context& ctx, const std::string& name, std::size_t limit);
 int cmd_state_show(Context& ctx, const std::string& name);
 int cmd_state_reset(Context& ctx, const std::string& name);
+int cmd_schema(Context& ctx, const std::string& name, bool apply);
 
 }  // namespace synctool::cli

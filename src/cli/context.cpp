@@ -32,7 +32,8 @@ spec::ConnectorCatalog connector_catalog() {
   static const std::map<std::string, spec::ConnectorKeys> catalog = [] {
     std::map<std::string, spec::ConnectorKeys> m;
     for (const auto& type : connectors::connector_types())
-      m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys};
+      m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys,
+                      type.schema_mode, type.schema_types, type.schema_name_problem};
     return m;
   }();
   return [](const std::string& type) -> const spec::ConnectorKeys* {
@@ -76,7 +77,8 @@ std::unique_ptr<state::StateStore> Context::open_state(const std::string& sync_n
   return state::open_lmdb_store(state_dir(sync_name), false);
 }
 
-std::unique_ptr<connectors::Connector> Context::open_connector(const std::string& connection_name) {
+std::unique_ptr<connectors::Connector> Context::open_connector(const std::string& connection_name,
+                                                               net::TokenCache* token_cache) {
   const auto& p = project();
   auto it = p.connections.find(connection_name);
   if (it == p.connections.end())
@@ -88,6 +90,12 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   config.settings = it->second.settings;
   config.base_dir = p.base_dir.string();
   config.clock = &util::system_clock();
+  config.redactor = out_.shared_redactor();
+  config.token_cache = token_cache;
+  if (out_.verbose()) {
+    Output* out = &out_;
+    config.log = [out, connection_name](const std::string& line) { out->note(connection_name + ": " + line + "\n"); };
+  }
   return connectors::make_connector(config);
 }
 

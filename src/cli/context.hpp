@@ -4,6 +4,7 @@
 
 #include "connectors/connector.hpp"
 #include "engine/compiled_sync.hpp"
+#include "net/oauth.hpp"
 #include "net/redact.hpp"
 #include "spec/loader.hpp"
 #include "state/store.hpp"
@@ -29,6 +30,8 @@ class Output {
   explicit Output(const GlobalOptions& options) : options_(options) {}
   void add_secrets(const std::vector<std::string>& secrets);
   const net::Redactor& redactor() const { return redactor_; }
+  // For connectors that learn secrets at run time (refreshed OAuth tokens).
+  net::Redactor* shared_redactor() { return &redactor_; }
   bool json() const { return options_.json; }
   bool verbose() const { return options_.verbose; }
   void print(const std::string& text) const;         // stdout
@@ -61,7 +64,9 @@ class Context {
   // The sync's state for reading, or nullptr if it has never run.
   std::unique_ptr<state::StateStore> open_state_read_only(const std::string& sync_name);
   std::unique_ptr<state::StateStore> open_state(const std::string& sync_name);
-  std::unique_ptr<connectors::Connector> open_connector(const std::string& connection_name);
+  // `token_cache` (may be null) keeps refreshed OAuth tokens between runs.
+  std::unique_ptr<connectors::Connector> open_connector(const std::string& connection_name,
+                                                        net::TokenCache* token_cache = nullptr);
 
   Output& out() { return out_; }
   const GlobalOptions& options() const { return options_; }

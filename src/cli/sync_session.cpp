@@ -10,6 +10,26 @@ namespace synctool::cli {
 
 namespace {
 
+// Keeps a connection's refreshed OAuth token in the sync's state (sealed by net/oauth). A
+// dry run reads it but never writes.
+class StateTokenCache final : public net::TokenCache {
+ public:
+  StateTokenCache(state::StateStore& store, std::string connection, bool writable)
+      : store_(store), name_(std::string(state::meta::oauth_token_prefix) + connection), writable_(writable) {}
+  std::optional<std::string> load() override { return store_.get_meta(name_); }
+  void store(const std::string& sealed) override {
+    if (!writable_) return;
+    auto txn = store_.begin();
+    txn->set_meta(name_, sealed);
+    txn->commit();
+  }
+
+ private:
+  state::StateStore& store_;
+  std::string name_;
+  bool writable_;
+};
+
 engine::RunReport failed_report(const std::string& name, bool dry_run, int code, std::string error) {
   engine::RunReport report;
   report.sync = name;
@@ -52,8 +72,10 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
       scratch = dir / "staging";
       remove_stale_staging(scratch);
     }
-    auto source = ctx.open_connector(sync.source.connection);
-    auto destination = ctx.open_connector(sync.destination.connection);
+    StateTokenCache source_tokens(*store, sync.source.connection, !options.dry_run);
+    StateTokenCache destination_tokens(*store, sync.destination.connection, !options.dry_run);
+    auto source = ctx.open_connector(sync.source.connection, &source_tokens);
+    auto destination = ctx.open_connector(sync.destination.connection, &destination_tokens);
     engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}};
     const auto& out = ctx.out();
     inputs.redact = [&out](std::string_view text) { return out.redactor().apply(text); };

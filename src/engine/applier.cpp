@@ -146,7 +146,7 @@ void Applier::write_batch() {
       batch_error = "the destination answered " + std::to_string(results.size()) + " results for " +
                     std::to_string(ops.size()) + " writes";
   } catch (const connectors::ConnectorError& e) {
-    if (e.kind() == connectors::ErrorKind::config) {
+    if (e.kind() == connectors::ErrorKind::config || e.kind() == connectors::ErrorKind::quota) {
       batch_.clear();
       throw;
     }

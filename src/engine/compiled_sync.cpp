@@ -41,6 +41,8 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
       source_object_(make_object(sync.source, sync.match.source,
                                   sync.direction == spec::Direction::bidirectional)),
       destination_object_(make_object(sync.destination, sync.match.destination, true)) {
+  source_object_.fields = mapper_.source_read_fields(filter_.fields());
+  destination_object_.fields = destination_read_fields();
   if (!sync.source.fields.empty()) {
     std::vector<spec::SpecProblem> problems;
     for (const auto& field : filter_.fields()) {

@@ -5,6 +5,7 @@
 #include "util/json_path.hpp"
 #include "util/strings.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -124,6 +125,36 @@ Outcome to_enumeration(const spec::SchemaField& f, const nlohmann::json& v) {
   return bad(problem(f, v, "is not one of: " + util::join(f.options, ", ")));
 }
 
+Outcome to_date(const spec::SchemaField& f, const nlohmann::json& v) {
+  if (v.is_string()) {
+    std::string text = util::trim(v.get_ref<const std::string&>());
+    // A date, or a date-time exactly at midnight UTC (how many systems export dates).
+    if (auto ms = util::parse_iso8601(text); ms && (text.size() == 10 || *ms % 86'400'000 == 0))
+      return ok(util::format_iso8601(*ms).substr(0, 10));
+  }
+  return bad(problem(f, v, "is not a date (YYYY-MM-DD)"));
+}
+
+// A list of option values: an array, or text joined with ';' (HubSpot's and most exports' way).
+Outcome to_multiselect(const spec::SchemaField& f, const nlohmann::json& v) {
+  std::vector<std::string> values;
+  if (v.is_array()) {
+    for (const auto& item : v) {
+      if (item.is_structured()) return bad(problem(f, v, "is not a list of values"));
+      values.push_back(value_text(item));
+    }
+  } else if (v.is_string()) {
+    for (auto& part : util::split(v.get_ref<const std::string&>(), ';'))
+      if (auto value = util::trim(part); !value.empty()) values.push_back(std::move(value));
+  } else {
+    return bad(problem(f, v, "is not a list of values"));
+  }
+  for (const auto& value : values)
+    if (std::find(f.options.begin(), f.options.end(), value) == f.options.end())
+      return bad(problem(f, nlohmann::json(value), "is not one of: " + util::join(f.options, ", ")));
+  return ok(nlohmann::json(values));
+}
+
 Outcome coerce(const spec::SchemaField& f, const nlohmann::json& v) {
   switch (f.type) {
     case FieldType::string: return to_string_type(f, v);
@@ -132,6 +163,9 @@ Outcome coerce(const spec::SchemaField& f, const nlohmann::json& v) {
     case FieldType::datetime: return to_datetime(f, v);
     case FieldType::email: return to_email(f, v);
     case FieldType::enumeration: return to_enumeration(f, v);
+    case FieldType::date: return to_date(f, v);
+    case FieldType::multiselect: return to_multiselect(f, v);
+    case FieldType::json: return ok(v);
   }
   return ok(v);
 }

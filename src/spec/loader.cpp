@@ -91,7 +91,7 @@ const std::vector<std::string> kProjectKeys = {"state_dir", "syncs_dir", "connec
 const std::vector<std::string> kCommonConnectionKeys = {"type", "base_url", "rate_limit", "max_in_flight"};
 const std::vector<std::string> kSyncKeys = {"name",   "title",       "direction", "mode",      "schedule",
                                             "full_sync_every", "source", "destination", "match", "field_map",
-                                            "schema", "deletes",     "conflicts"};
+                                            "schema", "deletes",     "conflicts", "manage_schema"};
 const std::vector<std::string> kSourceKeys = {"connection", "object", "fields", "filter", "key"};
 const std::vector<std::string> kDestinationKeys = {"connection", "object", "key"};
 const std::vector<std::string> kTransforms = {"trim", "lowercase", "uppercase"};
@@ -99,7 +99,9 @@ const std::vector<std::string> kDirections = {"one-way", "bidirectional"};
 const std::vector<std::string> kModes = {"upsert", "mirror", "append"};
 const std::vector<std::string> kPropagations = {"ignore", "archive", "delete"};
 const std::vector<std::string> kStrategies = {"most-recent-wins", "source-wins", "destination-wins", "manual"};
-const std::vector<std::string> kFieldTypes = {"string", "number", "bool", "datetime", "email", "enumeration"};
+// In the order of spec::FieldType.
+const std::vector<std::string> kFieldTypes = {"string", "number",      "bool",        "datetime", "email",
+                                              "enumeration", "date", "multiselect", "json"};
 const std::vector<std::string> kSides = {"source", "destination"};
 
 bool contains(const std::vector<std::string>& items, std::string_view item) {
@@ -290,6 +292,7 @@ class SyncLoader {
     read_match(root);
     read_field_map(root);
     read_schema(root);
+    read_manage_schema(root);
     read_deletes(root);
     read_conflicts(root);
     check_fields();
@@ -654,13 +657,52 @@ class SyncLoader {
           for (auto& v : *values) field.options.push_back(std::move(v.value));
       }
       bool no_options = !options || (options->is_array() && options->as_array()->empty());
-      if (type == "enumeration" && no_options)
+      bool listed = type == "enumeration" || type == "multiselect";
+      if (listed && no_options)
         r_.report(options ? r_.at(*options) : r_.at(*value),
-                  label + ": type 'enumeration' needs a non-empty list of allowed values, such as "
+                  label + ": type '" + *type + "' needs a non-empty list of allowed values, such as "
                           "options = [\"active\", \"inactive\"]");
-      if (type && *type != "enumeration" && options)
-        r_.report(r_.at(*options), label + ": 'options' only applies to type 'enumeration', not '" + *type + "'");
+      if (type && !listed && options)
+        r_.report(r_.at(*options),
+                  label + ": 'options' only applies to types 'enumeration' and 'multiselect', not '" + *type + "'");
       sync_.schema.push_back(std::move(field));
+    }
+  }
+
+  // manage_schema = "properties": the destination's connector must manage schemas in that
+  // mode and be able to hold every declared type and field name.
+  void read_manage_schema(const toml::table& root) {
+    const toml::node* node = root.get("manage_schema");
+    if (!node) return;
+    auto t = r_.text(*node, "manage_schema");
+    if (!t) return;
+    sync_.manage_schema_where = t->where;
+    if (t->value.empty() || t->value == "off") return;
+    sync_.manage_schema = t->value;
+    if (sync_.schema.empty())
+      r_.report(t->where, "manage_schema = '" + t->shown + "' needs a [schema] table that declares the fields");
+    auto it = project_.connections.find(sync_.destination.connection);
+    if (it == project_.connections.end() || !catalog_) return;  // reported with [destination]
+    const ConnectorKeys* keys = catalog_(it->second.type);
+    if (!keys) return;
+    const std::string who = "the destination connection '" + it->first + "' (type " + it->second.type + ")";
+    if (keys->schema_mode.empty()) {
+      r_.report(t->where, "manage_schema: " + who + " cannot manage its schema; remove manage_schema");
+      return;
+    }
+    if (t->value != keys->schema_mode) {
+      r_.report(t->where, "manage_schema: " + who + " manages '" + keys->schema_mode + "', not '" + t->shown +
+                              "' (use manage_schema = \"" + keys->schema_mode + "\")");
+      return;
+    }
+    for (const auto& field : sync_.schema) {
+      const char* type = to_string(field.type);
+      if (!contains(keys->schema_types, type))
+        r_.report(field.where, "[schema] " + toml_key(field.name) + ": " + it->second.type + " cannot hold type '" +
+                                   type + "' (it can hold " + quoted_list(keys->schema_types) + ")");
+      if (keys->schema_name_problem)
+        if (auto problem = keys->schema_name_problem(field.name); !problem.empty())
+          r_.report(field.where, "[schema] " + toml_key(field.name) + ": " + problem);
     }
   }
 

@@ -33,6 +33,11 @@ struct ConnectorKeys {
   std::vector<std::string> required_connection_keys;
   std::vector<std::string> source_keys;
   std::vector<std::string> destination_keys;
+  // Schema management: the mode this type offers ("" for none), the declared types it can
+  // hold, and a check of a field name ("" when fine).
+  std::string schema_mode{};
+  std::vector<std::string> schema_types{};
+  std::function<std::string(const std::string& name)> schema_name_problem{};
 };
 // nullptr means an unknown type.
 using ConnectorCatalog = std::function<const ConnectorKeys*(const std::string& type)>;

@@ -56,6 +56,9 @@ const char* to_string(FieldType t) {
     case FieldType::datetime: return "datetime";
     case FieldType::email: return "email";
     case FieldType::enumeration: return "enumeration";
+    case FieldType::date: return "date";
+    case FieldType::multiselect: return "multiselect";
+    case FieldType::json: return "json";
   }
   return "?";
 }

@@ -74,13 +74,15 @@ struct MatchSpec {
   Location where;
 };
 
-enum class FieldType { string, number, boolean, datetime, email, enumeration };
+// Declared field types. date: "YYYY-MM-DD"; multiselect: a list of option values (a text
+// "a;b" becomes ["a", "b"]); json: any value, kept as it is.
+enum class FieldType { string, number, boolean, datetime, email, enumeration, date, multiselect, json };
 
 struct SchemaField {
   std::string name;  // destination field (dotted path)
   FieldType type = FieldType::string;
   bool required = false;
-  std::vector<std::string> options;  // enumeration values
+  std::vector<std::string> options;  // enumeration / multiselect values
   Location where;
 };
 
@@ -109,6 +111,10 @@ struct SyncSpec {
   MatchSpec match;
   std::vector<FieldMapping> field_map;
   std::vector<SchemaField> schema;
+  // "" (synctool only validates rows against the schema) or the destination connector's
+  // schema mode ("properties" for HubSpot): `synctool schema` makes the destination hold it.
+  std::string manage_schema;
+  Location manage_schema_where;
   DeletesSpec deletes;
   ConflictsSpec conflicts;
 

@@ -112,6 +112,8 @@ inline constexpr const char* last_full_sync = "last_full_sync";     // ISO 8601
 inline constexpr const char* last_run = "last_run";                 // ISO 8601
 inline constexpr const char* baseline_done = "baseline_done";       // "1" once a baseline completed
 inline constexpr const char* paused = "paused";
+// "oauth_token.<connection>": a refreshed OAuth token, sealed (see net/oauth.hpp).
+inline constexpr const char* oauth_token_prefix = "oauth_token.";
 }  // namespace meta
 
 }  // namespace synctool::state

@@ -41,6 +41,10 @@ struct ConformanceOptions {
   std::string missing_id = "no-such-record";
   // A cursor later than any record the tests write.
   std::string future_cursor = "9999-12-31T23:59:59.999Z";
+  // Whether creating a record whose key already exists links the existing record (the write
+  // succeeds with its id and changes nothing, as HubSpot's 409 "already exists" is handled)
+  // instead of failing that row.
+  bool create_of_existing_key_links = false;
   // Cap on the bulk write and lookup sizes (the maxima themselves unless smaller).
   std::size_t bulk_limit = 50000;
 };

@@ -173,3 +173,26 @@ TEST_CASE("is_valid_email rejects malformed addresses", "[schema]") {
   }
   CHECK(engine::is_valid_email(std::string(64, 'a') + "@" + std::string(185, 'b') + ".com"));  // 254
 }
+
+TEST_CASE("date fields keep the day and refuse times that are not midnight", "[schema]") {
+  auto f = field("d", FieldType::date);
+  CHECK(check(f, "2025-03-04") == std::pair<std::string, json>{"", "2025-03-04"});
+  CHECK(check(f, "2025-03-04T00:00:00Z").second == "2025-03-04");
+  CHECK_FALSE(check(f, "2025-03-04T10:00:00Z").first.empty());
+  CHECK_FALSE(check(f, "yesterday").first.empty());
+}
+
+TEST_CASE("multiselect fields become lists of declared options", "[schema]") {
+  auto f = field("m", FieldType::multiselect, false, {"a", "b", "c"});
+  CHECK(check(f, "a; c") == std::pair<std::string, json>{"", json({"a", "c"})});
+  CHECK(check(f, json({"b"})).second == json({"b"}));
+  auto bad = check(f, "a;z");
+  CHECK(bad.first.find("'z'") != std::string::npos);
+  CHECK_FALSE(check(f, json({{"x", 1}})).first.empty());
+}
+
+TEST_CASE("json fields take any value as it is", "[schema]") {
+  auto f = field("j", FieldType::json);
+  CHECK(check(f, json({{"x", 1}})) == std::pair<std::string, json>{"", json({{"x", 1}})});
+  CHECK(check(f, 5).second == 5);
+}

@@ -641,7 +641,7 @@ TEST_CASE("an enumeration in [schema] needs options, and options need an enumera
   REQUIRE(problems.size() == 2);
   auto status = find_problem(problems, "[schema] status: type 'enumeration' needs a non-empty list of allowed values");
   CHECK(status.where.line == 17);
-  CHECK(find_problem(problems, "'options' only applies to type 'enumeration', not 'email'").where.line == 18);
+  CHECK(find_problem(problems, "'options' only applies to types 'enumeration' and 'multiselect', not 'email'").where.line == 18);
 }
 
 TEST_CASE("${NAME} is replaced from the environment and $${ stays literal", "[spec]") {
@@ -792,4 +792,107 @@ TEST_CASE("sync names resolve to files in syncs_dir with a hint for typos", "[sp
   CHECK(far[0].message == "unknown sync 'zzz' (defined syncs: accounts, contacts)");
   auto escape = problems_of([&] { sync_file(p, "../synctool"); });
   CHECK(escape[0].message.find("unknown sync '../synctool'") == 0);
+}
+
+namespace {
+
+// A connector type that manages its schema, as HubSpot does.
+const ConnectorKeys kCrmKeys = [] {
+  ConnectorKeys keys{{"token"}, {}, {}, {}};
+  keys.schema_mode = "properties";
+  keys.schema_types = {"string", "number", "bool", "enumeration"};
+  keys.schema_name_problem = [](const std::string& name) -> std::string {
+    return name.find('.') == std::string::npos ? "" : "property names cannot contain dots";
+  };
+  return keys;
+}();
+
+const ConnectorKeys* schema_catalog(const std::string& type) {
+  if (type == "crm") return &kCrmKeys;
+  return fake_catalog(type);
+}
+
+const char* const kSchemaProject = R"([connections.crm_export]
+type = "csv"
+path = "data/export"
+
+[connections.crm]
+type = "crm"
+token = "t"
+
+[connections.warehouse]
+type = "sqlite"
+path = "w.db"
+)";
+
+std::string schema_sync(const std::string& destination, const std::string& manage, const std::string& schema) {
+  return manage + "\n" + R"([source]
+connection = "crm_export"
+object = "contacts"
+
+[destination]
+connection = ")" + destination + R"("
+object = "contacts"
+
+[match]
+source = "email"
+destination = "email"
+
+[field_map]
+email = "email"
+plan = "plan"
+
+)" + schema;
+}
+
+std::vector<SpecProblem> schema_problems(const std::string& toml) {
+  Project project(kSchemaProject);
+  auto p = load_project(project.file, schema_catalog, {"csv", "sqlite", "crm"}, default_env());
+  auto file = project.write_sync("s", toml);
+  return problems_of([&] { load_sync(file, p, schema_catalog, default_env()); });
+}
+
+}  // namespace
+
+TEST_CASE("manage_schema is accepted when the destination manages that kind of schema", "[spec][schema]") {
+  Project project(kSchemaProject);
+  auto p = load_project(project.file, schema_catalog, {"csv", "sqlite", "crm"}, default_env());
+  auto file = project.write_sync(
+      "s", schema_sync("crm", "manage_schema = \"properties\"",
+                       "[schema]\nplan = { type = \"enumeration\", options = [\"free\", \"pro\"] }\n"));
+  auto sync = load_sync(file, p, schema_catalog, default_env());
+  CHECK(sync.manage_schema == "properties");
+  REQUIRE(sync.schema.size() == 1);
+  CHECK(sync.schema[0].type == FieldType::enumeration);
+}
+
+TEST_CASE("manage_schema errors name the type the destination cannot hold, the mode and the field name",
+          "[spec][schema]") {
+  auto json_type = schema_problems(schema_sync("crm", "manage_schema = \"properties\"",
+                                               "[schema]\nplan = { type = \"json\" }\n"));
+  auto p = find_problem(json_type, "cannot hold type 'json'");
+  CHECK(p.where.line == 19);
+
+  auto no_schema = schema_problems(schema_sync("crm", "manage_schema = \"properties\"", ""));
+  find_problem(no_schema, "needs a [schema] table");
+
+  auto wrong_mode = schema_problems(schema_sync("crm", "manage_schema = \"columns\"",
+                                                "[schema]\nplan = { type = \"string\" }\n"));
+  find_problem(wrong_mode, "manages 'properties', not 'columns'");
+
+  auto unmanaged = schema_problems(schema_sync("warehouse", "manage_schema = \"properties\"",
+                                               "[schema]\nplan = { type = \"string\" }\n"));
+  find_problem(unmanaged, "cannot manage its schema");
+
+  auto dotted = schema_problems(schema_sync("crm", "manage_schema = \"properties\"",
+                                            "[schema]\n\"a.b\" = { type = \"string\" }\n"));
+  find_problem(dotted, "property names cannot contain dots");
+}
+
+TEST_CASE("multiselect needs options like enumeration; date and json take none", "[spec][schema]") {
+  auto missing = schema_problems(schema_sync("warehouse", "", "[schema]\nplan = { type = \"multiselect\" }\n"));
+  find_problem(missing, "type 'multiselect' needs a non-empty list");
+  auto stray = schema_problems(
+      schema_sync("warehouse", "", "[schema]\nplan = { type = \"date\", options = [\"x\"] }\n"));
+  find_problem(stray, "'options' only applies to types 'enumeration' and 'multiselect', not 'date'");
 }

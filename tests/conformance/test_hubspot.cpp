@@ -1,0 +1,71 @@
+#include "conformance/conformance.hpp"
+#include "emulators/hubspot/hubspot_emulator.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace synctool::testing {
+
+namespace {
+
+using connectors::ConnectionConfig;
+using connectors::Json;
+
+// A fresh emulator per fixture, with limits high enough that the suite is not paced.
+ConformanceFixture hubspot_fixture() {
+  emulators::HubspotEmulatorOptions options;
+  options.ten_second_limit = 5000;
+  options.search_per_second = 1000;
+  auto emulator = std::make_shared<emulators::HubspotEmulator>(options);
+  emulator->start();
+  ConformanceFixture fixture;
+  fixture.config.name = "crm";
+  fixture.config.type = "hubspot";
+  fixture.config.settings = {{"token", options.private_app_token}, {"base_url", emulator->base_url()}};
+  fixture.object.name = "contacts";
+  fixture.object.key_field = "email";
+  fixture.object.destination = true;
+  // No lookback: the suite checks the exact inclusive lower bound.
+  fixture.object.options = {{"lookback", "0s"}};
+  fixture.touch = [emulator](const std::string& id) { emulator->touch("contacts", id); };
+  fixture.keep_alive = emulator;
+  return fixture;
+}
+
+ConformanceOptions hubspot_options() {
+  ConformanceOptions options;
+  options.name = "hubspot";
+  options.make_fixture = &hubspot_fixture;
+  options.bad_configs = [](const ConformanceFixture& fixture) {
+    std::vector<ConnectionConfig> configs;
+    auto with = [&](Json settings) {
+      ConnectionConfig config = fixture.config;
+      config.settings = std::move(settings);
+      configs.push_back(config);
+    };
+    const std::string url = fixture.config.settings["base_url"];
+    with({{"token", "pat-na1-wrong"}, {"base_url", url}});                      // 401
+    with({{"base_url", url}});                                                    // no credentials
+    with({{"token", "t"}, {"base_url", "ftp://127.0.0.1:1"}});                    // not HTTP
+    with({{"token", "t"}, {"base_url", url}, {"rate_limit", "fast"}});            // bad limit
+    with({{"client_id", "emulator-client"}, {"client_secret", "wrong"}, {"refresh_token", "emulator-refresh-token"},
+          {"base_url", url}});                                                    // OAuth refused
+    return configs;
+  };
+  options.capabilities.incremental_read = true;
+  options.capabilities.tombstones = true;
+  options.capabilities.native_upsert = true;
+  options.capabilities.hard_delete = false;
+  options.capabilities.archive = true;
+  options.capabilities.max_batch = 400;   // 100 inputs x 4 requests in flight
+  options.capabilities.max_lookup = 400;
+  options.text_fields = {"firstname", "lastname"};
+  options.missing_id = "999999999";
+  options.create_of_existing_key_links = true;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("hubspot connector conformance", "[conformance][hubspot]") { run_conformance(hubspot_options()); }
+
+}  // namespace synctool::testing

@@ -1,0 +1,106 @@
+#include "connectors/hubspot/hubspot_values.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace synctool::connectors::hubspot {
+
+namespace {
+
+Property prop(std::string type, std::string field_type, std::vector<std::string> options = {}) {
+  Property p;
+  p.name = "p";
+  p.type = std::move(type);
+  p.field_type = std::move(field_type);
+  p.options = std::move(options);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("hubspot wire values become typed values by property type", "[hubspot][values]") {
+  auto number = prop("number", "number");
+  CHECK(from_wire(&number, "42") == Json(42));
+  CHECK(from_wire(&number, "-3.5") == Json(-3.5));
+  CHECK(from_wire(&number, "") == Json(nullptr));
+  CHECK(from_wire(&number, "n/a") == Json("n/a"));  // kept as text, not lost
+
+  auto flag = prop("bool", "booleancheckbox");
+  CHECK(from_wire(&flag, "true") == Json(true));
+  CHECK(from_wire(&flag, "false") == Json(false));
+
+  auto when = prop("datetime", "date");
+  CHECK(from_wire(&when, "2025-01-02T03:04:05.678Z") == Json("2025-01-02T03:04:05.678Z"));
+  CHECK(from_wire(&when, "1735787045678") == Json("2025-01-02T03:04:05.678Z"));
+
+  auto day = prop("date", "date");
+  CHECK(from_wire(&day, "2025-01-02") == Json("2025-01-02"));
+  CHECK(from_wire(&day, "1735776000000") == Json("2025-01-02"));
+  CHECK(from_wire(&day, "2025-01-02T00:00:00Z") == Json("2025-01-02"));
+
+  auto multi = prop("enumeration", "checkbox", {"a", "b", "c"});
+  CHECK(from_wire(&multi, "a;c") == Json({"a", "c"}));
+  CHECK(from_wire(&multi, "") == Json(nullptr));
+  auto single = prop("enumeration", "select", {"a"});
+  CHECK(from_wire(&single, "a") == Json("a"));
+
+  CHECK(from_wire(nullptr, "x") == Json("x"));
+  CHECK(from_wire(&number, nullptr) == Json(nullptr));
+}
+
+TEST_CASE("typed values become hubspot wire strings", "[hubspot][values]") {
+  auto number = prop("number", "number");
+  CHECK(to_wire(&number, 42) == "42");
+  CHECK(to_wire(&number, 42.0) == "42");
+  CHECK(to_wire(&number, 2.5) == "2.5");
+  CHECK(to_wire(&number, "17") == "17");
+  CHECK(to_wire(&number, nullptr) == "");  // clears the property
+
+  auto flag = prop("bool", "booleancheckbox");
+  CHECK(to_wire(&flag, true) == "true");
+  CHECK(to_wire(&flag, "Yes") == "true");
+  CHECK(to_wire(&flag, "0") == "false");
+
+  auto when = prop("datetime", "date");
+  CHECK(to_wire(&when, "2025-01-02T03:04:05.678Z") == "1735787045678");
+  CHECK(to_wire(&when, "1735787045678") == "1735787045678");
+
+  auto day = prop("date", "date");
+  CHECK(to_wire(&day, "2025-01-02") == "1735776000000");
+  CHECK(to_wire(&day, "2025-01-02T15:00:00Z") == "1735776000000");  // midnight UTC of that day
+
+  auto multi = prop("enumeration", "checkbox", {"a", "b"});
+  CHECK(to_wire(&multi, Json({"a", "b"})) == "a;b");
+  CHECK(to_wire(nullptr, Json({{"x", 1}})) == "{\"x\":1}");
+  CHECK(to_wire(nullptr, "text") == "text");
+}
+
+TEST_CASE("declared schema types map to hubspot property types, json does not", "[hubspot][values]") {
+  std::string type, field_type;
+  CHECK(hubspot_type_for("number", type, field_type));
+  CHECK((type == "number" && field_type == "number"));
+  CHECK(hubspot_type_for("multiselect", type, field_type));
+  CHECK((type == "enumeration" && field_type == "checkbox"));
+  CHECK(hubspot_type_for("datetime", type, field_type));
+  CHECK((type == "datetime" && field_type == "date"));
+  CHECK_FALSE(hubspot_type_for("json", type, field_type));
+
+  CHECK(property_name_problem("plan_tier2").empty());
+  CHECK_FALSE(property_name_problem("Plan").empty());
+  CHECK_FALSE(property_name_problem("2plan").empty());
+  CHECK_FALSE(property_name_problem("merge_fields.FNAME").empty());
+}
+
+TEST_CASE("a property definition is read with its options and read-only flag", "[hubspot][values]") {
+  auto p = Property::from_json({{"name", "stage"},
+                                {"type", "enumeration"},
+                                {"fieldType", "checkbox"},
+                                {"options", Json::array({{{"label", "A"}, {"value", "a"}}, {{"label", "B"}, {"value", "b"}}})},
+                                {"modificationMetadata", {{"readOnlyValue", true}}}});
+  CHECK(p.name == "stage");
+  CHECK(p.multi_select());
+  CHECK(p.options == std::vector<std::string>{"a", "b"});
+  CHECK(p.read_only);
+  CHECK(synctool_type(p) == "multiselect");
+}
+
+}  // namespace synctool::connectors::hubspot
