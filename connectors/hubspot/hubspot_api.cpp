@@ -165,19 +165,36 @@ net::HttpResponse HubspotApi::call(const std::string& method, const std::string&
   return std::move(call_all(std::move(one)).front());
 }
 
+std::vector<HubspotApi::Outcome> HubspotApi::call_each(std::vector<net::HttpRequest> requests) {
+  std::vector<net::HttpClient::Outcome> outcomes;
+  try {
+    outcomes = client_->send_each(std::move(requests));
+  } catch (const net::HttpFailure& failure) {
+    rethrow(failure);
+  }
+  std::vector<Outcome> out;
+  out.reserve(outcomes.size());
+  for (auto& outcome : outcomes)
+    out.push_back({std::move(outcome.response), outcome.failure ? redact(outcome.failure->what()) : std::string()});
+  return out;
+}
+
 std::vector<net::HttpResponse> HubspotApi::call_all(std::vector<net::HttpRequest> requests) {
   try {
     return client_->send_all(std::move(requests));
   } catch (const net::HttpFailure& failure) {
-    switch (failure.kind()) {
-      case net::HttpFailure::Kind::transient: throw ConnectorError(ErrorKind::transient, redact(failure.what()));
-      case net::HttpFailure::Kind::quota: throw ConnectorError(ErrorKind::quota, redact(failure.what()));
-      case net::HttpFailure::Kind::auth:
-        throw ConnectorError(ErrorKind::config, redact(failure.what()) + " (check the credentials of connection '" +
-                                                    name_ + "')");
-    }
-    throw;
+    rethrow(failure);
   }
+}
+
+void HubspotApi::rethrow(const net::HttpFailure& failure) const {
+  switch (failure.kind()) {
+    case net::HttpFailure::Kind::transient: throw ConnectorError(ErrorKind::transient, redact(failure.what()));
+    case net::HttpFailure::Kind::quota: throw ConnectorError(ErrorKind::quota, redact(failure.what()));
+    case net::HttpFailure::Kind::auth: break;
+  }
+  throw ConnectorError(ErrorKind::config,
+                       redact(failure.what()) + " (check the credentials of connection '" + name_ + "')");
 }
 
 std::string HubspotApi::describe_error(const net::HttpResponse& response) const {

@@ -37,6 +37,13 @@ class HubspotApi {
                          const std::string& bucket = "");
   // Several independent requests at once (up to max_in_flight); responses in order.
   std::vector<net::HttpResponse> call_all(std::vector<net::HttpRequest> requests);
+  // The same, but a request whose retries ran out comes back with `error` set (the batch's
+  // outcome is unknown) instead of throwing; quota and credential failures still throw.
+  struct Outcome {
+    net::HttpResponse response;
+    std::string error;
+  };
+  std::vector<Outcome> call_each(std::vector<net::HttpRequest> requests);
   net::HttpRequest request(const std::string& method, const std::string& path_and_query, const Json* body,
                            const std::string& bucket = "") const;
 
@@ -57,6 +64,8 @@ class HubspotApi {
   // OAuth: fetch a token now to prove the credentials (no-op for a private app token).
   void authenticate();
   std::string redact(const std::string& text) const;
+  // The ConnectorError a failure of the client means.
+  [[noreturn]] void rethrow(const net::HttpFailure& failure) const;
   const std::string& name() const { return name_; }
   std::size_t max_in_flight() const { return client_->options().max_in_flight; }
   const net::ClientStats& stats() const { return client_->stats(); }

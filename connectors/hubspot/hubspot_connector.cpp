@@ -181,19 +181,16 @@ class HubspotConnector final : public Connector {
       jobs.clear();
       std::vector<net::HttpRequest> requests;
       for (const auto& job : round) requests.push_back(batch_request(object, job, ops));
-      std::vector<net::HttpResponse> responses;
-      try {
-        responses = api_.call_all(std::move(requests));
-      } catch (const ConnectorError& e) {
-        if (e.kind() != ErrorKind::transient) throw;
-        // The outcome of this round is unknown: its rows fail as transient and are retried
-        // (creates keep their pending intent and are looked up first next run).
-        for (const auto& job : round)
-          for (auto i : job.ops) results[i] = {false, "", ErrorKind::transient, e.what()}, answered[i] = true;
-        continue;
+      auto outcomes = api_.call_each(std::move(requests));
+      for (std::size_t r = 0; r < round.size(); ++r) {
+        if (!outcomes[r].error.empty()) {
+          // Retries ran out: this batch's outcome is unknown, so its rows fail as transient and
+          // are tried again next run (creates keep their pending intent and are looked up first).
+          for (auto i : round[r].ops) results[i] = {false, "", ErrorKind::transient, outcomes[r].error}, answered[i] = true;
+          continue;
+        }
+        interpret(object, round[r], ops, outcomes[r].response, results, answered, jobs);
       }
-      for (std::size_t r = 0; r < round.size(); ++r)
-        interpret(object, round[r], ops, responses[r], results, answered, jobs);
     }
     for (std::size_t i = 0; i < ops.size(); ++i)
       if (!answered[i]) results[i] = {false, "", ErrorKind::transient, "hubspot: no result for this row in the answer"};

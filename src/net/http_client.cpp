@@ -296,6 +296,16 @@ HttpResponse HttpClient::send(HttpRequest request) {
 }
 
 std::vector<HttpResponse> HttpClient::send_all(std::vector<HttpRequest> requests) {
+  auto outcomes = send_each(std::move(requests));
+  for (const auto& outcome : outcomes)
+    if (outcome.failure) throw *outcome.failure;
+  std::vector<HttpResponse> out;
+  out.reserve(outcomes.size());
+  for (auto& outcome : outcomes) out.push_back(std::move(outcome.response));
+  return out;
+}
+
+std::vector<HttpClient::Outcome> HttpClient::send_each(std::vector<HttpRequest> requests) {
   std::vector<Pending> items(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     items[i].request = std::move(requests[i]);
@@ -376,11 +386,9 @@ std::vector<HttpResponse> HttpClient::send_all(std::vector<HttpRequest> requests
   }
 
   if (fatal) throw *fatal->failure;
-  for (const auto& item : items)
-    if (item.failure) throw *item.failure;
-  std::vector<HttpResponse> out;
+  std::vector<Outcome> out;
   out.reserve(items.size());
-  for (auto& item : items) out.push_back(std::move(item.response));
+  for (auto& item : items) out.push_back({std::move(item.response), std::move(item.failure)});
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -125,6 +126,15 @@ class HttpClient {
   // responses in the order of `requests`. If any request fails for good, throws its
   // HttpFailure after the others have finished.
   std::vector<HttpResponse> send_all(std::vector<HttpRequest> requests);
+
+  // The same, but a request whose retries ran out does not throw: its outcome carries the
+  // failure, so a caller sending several batches learns which of them made it. Quota stops
+  // and auth failures still throw.
+  struct Outcome {
+    HttpResponse response;
+    std::optional<HttpFailure> failure;  // set when this request failed for good
+  };
+  std::vector<Outcome> send_each(std::vector<HttpRequest> requests);
 
   const ClientStats& stats() const { return stats_; }
   RateLimiter& limiter(const std::string& bucket = "");
