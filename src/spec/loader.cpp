@@ -302,7 +302,11 @@ class SyncLoader {
  private:
   const toml::table* section(const toml::table& root, const char* key) {
     const toml::node* node = root.get(key);
-    return node ? r_.table(*node, "[" + std::string(key) + "]") : nullptr;
+    if (!node) return nullptr;
+    std::string what = "[";  // appended, not "[" + key: GCC 12 warns (-Wrestrict) on that at -O2
+    what += key;
+    what += "]";
+    return r_.table(*node, what);
   }
 
   // A string array whose items must each be one of `allowed`.
