@@ -47,6 +47,14 @@ std::int64_t integer_setting(const ConnectionConfig& config, const std::string& 
 // What HubSpot's answers mean for the client: the daily allowance stops the run, the
 // rolling limits wait for their window, 423 (record locked) waits two seconds.
 net::Verdict hubspot_verdict(const net::HttpResponse& response, const net::RateLimit& limit) {
+  // A success whose body is cut short or garbled (a proxy, a dropped connection mid-body):
+  // ask again rather than read half an answer.
+  if (response.ok() && !response.body.empty() && !Json::accept(response.body)) {
+    net::Verdict retry;
+    retry.action = net::Verdict::Action::retry;
+    retry.reason = "the answer is not valid JSON";
+    return retry;
+  }
   if (response.status == 429) {
     auto body = Json::parse(response.body, nullptr, false);
     std::string policy = body.is_object() ? body.value("policyName", "") : "";
@@ -101,7 +109,7 @@ HubspotApi::HubspotApi(const ConnectionConfig& config)
     config_error(config, "base_url must start with https:// (got '" + base_url_ + "')");
 
   net::ClientOptions options;
-  options.name = "hubspot";
+  options.name = name_;
   std::string rate = setting_text(config, "rate_limit");
   auto limit = net::parse_rate_limit(rate.empty() ? kDefaultRateLimit : rate);
   if (!limit) config_error(config, "rate_limit must look like \"100/10s\" (got '" + rate + "')");

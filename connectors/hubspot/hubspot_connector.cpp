@@ -317,7 +317,7 @@ class HubspotConnector final : public Connector {
   }
 
   void log(const std::string& line) const {
-    if (log_) log_(api_.redact(line));
+    if (log_) log_(api_.redact(api_.name() + ": " + line));
   }
 
   std::string properties_param(const std::vector<std::string>& properties) const {
@@ -431,15 +431,21 @@ class HubspotConnector final : public Connector {
       if (capped) {
         if (draining) {
           drain_after_id = last_id;  // sorted by id: continue after the last one
-        } else if (last_ts == lower) {
-          draining = lower;  // 10,000 results with one timestamp: drain it by id
+        } else if (last_ts == lower || ids_at_last_ts.size() >= hubspot::kSearchResultCap / 2) {
+          // Most of the capped query shares its last timestamp: a query from that timestamp
+          // would mostly repeat them, so drain that timestamp by id right away.
+          draining = last_ts;
           drain_after_id = "0";
-          log("hubspot: more than " + std::to_string(hubspot::kSearchResultCap) + " changes share the timestamp " +
-              util::format_iso8601(lower) + "; reading them by id");
+          if (last_ts != lower) {
+            lower = last_ts;
+            read_at_lower = std::move(ids_at_last_ts);
+          }
+          log("search: " + std::to_string(read_at_lower.size()) + "+ changes share the timestamp " +
+              util::format_iso8601(last_ts) + "; reading them in order of id");
         } else {
           lower = last_ts;
           read_at_lower = std::move(ids_at_last_ts);
-          log("hubspot: search reached its " + std::to_string(hubspot::kSearchResultCap) +
+          log("search: reached its " + std::to_string(hubspot::kSearchResultCap) +
               "-result cap; continuing from " + util::format_iso8601(lower));
         }
         continue;
@@ -453,7 +459,7 @@ class HubspotConnector final : public Connector {
       break;
     }
     if (capabilities(object).tombstones) read_archived(object, since_ms - lookback_ms(object), cursor, sink);
-    log("hubspot: read changes of " + object.name + " with " + std::to_string(queries) + " search quer" +
+    log("search: read changes of " + object.name + " with " + std::to_string(queries) + " quer" +
         (queries == 1 ? "y" : "ies"));
   }
 
@@ -546,7 +552,9 @@ class HubspotConnector final : public Connector {
       }
     }
     Json body = {{"inputs", inputs}};
-    return api_.request("POST", objects_path(object) + "/batch/" + action, &body);
+    auto request = api_.request("POST", objects_path(object) + "/batch/" + action, &body);
+    request.idempotent = job.kind != OpKind::create;
+    return request;
   }
 
   // Reads one batch answer into per-row results; queues halves of a batch refused as a whole.
@@ -567,7 +575,7 @@ class HubspotConnector final : public Connector {
         std::size_t half = job.ops.size() / 2;
         retry.push_back({job.kind, std::vector<std::size_t>(job.ops.begin(), job.ops.begin() + static_cast<std::ptrdiff_t>(half))});
         retry.push_back({job.kind, std::vector<std::size_t>(job.ops.begin() + static_cast<std::ptrdiff_t>(half), job.ops.end())});
-        log("hubspot: batch " + std::string(to_string(job.kind)) + " of " + std::to_string(job.ops.size()) +
+        log("batch " + std::string(to_string(job.kind)) + " of " + std::to_string(job.ops.size()) +
             " refused as a whole (" + api_.describe_error(response) + "); splitting it to find the row");
         return;
       }
@@ -592,7 +600,16 @@ class HubspotConnector final : public Connector {
       return;
     }
     if (!response.ok()) fail_object(object, response, std::string("batch ") + to_string(job.kind));
-    auto body = api_.parse(response, std::string("batch ") + to_string(job.kind) + " in " + object.name);
+    auto body = Json::parse(response.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      // HubSpot answered but the answer cannot be read: whether the rows were written is
+      // unknown, so they fail as transient and are resolved next run.
+      for (auto i : job.ops)
+        set(i, {false, "", ErrorKind::transient,
+                "hubspot: the answer to batch " + std::string(to_string(job.kind)) + " is not valid JSON (HTTP " +
+                    std::to_string(response.status) + "); outcome unknown"});
+      return;
+    }
 
     // Errors name their rows by id (update), id-property value (upsert) or trace id (create).
     std::unordered_map<std::string, std::size_t> by_name;

@@ -94,7 +94,8 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   config.token_cache = token_cache;
   if (out_.verbose()) {
     Output* out = &out_;
-    config.log = [out, connection_name](const std::string& line) { out->note(connection_name + ": " + line + "\n"); };
+    // Connectors start their lines with the connection's name themselves.
+    config.log = [out](const std::string& line) { out->note(line + "\n"); };
   }
   return connectors::make_connector(config);
 }

@@ -286,6 +286,11 @@ class CurlTransport final : public HttpTransport {
     response.headers.clear();
     response.body.clear();
     response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+    // Nothing was sent when the transfer failed before the request could go out.
+    curl_off_t pretransfer_us = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+    response.not_sent = pretransfer_us == 0 || result == CURLE_COULDNT_CONNECT ||
+                        result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY;
     std::string message = curl_easy_strerror(result);
     std::string detail = trim(std::string_view(t.error, strnlen(t.error, sizeof t.error)));
     if (!detail.empty() && detail != message) message += ": " + detail;

@@ -22,6 +22,12 @@ struct HttpRequest {
   // Which rate-limit bucket of the client the request spends (HubSpot search has its own
   // 5/s budget besides the connection's); "" is the connection's main budget.
   std::string rate_bucket;
+  // False for a request that must not be sent twice (HubSpot's batch/create): when its answer
+  // is lost (timeout, dropped connection, 5xx, malformed body) it is not repeated, since the
+  // server may have acted on it; the caller resolves the unknown outcome (DESIGN: pending
+  // create intents, looked up on the next run). A 429, or a connection that never got the
+  // request out, is still retried.
+  bool idempotent = true;
 };
 
 struct HttpResponse {
@@ -30,6 +36,7 @@ struct HttpResponse {
   std::string body;          // decoded (gzip already undone)
   std::string transport_error;  // "" or why no complete response arrived (curl's message)
   bool timed_out = false;       // the connect or total timeout expired
+  bool not_sent = false;        // the request never left (no connection): safe to repeat
   std::int64_t elapsed_ms = 0;
 
   // The first header with this (case-insensitive) name, or nullptr.

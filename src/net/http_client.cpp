@@ -459,6 +459,17 @@ void HttpClient::settle(Pending& item, const HttpRequest& sent, HttpResponse res
     case Verdict::Action::retry:
       break;
   }
+  if (!sent.idempotent && response.status != 429 && !response.not_sent) {
+    // The server may have acted on it: repeating could do it twice.
+    item.failure.emplace(HttpFailure::Kind::transient,
+                         redact(where + ": " + describe_outcome(response, options_.transport.total_timeout_ms) +
+                                    "; its outcome is unknown and it is not repeated",
+                                sent),
+                         response.status);
+    item.finished = true;
+    log(request_line + " -> " + log_outcome(response) + ", outcome unknown, not repeated", sent);
+    return;
+  }
 
   const std::int64_t backoff = backoff_delay_ms(options_.retry, item.attempts, random_);
   const std::int64_t wait = verdict.wait_ms >= 0 ? std::max(verdict.wait_ms, backoff) : backoff;

@@ -119,7 +119,17 @@ void RateLimiter::acquire() {
 
 void RateLimiter::observe_remaining(int remaining, std::int64_t interval_ms, int reserve) {
   if (remaining > reserve || interval_ms <= 0) return;
-  paused_until_ = std::max(paused_until_, clock_.steady_ms() + interval_ms);
+  // The vendor's window frees a slot when its oldest counted request leaves it. Our own oldest
+  // start inside the interval is the best estimate of that; with none (other clients spent
+  // the budget) wait a whole interval.
+  const std::int64_t now = clock_.steady_ms();
+  std::int64_t until = now + interval_ms;
+  for (auto start : starts_)
+    if (start + interval_ms > now) {
+      until = start + interval_ms + margin_ms();
+      break;
+    }
+  paused_until_ = std::max(paused_until_, until);
 }
 
 void RateLimiter::pause_for(std::int64_t ms) {

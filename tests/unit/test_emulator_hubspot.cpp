@@ -503,6 +503,33 @@ TEST_CASE("search does not see writes younger than the search lag", "[emulator]"
   CHECK(b["results"][0]["properties"]["firstname"] == "After");
 }
 
+TEST_CASE("sorted search pages are consistent when each page is ordered separately (search lag)", "[emulator]") {
+  HubspotEmulatorOptions o = fast_options();
+  o.search_lag_ms = 50;  // no result cache: every page partitions and sorts on its own
+  HubspotEmulator emu(o);
+  json deals = json::array();
+  for (int i = 0; i < 57; ++i)
+    deals.push_back({{"id", std::to_string(100 + i)}, {"properties", {{"dealname", "d"}, {"amount", std::to_string((i * 37) % 11)}}}});
+  emu.load_seed({{"objects", {{"deals", deals}}}});
+  emu.start();
+  Api api(emu);
+  json q = {{"sorts", {{{"propertyName", "amount"}, {"direction", "DESCENDING"}}}}, {"properties", {"amount"}}, {"limit", 7}};
+  std::vector<std::pair<double, std::uint64_t>> seen;
+  while (true) {
+    json b = body_of(api.post("/crm/v3/objects/deals/search", q));
+    for (const auto& r : b["results"])
+      seen.emplace_back(std::stod(r["properties"]["amount"].get<std::string>()), std::stoull(r["id"].get<std::string>()));
+    if (!b.contains("paging")) break;
+    q["after"] = b["paging"]["next"]["after"];
+  }
+  REQUIRE(seen.size() == 57);
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    const bool ordered = seen[i - 1].first > seen[i].first ||
+                         (seen[i - 1].first == seen[i].first && seen[i - 1].second < seen[i].second);
+    CHECK(ordered);
+  }
+}
+
 TEST_CASE("search has its own per-second limit", "[emulator]") {
   HubspotEmulatorOptions o;
   o.ten_second_limit = 1;  // search does not count toward it

@@ -76,7 +76,14 @@ TEST_CASE("pause_for holds the next request for that long") {
   CHECK(limiter.delay_ms() == 5000);
 }
 
-TEST_CASE("observe_remaining at the reserve blocks the next acquire until the interval passes") {
+TEST_CASE("observe_remaining without any request of ours in the interval waits the whole interval") {
+  FakeClock clock;
+  RateLimiter limiter({100, 10'000}, clock);
+  limiter.observe_remaining(0, 10'000);  // another client spent the budget
+  CHECK(limiter.delay_ms() == 10'000);
+}
+
+TEST_CASE("observe_remaining at the reserve blocks the next acquire until our oldest request leaves the interval") {
   FakeClock clock;
   RateLimiter limiter({100, 10'000}, clock);
   limiter.acquire();
@@ -85,10 +92,12 @@ TEST_CASE("observe_remaining at the reserve blocks the next acquire until the in
   limiter.observe_remaining(0, 10'000);
   clock.advance(400);
   limiter.acquire();
-  CHECK(clock.slept_ms() == 9600);
-  // With a reserve, "2 left" already counts as exhausted.
+  // The start at 0 leaves the vendor's window at 10,000 (+ the 200 ms margin).
+  CHECK(clock.slept_ms() == 9800);
+  // With a reserve, "2 left" already counts as exhausted; the start just made leaves a
+  // 1,000 ms interval after 1,000 + 200 ms.
   limiter.observe_remaining(2, 1000, 2);
-  CHECK(limiter.delay_ms() == 1000);
+  CHECK(limiter.delay_ms() == 1200);
 }
 
 TEST_CASE("rate limits are parsed from their text form") {
