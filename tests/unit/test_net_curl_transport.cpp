@@ -218,6 +218,7 @@ TEST_CASE("curl transport: a slow answer times out as status 0 with timed_out") 
   release = true;
   CHECK(responses[0].status == 0);
   CHECK(responses[0].timed_out);
+  CHECK_FALSE(responses[0].not_sent);  // the server had the request: its outcome is unknown
   CHECK(responses[0].body.empty());
   INFO(responses[0].transport_error);
   CHECK(responses[0].transport_error.find("imeout") != std::string::npos);
@@ -232,6 +233,7 @@ TEST_CASE("curl transport: a refused connection is status 0 with curl's message"
   CHECK_FALSE(responses[0].timed_out);
   INFO(responses[0].transport_error);
   CHECK(responses[0].transport_error.find("onnect") != std::string::npos);
+  CHECK(responses[0].not_sent);  // nothing left the machine: safe to repeat even a create
   CHECK(responses[1].status == 0);
   CHECK_FALSE(responses[1].transport_error.empty());
 }

@@ -503,3 +503,40 @@ TEST_CASE("response headers are found by any capitalisation, the first one wins"
   CHECK(*response.header("Set-Cookie") == "a");
   CHECK(response.header("x-b") == nullptr);
 }
+
+TEST_CASE("a request that must not be sent twice is not repeated once the server may have acted on it") {
+  FakeClock clock;
+  auto create = [] {
+    HttpRequest request;
+    request.method = "POST";
+    request.url = "https://h/crm/v3/objects/companies/batch/create";
+    request.idempotent = false;
+    return request;
+  };
+  SECTION("a 5xx, a timeout or a dropped answer fails at once as transient with the outcome unknown") {
+    for (auto answer : {FakeTransport::response(503), FakeTransport::network_error("Operation timed out", true),
+                        FakeTransport::network_error("transfer closed with 100 bytes remaining to read")}) {
+      FakeTransport transport;
+      transport.responses.push_back(answer);
+      HttpClient client(test_options(), transport, nullptr, clock);
+      try {
+        client.send(create());
+        FAIL("expected a failure");
+      } catch (const HttpFailure& failure) {
+        CHECK(failure.kind() == HttpFailure::Kind::transient);
+        CHECK(std::string(failure.what()).find("outcome is unknown") != std::string::npos);
+      }
+      CHECK(transport.requests.size() == 1);
+    }
+  }
+  SECTION("a 429 and a connection that never carried the request are retried") {
+    FakeTransport transport;
+    auto never_sent = FakeTransport::network_error("Couldn't connect to server");
+    never_sent.not_sent = true;
+    transport.responses.push_back(never_sent);
+    transport.push(429).push(201, "{}");
+    HttpClient client(test_options(), transport, nullptr, clock);
+    CHECK(client.send(create()).status == 201);
+    CHECK(transport.requests.size() == 3);
+  }
+}
