@@ -375,7 +375,9 @@ class HubspotConnector final : public Connector {
     std::int64_t lower = since_ms - lookback_ms(object);
     std::int64_t cursor = since_ms;  // never moves back
     std::unordered_set<std::string> read_at_lower;  // ids already emitted with modified == lower
-    std::optional<std::int64_t> draining;           // the timestamp being drained by id
+    // A plain flag and value, not std::optional: GCC 12 -O2 warns (-Wmaybe-uninitialized) on it.
+    bool draining = false;                          // a timestamp is being drained by id
+    std::int64_t drain_ts = 0;
     std::string drain_after_id = "0";
     std::uint64_t queries = 0;
 
@@ -383,7 +385,7 @@ class HubspotConnector final : public Connector {
       Json filter = Json::array();
       Json sorts;
       if (draining) {
-        filter.push_back({{"propertyName", lastmod}, {"operator", "EQ"}, {"value", std::to_string(*draining)}});
+        filter.push_back({{"propertyName", lastmod}, {"operator", "EQ"}, {"value", std::to_string(drain_ts)}});
         filter.push_back({{"propertyName", "hs_object_id"}, {"operator", "GT"}, {"value", drain_after_id}});
         sorts = Json::array({{{"propertyName", "hs_object_id"}, {"direction", "ASCENDING"}}});
       } else {
@@ -413,7 +415,7 @@ class HubspotConnector final : public Connector {
           if (ts != last_ts) ids_at_last_ts.clear();
           last_ts = std::max(last_ts, ts);
           ids_at_last_ts.insert(record.id);
-          bool at_lower = draining ? true : ts == lower;
+          bool at_lower = draining || ts == lower;
           if (at_lower && !read_at_lower.insert(record.id).second) continue;  // read before a restart
           cursor = std::max(cursor, ts);
           page.records.push_back(std::move(record));
@@ -434,7 +436,8 @@ class HubspotConnector final : public Connector {
         } else if (last_ts == lower || ids_at_last_ts.size() >= hubspot::kSearchResultCap / 2) {
           // Most of the capped query shares its last timestamp: a query from that timestamp
           // would mostly repeat them, so drain that timestamp by id right away.
-          draining = last_ts;
+          draining = true;
+          drain_ts = last_ts;
           drain_after_id = "0";
           if (last_ts != lower) {
             lower = last_ts;
@@ -451,8 +454,8 @@ class HubspotConnector final : public Connector {
         continue;
       }
       if (draining) {  // the timestamp is drained: go on after it
-        lower = *draining + 1;
-        draining.reset();
+        lower = drain_ts + 1;
+        draining = false;
         read_at_lower.clear();
         continue;
       }
