@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -333,26 +334,36 @@ class HubspotConnector final : public Connector {
   // Full scan through the list endpoint, 100 a page. Only the last page carries a cursor: the
   // newest modification seen, but never later than the scan's start, so that a record changed
   // behind the scan (after it was read) is read again by the next incremental run.
+  // Pages through the list endpoint (live or archived records), handing each answer's
+  // results to `on_page` together with whether it is the last page.
+  void list_pages(const ObjectRef& object, bool archived, const std::vector<std::string>& properties,
+                  std::size_t limit, const std::function<void(const Json& results, bool last)>& on_page) {
+    const std::string what = archived ? "listing archived records" : "listing records";
+    std::string base = objects_path(object) + "?limit=" + std::to_string(limit) + "&archived=" +
+                       (archived ? "true" : "false") + "&properties=" + properties_param(properties);
+    std::string after;
+    do {
+      auto response = api_.call("GET", base + (after.empty() ? "" : "&after=" + net::url_encode(after)));
+      if (!response.ok()) fail_object(object, response, what);
+      auto body = api_.parse(response, what + " of " + object.name);
+      after = next_after(body);
+      on_page(body.value("results", Json::array()), after.empty());
+    } while (!after.empty());
+  }
+
   void read_all(const ObjectRef& object, const std::vector<std::string>& properties, std::size_t limit,
                 const PageSink& sink) {
     const std::int64_t started = clock_.now_ms();
     std::optional<std::int64_t> newest;
-    std::string base = objects_path(object) + "?limit=" + std::to_string(limit) +
-                       "&archived=false&properties=" + properties_param(properties);
-    std::string after;
-    do {
-      auto response = api_.call("GET", base + (after.empty() ? "" : "&after=" + net::url_encode(after)));
-      if (!response.ok()) fail_object(object, response, "listing records");
-      auto body = api_.parse(response, "listing " + object.name);
+    list_pages(object, false, properties, limit, [&](const Json& results, bool last) {
       Page page;
-      for (const auto& result : body.value("results", Json::array())) {
+      for (const auto& result : results) {
         page.records.push_back(to_record(object, result));
         if (auto ms = modified_ms(page.records.back())) newest = std::max(newest.value_or(*ms), *ms);
       }
-      after = next_after(body);
-      if (after.empty()) page.cursor = util::format_iso8601(std::min(newest.value_or(started), started));
+      if (last) page.cursor = util::format_iso8601(std::min(newest.value_or(started), started));
       sink(std::move(page));
-    } while (!after.empty());
+    });
   }
 
   static std::string next_after(const Json& body) {
@@ -469,16 +480,10 @@ class HubspotConnector final : public Connector {
   // Archived records (search never returns them) as tombstones: the list endpoint with
   // archived=true, keeping those archived at or after `from_ms`.
   void read_archived(const ObjectRef& object, std::int64_t from_ms, std::int64_t cursor, const PageSink& sink) {
-    std::string base = objects_path(object) + "?limit=" + std::to_string(hubspot::kListPageSize) +
-                       "&archived=true&properties=" + properties_param({object.key_field});
-    std::string after;
-    do {
-      auto response = api_.call("GET", base + (after.empty() ? "" : "&after=" + net::url_encode(after)));
-      if (!response.ok()) fail_object(object, response, "listing archived records");
-      auto body = api_.parse(response, "listing archived " + object.name);
+    list_pages(object, true, {object.key_field}, hubspot::kListPageSize, [&](const Json& results, bool) {
       Page page;
       page.cursor = util::format_iso8601(cursor);
-      for (const auto& result : body.value("results", Json::array())) {
+      for (const auto& result : results) {
         std::string archived_at = result.value("archivedAt", result.value("updatedAt", ""));
         auto ms = util::parse_iso8601(archived_at);
         if (ms && *ms < from_ms) continue;
@@ -486,9 +491,8 @@ class HubspotConnector final : public Connector {
         record.deleted = true;
         page.records.push_back(std::move(record));
       }
-      after = next_after(body);
       if (!page.records.empty()) sink(std::move(page));
-    } while (!after.empty());
+    });
   }
 
   // Lookup by a property that is not unique: search with IN, paged.

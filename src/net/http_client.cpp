@@ -1,6 +1,7 @@
 #include "net/http_client.hpp"
 
 #include "util/clock.hpp"
+#include "util/strings.hpp"
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -70,28 +71,6 @@ std::string url_path(const std::string& url) {
   return url.substr(slash, query == std::string::npos ? std::string::npos : query - slash);
 }
 
-// Whitespace runs collapsed, cut to `limit` bytes (on a UTF-8 boundary) with "...".
-std::string squeeze(std::string_view text, std::size_t limit) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() > limit + 8) break;
-  }
-  if (out.size() > limit) {
-    std::size_t cut = limit;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "...";
-  }
-  return out;
-}
 
 // What the server said, short: the "message" of a JSON error body, else the start of the body.
 std::string server_message(const std::string& body) {
@@ -101,10 +80,10 @@ std::string server_message(const std::string& body) {
     for (const char* key : {"message", "error_description", "detail", "title", "error"}) {
       auto it = json.find(key);
       if (it != json.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
-        return squeeze(it->get_ref<const std::string&>(), kExcerptLength);
+        return util::squeeze(it->get_ref<const std::string&>(), kExcerptLength);
     }
   }
-  return squeeze(body, kExcerptLength);
+  return util::squeeze(body, kExcerptLength);
 }
 
 std::string seconds_text(std::int64_t ms) {

@@ -1,5 +1,7 @@
 #include "net/oauth.hpp"
 
+#include "util/strings.hpp"
+
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -59,27 +61,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-std::string squeeze(std::string_view text, std::size_t limit) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-    if (out.size() > limit + 8) break;
-  }
-  if (out.size() > limit) {
-    std::size_t cut = limit;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "...";
-  }
-  return out;
-}
 
 std::string string_field(const nlohmann::json& json, const char* key) {
   auto it = json.find(key);
@@ -310,10 +291,10 @@ void OAuthRefresher::refresh() {
       if (message.empty()) message = string_field(json, "message");
       // "CODE (message)": "BAD_REFRESH_TOKEN: missing" would read as a token's value to the
       // redactor and be masked.
-      if (!code.empty()) detail += " " + squeeze(code, 80);
-      if (!message.empty()) detail += " (" + squeeze(message, 200) + ")";
+      if (!code.empty()) detail += " " + util::squeeze(code, 80);
+      if (!message.empty()) detail += " (" + util::squeeze(message, 200) + ")";
     } else if (!response.body.empty()) {
-      detail += " (" + squeeze(response.body, 200) + ")";
+      detail += " (" + util::squeeze(response.body, 200) + ")";
     }
     const auto kind = response.status >= 500 ? HttpFailure::Kind::transient : HttpFailure::Kind::auth;
     throw HttpFailure(kind, redact(where + (response.status >= 500 ? " failed: " : " was refused: ") + detail),

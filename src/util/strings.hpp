@@ -20,4 +20,8 @@ std::size_t levenshtein(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a plausible typo, else "".
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 
+// One line for a message: whitespace runs collapsed to one space, cut to `limit` bytes (never
+// inside a UTF-8 sequence) with "..." appended when cut.
+std::string squeeze(std::string_view text, std::size_t limit);
+
 }  // namespace synctool::util
