@@ -669,11 +669,19 @@ class HubspotConnector final : public Connector {
       if (index && !answered[*index]) set(*index, {true, id, ErrorKind::record, ""});
       else unmatched.push_back(result);
     }
-    // What could not be matched by value is matched by order among the rows still open.
-    std::size_t next = 0;
-    for (auto i : job.ops) {
-      if (answered[i]) continue;
-      if (next < unmatched.size()) set(i, {true, plain_text(unmatched[next++].value("id", Json(""))), ErrorKind::record, ""});
+    // What could not be matched by value is matched by order, but only when exactly one result
+    // is left per open row; otherwise guessing could link a row to another row's record, so
+    // the open rows fail as transient and are resolved by lookup next run.
+    std::vector<std::size_t> open;
+    for (auto i : job.ops)
+      if (!answered[i]) open.push_back(i);
+    for (std::size_t k = 0; k < open.size(); ++k) {
+      if (open.size() == unmatched.size())
+        set(open[k], {true, plain_text(unmatched[k].value("id", Json(""))), ErrorKind::record, ""});
+      else
+        set(open[k], {false, "", ErrorKind::transient,
+                      "hubspot: the answer to batch " + std::string(to_string(job.kind)) +
+                          " does not say which record belongs to this row; it is looked up next run"});
     }
   }
 
