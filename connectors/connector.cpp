@@ -23,6 +23,8 @@ const char* to_string(OpKind kind) {
   return "unknown";
 }
 
+std::string Connector::write_problem(const ObjectRef&, const WriteOp&) { return ""; }
+
 std::vector<SchemaChange> Connector::schema_plan(const ObjectRef& object, const std::vector<DeclaredField>&) {
   throw ConnectorError(ErrorKind::config, type() + ": cannot manage the schema of '" + object.name + "'");
 }

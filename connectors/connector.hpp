@@ -177,6 +177,13 @@ class Connector {
   // and a run killed between a delete and its state commit must be able to repeat it.
   virtual std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) = 0;
 
+  // Why the system would refuse this write, where that is known without asking it (a required
+  // field without a value, an address it never takes); "" when nothing speaks against it. The
+  // engine rejects such rows before writing, so `diff` predicts them and no request is spent on
+  // them. Throws ConnectorError(config) when no row could be written (a field the object does
+  // not have). The default knows nothing.
+  virtual std::string write_problem(const ObjectRef& object, const WriteOp& op);
+
   // Optional (capabilities().schema_management): the changes that would make the object's
   // fields hold `fields` (create missing fields, alter fields whose type or options differ;
   // never drop anything). The default throws ConnectorError(config).

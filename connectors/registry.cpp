@@ -2,6 +2,7 @@
 
 #include "connectors/csv/csv_connector.hpp"
 #include "connectors/hubspot/hubspot_connector.hpp"
+#include "connectors/mailchimp/mailchimp_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "util/strings.hpp"
 
@@ -11,6 +12,7 @@ const std::vector<ConnectorType>& connector_types() {
   static const std::vector<ConnectorType> types = {
       csv_connector_type(),
       hubspot_connector_type(),
+      mailchimp_connector_type(),
       sqlite_connector_type(),
   };
   return types;

@@ -23,33 +23,14 @@ constexpr std::int64_t kDefaultLookbackMs = 120'000;
 
 std::string lower(const std::string& text) { return util::to_lower(text); }
 
-// An endpoint option as text ("" when absent).
-std::string option_text(const ObjectRef& object, const std::string& key) {
-  auto it = object.options.find(key);
-  if (it == object.options.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-bool option_flag(const ObjectRef& object, const std::string& key, bool fallback) {
-  auto it = object.options.find(key);
-  if (it == object.options.end()) return fallback;
-  if (it->is_boolean()) return it->get<bool>();
-  throw ConnectorError(ErrorKind::config, "hubspot: '" + key + "' must be true or false");
-}
-
 std::int64_t lookback_ms(const ObjectRef& object) {
-  auto text = option_text(object, "lookback");
-  if (text.empty()) return kDefaultLookbackMs;
-  if (text == "0" || text == "0s") return 0;
-  auto ms = util::parse_duration(text);
-  if (!ms) throw ConnectorError(ErrorKind::config, "hubspot: 'lookback' must be a duration such as \"2m\" (got '" + text + "')");
-  return *ms;
+  return endpoint_duration_ms("hubspot", object, "lookback", kDefaultLookbackMs);
 }
 
 // The property a batch upsert identifies records by, or "" when creates must go through
 // batch/create: contacts upsert by email; other objects by a unique property named in the spec.
 std::string upsert_property(const ObjectRef& object) {
-  auto configured = option_text(object, "upsert_property");
+  auto configured = endpoint_text(object, "upsert_property");
   if (!configured.empty()) return configured;
   if (object.name == "contacts" && lower(object.key_field) == "email") return "email";
   return "";
@@ -78,7 +59,7 @@ struct WriteJob {
 class HubspotConnector final : public Connector {
  public:
   explicit HubspotConnector(const ConnectionConfig& config)
-      : api_(config), clock_(config.clock ? *config.clock : util::system_clock()), log_(config.log) {}
+      : api_(config), clock_(config.clock ? *config.clock : util::system_clock()) {}
 
   std::string type() const override { return "hubspot"; }
 
@@ -92,7 +73,7 @@ class HubspotConnector final : public Connector {
   Capabilities capabilities(const ObjectRef& object) const override {
     Capabilities caps;
     caps.incremental_read = true;
-    caps.tombstones = option_flag(object, "tombstones", true);
+    caps.tombstones = endpoint_flag("hubspot", object, "tombstones", true);
     caps.native_upsert = !upsert_property(object).empty();
     caps.hard_delete = false;  // DELETE archives in HubSpot; GDPR deletion is not a sync's business
     caps.archive = true;
@@ -317,9 +298,7 @@ class HubspotConnector final : public Connector {
     return util::parse_iso8601(*record.modified_at);
   }
 
-  void log(const std::string& line) const {
-    if (log_) log_(api_.redact(api_.name() + ": " + line));
-  }
+  void log(const std::string& line) const { api_.log(line); }
 
   std::string properties_param(const std::vector<std::string>& properties) const {
     std::vector<std::string> encoded;
@@ -733,7 +712,6 @@ class HubspotConnector final : public Connector {
 
   HubspotApi api_;
   const util::Clock& clock_;
-  std::function<void(const std::string&)> log_;
 };
 
 std::unique_ptr<Connector> make_hubspot_connector(const ConnectionConfig& config) {

@@ -25,6 +25,15 @@ state::BaseValue base_of(const Action& action) {
 }  // namespace
 
 void Applier::add(Action&& action) {
+  if (action.kind == Action::Kind::create || action.kind == Action::Kind::update) {
+    // A row the destination is known to refuse is rejected here, so diff predicts it and no
+    // request is spent on it.
+    auto problem = in_.destination.write_problem(in_.sync.destination_object(), to_op(action));
+    if (!problem.empty()) {
+      action.kind = Action::Kind::reject;
+      action.reason = std::move(problem);
+    }
+  }
   if (in_.observer) in_.observer->on_action(action);
   auto& counts = in_.report.destination;
   switch (action.kind) {

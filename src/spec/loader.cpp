@@ -210,6 +210,9 @@ void read_connection(TomlReader& r, ProjectSpec& project, const std::string& nam
     if (!json) continue;
     // Messages quote the text as written, never an interpolated value.
     const std::string raw = value->is_string() ? value->as_string()->get() : std::string();
+    // base_url = "${X_BASE_URL:-}" with X_BASE_URL unset: the connector's own default.
+    if (k == "base_url" && json->is_string() && json->get<std::string>().empty() && raw.find("${") != std::string::npos)
+      continue;
     if (k == "base_url" && (!json->is_string() || json->get<std::string>().empty())) {
       r.report(r.at(*value), what + ": expected a URL such as \"http://127.0.0.1:8080\", got " +
                                  (value->is_string() ? std::string("an empty string") : describe_type(*value)));

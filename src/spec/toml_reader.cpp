@@ -89,6 +89,12 @@ std::optional<std::string> TomlReader::interpolate(std::string_view raw, const L
       return std::nullopt;
     }
     std::string_view name = raw.substr(i + 2, close - i - 2);
+    // ${NAME:-fallback}: the fallback when NAME is unset or empty, as in the shell.
+    std::optional<std::string_view> fallback;
+    if (auto sep = name.find(":-"); sep != std::string_view::npos) {
+      fallback = name.substr(sep + 2);
+      name = name.substr(0, sep);
+    }
     bool valid = !name.empty() && is_name_start(name.front()) &&
                  std::all_of(name.begin(), name.end(), [](char c) { return is_name_char(c); });
     if (!valid) {
@@ -96,9 +102,11 @@ std::optional<std::string> TomlReader::interpolate(std::string_view raw, const L
                         "}' is not a valid environment variable reference (use letters, digits and '_', "
                         "or write '$${' for a literal '${')");
       ok = false;
-    } else if (auto value = env_ ? env_(std::string(name)) : std::nullopt) {
+    } else if (auto value = env_ ? env_(std::string(name)) : std::nullopt; value && !(fallback && value->empty())) {
       out += *value;
       if (substituted) substituted->push_back(*value);
+    } else if (fallback) {
+      out += *fallback;
     } else {
       report(where, "environment variable " + std::string(name) + " is not set");
       ok = false;
