@@ -1,5 +1,6 @@
 #include "conformance/conformance.hpp"
 
+#include "util/clock.hpp"
 #include "util/json_path.hpp"
 
 #include <catch2/catch.hpp>
@@ -452,6 +453,17 @@ void run_conformance(const ConformanceOptions& options) {
       CHECK(h.read_since(options.future_cursor).empty());
     }
   }
+}
+
+const util::Clock& clock_an_hour_ahead() {
+  class AheadClock final : public util::Clock {
+   public:
+    std::int64_t now_ms() const override { return util::system_clock().now_ms() + 3'600'000; }
+    std::int64_t steady_ms() const override { return util::system_clock().steady_ms(); }
+    void sleep_ms(std::int64_t ms) const override { util::system_clock().sleep_ms(ms); }
+  };
+  static const AheadClock clock;
+  return clock;
 }
 
 std::vector<connectors::Record> read_all(connectors::Connector& connector, const connectors::ObjectRef& object,

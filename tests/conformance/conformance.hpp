@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace synctool::util {
+class Clock;
+}
+
 namespace synctool::testing {
 
 // One writable object that starts empty.
@@ -55,6 +59,12 @@ void run_conformance(const ConformanceOptions& options);
 std::vector<connectors::Record> read_all(connectors::Connector& connector, const connectors::ObjectRef& object,
                                          connectors::ReadRequest request = {});
 connectors::WriteOp op(connectors::OpKind kind, std::string id, connectors::Json fields = connectors::Json::object());
+// A clock an hour ahead of the wall clock, for connectors of emulated services. A full read's
+// cursor is the newest modification seen but never later than the read's start on the
+// connector's clock; emulators keep their touches strictly increasing and so may run a little
+// ahead of the wall clock, which would make the cursor (correctly, but inexactly) fall back to
+// the start.
+const util::Clock& clock_an_hour_ahead();
 // Runs `call`, expects a ConnectorError of kind config, and returns its message.
 std::string config_error(const std::function<void()>& call);
 

@@ -1,6 +1,5 @@
 #include "conformance/conformance.hpp"
 #include "emulators/hubspot/hubspot_emulator.hpp"
-#include "util/clock.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,20 +10,8 @@ namespace {
 using connectors::ConnectionConfig;
 using connectors::Json;
 
-// The connector's clock runs an hour ahead of the emulator's. A full read's cursor is the
-// newest modification seen but never later than the read's start on the connector's clock; the
-// emulator keeps touches strictly increasing and so may run a few milliseconds ahead of the
-// wall clock, which would make the cursor (correctly, but inexactly) fall back to the start.
-class AheadClock final : public util::Clock {
- public:
-  std::int64_t now_ms() const override { return util::system_clock().now_ms() + 3'600'000; }
-  std::int64_t steady_ms() const override { return util::system_clock().steady_ms(); }
-  void sleep_ms(std::int64_t ms) const override { util::system_clock().sleep_ms(ms); }
-};
-
 // A fresh emulator per fixture, with limits high enough that the suite is not paced.
 ConformanceFixture hubspot_fixture() {
-  static const AheadClock clock;
   emulators::HubspotEmulatorOptions options;
   options.ten_second_limit = 5000;
   options.search_per_second = 1000;
@@ -32,7 +19,7 @@ ConformanceFixture hubspot_fixture() {
   emulator->start();
   ConformanceFixture fixture;
   fixture.config.name = "crm";
-  fixture.config.clock = &clock;
+  fixture.config.clock = &clock_an_hour_ahead();
   fixture.config.type = "hubspot";
   fixture.config.settings = {{"token", options.private_app_token}, {"base_url", emulator->base_url()}};
   fixture.object.name = "contacts";

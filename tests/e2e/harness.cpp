@@ -55,7 +55,7 @@ std::string Result::describe() const {
   // JSON on one line keeps failure messages short; anything else as it came.
   std::string shown = out;
   try {
-    if (!out.empty()) shown = nlohmann::json::parse(out).dump();
+    if (!out.empty()) shown = nlohmann::json::parse(out).dump(-1, ' ', true);  // ASCII: Catch2 wraps bytes
   } catch (const nlohmann::json::exception&) {
   }
   if (shown.size() > 4000) shown = shown.substr(0, 4000) + "... (" + std::to_string(shown.size()) + " bytes)";

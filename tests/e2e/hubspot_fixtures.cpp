@@ -1,5 +1,6 @@
 #include "e2e/hubspot_fixtures.hpp"
 
+#include <catch2/catch.hpp>
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -203,10 +204,14 @@ std::size_t collect(char* data, std::size_t size, std::size_t count, void* targe
 
 HttpAnswer emulator_call(const hs::HubspotEmulator& emu, const std::string& method, const std::string& path,
                          const nlohmann::json* body, const std::string& token) {
+  return http_call(emu.base_url() + path, method, body, token);
+}
+
+HttpAnswer http_call(const std::string& url, const std::string& method, const nlohmann::json* body,
+                     const std::string& token) {
   HttpAnswer answer;
   CURL* curl = curl_easy_init();
   if (!curl) throw std::runtime_error("curl_easy_init failed");
-  std::string url = emu.base_url() + path;
   std::string payload = body ? body->dump() : "";
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
@@ -242,6 +247,17 @@ std::vector<nlohmann::json> logged(const nlohmann::json& log, const std::string&
 Result run_with(const Project& project, std::vector<std::string> args, const Env& env) {
   return run_synctool(project.root(), std::move(args), env);
 }
+
+void check_prediction(const nlohmann::json& predicted, const nlohmann::json& done) {
+  for (const auto* side : {"source", "destination"})
+    for (const auto* key : {"read", "created", "updated", "deleted", "unchanged", "rejected", "failed"}) {
+      INFO(side << "." << key << ": diff predicted " << predicted.at(side).at(key) << ", the run did "
+                << done.at(side).at(key));
+      CHECK(predicted.at(side).at(key) == done.at(side).at(key));
+    }
+}
+
+std::int64_t count_of(const nlohmann::json& side, const char* key) { return side.at(key).get<std::int64_t>(); }
 
 std::string accounting_problem(const nlohmann::json& report) {
   const auto& s = report.at("source");

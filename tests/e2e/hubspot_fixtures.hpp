@@ -83,12 +83,20 @@ struct HttpAnswer {
 };
 HttpAnswer emulator_call(const hs::HubspotEmulator& emu, const std::string& method, const std::string& path,
                          const nlohmann::json* body = nullptr, const std::string& token = kEmulatorToken);
+// The same to any URL (the Mailchimp emulator takes its API key as a bearer token too).
+HttpAnswer http_call(const std::string& url, const std::string& method, const nlohmann::json* body,
+                     const std::string& token);
 
 // Request-log entries with this method whose path ends with `suffix`.
 std::vector<nlohmann::json> logged(const nlohmann::json& log, const std::string& method, const std::string& suffix);
 
 // Runs synctool with the HubSpot credentials in the environment.
 Result run_with(const Project& project, std::vector<std::string> args, const Env& env);
+
+// The diff's totals equal the run's (read, created, updated, ... on both sides); Catch2 checks.
+void check_prediction(const nlohmann::json& predicted, const nlohmann::json& done);
+// One counter of a report side: count_of(report.at("destination"), "created").
+std::int64_t count_of(const nlohmann::json& side, const char* key);
 
 // "" when a finished run's report accounts for every record it read (destination created +
 // updated + unchanged + failed + rejected = source read), else what does not add up.

@@ -24,8 +24,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-std::int64_t count_of(const json& side, const char* key) { return side.at(key).get<std::int64_t>(); }
-
 json state_of(const Project& project, const std::string& sync, const Env& env) {
   auto show = run_with(project, {"state", "show", sync, "--json"}, env);
   INFO(show.describe());
@@ -57,16 +55,6 @@ std::size_t batch_writes(const json& log, const std::string& object = "contacts"
   for (const auto* action : {"/batch/create", "/batch/update", "/batch/upsert", "/batch/archive"})
     n += logged(log, "POST", "/crm/v3/objects/" + object + action).size();
   return n;
-}
-
-// The diff's totals equal the run's (read, created, updated, ... on both sides).
-void check_prediction(const json& predicted, const json& done) {
-  for (const auto* side : {"source", "destination"})
-    for (const auto* key : {"read", "created", "updated", "deleted", "unchanged", "rejected", "failed"}) {
-      INFO(side << "." << key << ": diff predicted " << predicted.at(side).at(key) << ", the run did "
-                << done.at(side).at(key));
-      CHECK(predicted.at(side).at(key) == done.at(side).at(key));
-    }
 }
 
 // The most requests (search excluded) the log shows arriving within any `window_ms`, by the

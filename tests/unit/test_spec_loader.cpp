@@ -661,6 +661,21 @@ TEST_CASE("${NAME} is replaced from the environment and $${ stays literal", "[sp
   CHECK(p.secrets == std::vector<std::string>{"s3cr3t-t0ken", "Bearer s3cr3t-t0ken", "pg://u:pw@h/db"});
 }
 
+TEST_CASE("${NAME:-fallback} takes the fallback when NAME is unset or empty", "[spec]") {
+  const ConnectorKeys api_keys{{"path", "base_url", "api_token"}, {}, {}, {}};
+  ConnectorCatalog catalog = [&](const std::string& type) { return type == "api" ? &api_keys : nullptr; };
+  Project project(
+      "[connections.api]\ntype = \"api\"\npath = \"${DIR:-data}/x\"\nbase_url = \"${API_URL:-https://api.example.com}\"\n"
+      "api_token = \"${API_TOKEN:-}\"\n");
+  ProjectSpec unset = load_project(project.file, catalog, env_of({}));
+  CHECK(unset.connections.at("api").settings["path"] == "data/x");
+  CHECK(unset.connections.at("api").settings["base_url"] == "https://api.example.com");
+  CHECK(unset.connections.at("api").settings["api_token"] == "");
+  ProjectSpec empty = load_project(project.file, catalog, env_of({{"DIR", ""}, {"API_URL", "http://127.0.0.1:9"}}));
+  CHECK(empty.connections.at("api").settings["path"] == "data/x");
+  CHECK(empty.connections.at("api").settings["base_url"] == "http://127.0.0.1:9");
+}
+
 TEST_CASE("an unset environment variable is named with its location and a set one never shows", "[spec]") {
   Project project("[connections.warehouse]\ntype = \"sqlite\"\npath = \"x.db\"\n\n\n\ntoken = \"${WAREHOUSE_TOKEN}\"\n");
   auto problems = problems_of([&] { project.load(env_of({})); });
