@@ -111,7 +111,19 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
     return;
   }
 
-  // Not linked yet: find out whether the destination already has it before creating.
+  // Not linked yet. A row the destination is known to refuse needs no lookup (an incremental
+  // run would otherwise look up every rejected row again): reject it now.
+  connectors::WriteOp probe;
+  probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
+  probe.key = key;
+  probe.fields = action.values;
+  if (auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe); !problem.empty()) {
+    action.kind = Action::Kind::reject;
+    action.reason = std::move(problem);
+    sink(std::move(action));
+    return;
+  }
+  // Find out whether the destination already has it before creating.
   awaiting_lookup_.push_back(std::move(action));
   if (awaiting_lookup_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_lookup)) flush_lookups(sink);
 }
