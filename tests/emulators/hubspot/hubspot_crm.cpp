@@ -542,7 +542,7 @@ Kind kind_of(const PropertyDef& d) {
 // A stored value as a number (numbers, dates, datetimes).
 std::optional<double> stored_number(Kind k, const std::string& v) {
   if (k == Kind::number) return parse_number(v);
-  if (auto ms = parse_iso(v)) return static_cast<double>(*ms);
+  if (auto ms = parse_iso_ms(v)) return static_cast<double>(*ms);
   if (auto ms = parse_int64(v)) return static_cast<double>(*ms);
   return std::nullopt;
 }
@@ -554,7 +554,7 @@ std::optional<double> filter_number(Kind k, const json& v) {
   const std::string s = trim(v.get<std::string>());
   if (k == Kind::number) return parse_number(s);
   if (auto ms = parse_int64(s)) return static_cast<double>(*ms);
-  if (auto ms = parse_iso(s)) return static_cast<double>(*ms);
+  if (auto ms = parse_iso_ms(s)) return static_cast<double>(*ms);
   return std::nullopt;
 }
 

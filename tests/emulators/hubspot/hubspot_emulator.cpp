@@ -2,73 +2,14 @@
 // The object store and the CRM handlers are in hubspot_crm.cpp; small helpers in hubspot_util.cpp.
 #include "emulators/hubspot/hubspot_internal.hpp"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <thread>
-
-#include <zlib.h>
-
 namespace synctool::emulators {
 
 using namespace hubspot_detail;
 
 namespace {
 
-constexpr std::size_t kMaxLogEntries = 50000;
-constexpr std::size_t kLogBodyChars = 2000;
 constexpr std::size_t kGzipMinBytes = 512;
 constexpr const char* kJson = "application/json;charset=utf-8";
-
-void sleep_ms(std::int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
-// Shuts down (without closing: httplib owns the descriptors) this process's TCP sockets whose
-// local port is `local_port` and, when remote_port >= 0, whose peer port is `remote_port`.
-// Listening sockets are left alone. Returns how many were shut down.
-int shutdown_server_connections(int local_port, int remote_port) {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return 0;
-  const int dir_fd = ::dirfd(dir);
-  int count = 0;
-  while (struct dirent* entry = ::readdir(dir)) {
-    char* end = nullptr;
-    const long v = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0') continue;
-    const int fd = static_cast<int>(v);
-    if (fd == dir_fd) continue;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.ss_family != AF_INET) continue;
-    if (ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port) != local_port) continue;
-    int accepting = 0;
-    socklen_t alen = sizeof accepting;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen) == 0 && accepting != 0) continue;
-    if (remote_port >= 0) {
-      sockaddr_storage peer{};
-      socklen_t plen = sizeof peer;
-      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 || peer.ss_family != AF_INET) continue;
-      if (ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port) != remote_port) continue;
-    }
-    ::shutdown(fd, SHUT_RDWR);
-    ++count;
-  }
-  ::closedir(dir);
-  return count;
-}
-
-std::string query_of(const httplib::Request& req) {
-  const auto q = req.target.find('?');
-  return q == std::string::npos ? std::string() : req.target.substr(q + 1);
-}
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 }  // namespace
 
@@ -77,7 +18,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 HubspotEmulator::Impl::Impl(HubspotEmulatorOptions o) : opt(std::move(o)) {
   faults = opt.faults;
-  fault_rng.seed(faults.seed);
+  fault_dice.reset(faults.seed);
   refresh_tokens[opt.refresh_token] = -1;
   install_builtin_types();
 }
@@ -89,98 +30,45 @@ HubspotEmulator::~HubspotEmulator() { stop(); }
 
 void HubspotEmulator::start() {
   Impl& im = *impl_;
-  if (im.svr) return;
-  im.stopping = false;
-  im.listen_done = false;
-  im.svr = std::make_unique<httplib::Server>();
-  httplib::Server& svr = *im.svr;
-  svr.new_task_queue = [] { return new httplib::ThreadPool(32); };
-  svr.set_keep_alive_max_count(1000);
-  svr.set_keep_alive_timeout(30);
-  svr.set_tcp_nodelay(true);
-  svr.set_read_timeout(30, 0);
-  svr.set_write_timeout(30, 0);
-  auto handler = [&im](const httplib::Request& req, httplib::Response& res) { im.serve(req, res); };
-  svr.Get(".*", handler);
-  svr.Post(".*", handler);
-  svr.Patch(".*", handler);
-  svr.Put(".*", handler);
-  svr.Delete(".*", handler);
-  svr.Options(".*", handler);
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    res.status = 500;
-    res.set_content(nlohmann::json{{"status", "error"},
-                                   {"message", "internal emulator error: " + what},
-                                   {"correlationId", uuid4()},
-                                   {"category", "INTERNAL_ERROR"}}
-                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+  common::ServerSettings settings;
+  settings.name = "hubspot emulator";
+  settings.threads = 32;
+  settings.handler = [&im](const httplib::Request& req, httplib::Response& res) { im.serve(req, res); };
+  settings.on_exception = [](httplib::Response& res, const std::string& what) {
+    std::string message = "internal emulator error: ";
+    message += what;
+    res.set_content(dump_json({{"status", "error"},
+                               {"message", message},
+                               {"correlationId", uuid4()},
+                               {"category", "INTERNAL_ERROR"}}),
                     kJson);
-  });
+  };
   // Errors httplib produces by itself (bad request line, unsupported method...): HubSpot's shape.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty() || res.content_length_ != 0) return httplib::Server::HandlerResponse::Unhandled;
+  settings.on_error = [](httplib::Response& res) {
+    std::string message = "HTTP ";
+    message += std::to_string(res.status);
     res.set_content(nlohmann::json{{"status", "error"},
-                                   {"message", "HTTP " + std::to_string(res.status)},
+                                   {"message", message},
                                    {"correlationId", uuid4()},
                                    {"category", res.status == 404 ? "OBJECT_NOT_FOUND" : "VALIDATION_ERROR"}}
                         .dump(),
                     kJson);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  int port = im.opt.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port("127.0.0.1");
-    if (port <= 0) {
-      im.svr.reset();
-      throw std::runtime_error("hubspot emulator: cannot bind 127.0.0.1");
-    }
-  } else if (!svr.bind_to_port("127.0.0.1", port)) {
-    im.svr.reset();
-    throw std::runtime_error("hubspot emulator: cannot bind 127.0.0.1:" + std::to_string(port));
-  }
-  im.bound_port = port;
-  im.thread = std::thread([&im] {
-    im.svr->listen_after_bind();
-    im.listen_done = true;
-  });
-  for (int i = 0; i < 5000 && !svr.is_running() && !im.listen_done; ++i) sleep_ms(1);
+  };
+  im.server.start(im.opt.port, settings);
 }
 
-void HubspotEmulator::stop() {
-  Impl& im = *impl_;
-  if (!im.svr) return;
-  im.stopping = true;
-  // httplib's stop() only works once the accept loop runs.
-  for (int i = 0; i < 5000 && !im.svr->is_running() && !im.listen_done; ++i) sleep_ms(1);
-  im.svr->stop();
-  // Idle keep-alive connections would hold their worker (and so stop()) for the keep-alive
-  // timeout: shut them down until the server's pool has drained.
-  while (!im.listen_done) {
-    shutdown_server_connections(im.bound_port, -1);
-    sleep_ms(5);
-  }
-  if (im.thread.joinable()) im.thread.join();
-  im.svr.reset();
-}
+void HubspotEmulator::stop() { impl_->server.stop(); }
 
-int HubspotEmulator::port() const { return impl_->bound_port; }
+int HubspotEmulator::port() const { return impl_->server.port(); }
 
-std::string HubspotEmulator::base_url() const { return "http://127.0.0.1:" + std::to_string(impl_->bound_port); }
+std::string HubspotEmulator::base_url() const { return impl_->base_url(); }
 
-std::string HubspotEmulator::Impl::base_url() const { return "http://127.0.0.1:" + std::to_string(bound_port); }
+std::string HubspotEmulator::Impl::base_url() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
 
 void HubspotEmulator::set_faults(const HubspotFaults& f) {
   std::lock_guard lk(impl_->mu);
   impl_->faults = f;
-  impl_->fault_rng.seed(f.seed);
-  impl_->faults_since_set = 0;
+  impl_->fault_dice.reset(f.seed);
 }
 
 void HubspotEmulator::set_frozen_time(std::optional<std::int64_t> epoch_ms) {
@@ -200,7 +88,7 @@ void HubspotEmulator::Impl::expire_tokens_locked() {
 
 nlohmann::json HubspotEmulator::request_log() const {
   std::lock_guard lk(impl_->mu);
-  return nlohmann::json(std::vector<nlohmann::json>(impl_->log.begin(), impl_->log.end()));
+  return impl_->requests.entries_json();
 }
 
 nlohmann::json HubspotEmulator::stats() const {
@@ -209,10 +97,8 @@ nlohmann::json HubspotEmulator::stats() const {
 }
 
 nlohmann::json HubspotEmulator::Impl::stats_locked() const {
-  nlohmann::json by = nlohmann::json::object();
-  for (const auto& [status, n] : by_status) by[status] = n;
-  return {{"requests", n_requests},
-          {"by_status", by},
+  return {{"requests", requests.requests},
+          {"by_status", requests.by_status_json()},
           {"throttled_by_limit", throttled_by_limit},
           {"throttled_injected", throttled_injected},
           {"faults_injected", faults_injected},
@@ -227,9 +113,8 @@ void HubspotEmulator::reset_stats() {
 }
 
 void HubspotEmulator::Impl::reset_stats_locked() {
-  log.clear();
-  by_status.clear();
-  n_requests = throttled_by_limit = throttled_injected = faults_injected = token_refreshes = 0;
+  requests.clear();
+  throttled_by_limit = throttled_injected = faults_injected = token_refreshes = 0;
   max_in_window = 0;
   all_window.clear();
   daily_used = 0;
@@ -270,8 +155,7 @@ void HubspotEmulator::Impl::update_options_locked(const nlohmann::json& j) {
 }
 
 void HubspotEmulator::set_request_listener(std::function<void(const nlohmann::json&)> listener) {
-  std::lock_guard lk(impl_->listener_mu);
-  impl_->listener = std::move(listener);
+  impl_->listener.set(std::move(listener));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,111 +277,23 @@ std::optional<Reply> HubspotEmulator::Impl::rate_limit(const std::string& bucket
 Fault HubspotEmulator::Impl::roll_fault(const std::string& path, bool crm, bool oauth, std::int64_t& slow,
                                         int& status_5xx) {
   if (!crm && !(oauth && faults.include_oauth)) return Fault::none;
-  if (!faults.paths.empty()) {
-    bool match = false;
-    for (const auto& p : faults.paths) match = match || starts_with(path, p);
-    if (!match) return Fault::none;
-  }
-  slow = faults.slow_ms;
-  if (faults.max_faults >= 0 && faults_since_set >= faults.max_faults) return Fault::none;
-  std::uniform_real_distribution<double> uni(0.0, 1.0);
-  Fault f = Fault::none;
-  if (faults.rate_429 > 0 && uni(fault_rng) < faults.rate_429) f = Fault::r429;
-  else if (faults.rate_500 > 0 && uni(fault_rng) < faults.rate_500) f = Fault::r5xx;
-  else if (faults.rate_timeout > 0 && uni(fault_rng) < faults.rate_timeout) f = Fault::timeout;
-  else if (faults.rate_drop > 0 && uni(fault_rng) < faults.rate_drop) f = Fault::drop;
-  else if (faults.rate_lost_response > 0 && uni(fault_rng) < faults.rate_lost_response) f = Fault::lost_response;
-  else if (faults.rate_malformed > 0 && uni(fault_rng) < faults.rate_malformed) f = Fault::malformed;
+  const Fault f = fault_dice.roll(faults, path, slow, status_5xx);
   if (f == Fault::none) return f;
-  if (f == Fault::r5xx) {
-    static constexpr int kStatuses[] = {500, 502, 503, 504};
-    status_5xx = kStatuses[std::uniform_int_distribution<int>(0, 3)(fault_rng)];
-  }
-  ++faults_since_set;
   ++faults_injected;
   if (f == Fault::r429) ++throttled_injected;
   return f;
 }
 
-void HubspotEmulator::Impl::sleep_interruptible(std::int64_t ms) const {
-  const std::int64_t until = steady_ms() + ms;
-  while (!stopping) {
-    const std::int64_t left = until - steady_ms();
-    if (left <= 0) return;
-    sleep_ms(std::min<std::int64_t>(left, 20));
-  }
-}
-
 namespace {
 
-const char* fault_name(Fault f) {
-  switch (f) {
-    case Fault::r429: return "429";
-    case Fault::r5xx: return "5xx";
-    case Fault::timeout: return "timeout";
-    case Fault::drop: return "drop";
-    case Fault::lost_response: return "lost_response";
-    case Fault::malformed: return "malformed";
-    case Fault::none: break;
-  }
-  return "";
-}
-
-bool accepts_gzip(const httplib::Request& req) {
-  const std::string ae = lower(req.get_header_value("Accept-Encoding"));
-  for (const auto& part : split(ae, ',')) {
-    const std::string p = trim(part);
-    if (p.rfind("gzip", 0) != 0) continue;
-    const auto q = p.find("q=");
-    return q == std::string::npos || std::strtod(p.c_str() + q + 2, nullptr) > 0;
-  }
-  return false;
-}
-
-std::optional<std::string> gzip(const std::string& in) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
-}
-
-// HubSpot's content type, which httplib does not compress by itself (its compiled library
-// would pick brotli at its slowest setting): answers of some size are gzipped here instead.
+// HubSpot's content type, gzipped when the answer has some size and the client accepts it.
 void write_reply(httplib::Response& res, const Reply& r, const httplib::Request* req = nullptr) {
-  res.status = r.status;
-  for (const auto& [k, v] : r.headers) res.set_header(k, v);
-  if (r.status == 204) return;
-  if (req != nullptr && r.body.size() >= kGzipMinBytes && accepts_gzip(*req)) {
-    if (auto z = gzip(r.body)) {
-      res.set_header("Content-Encoding", "gzip");
-      res.set_header("Vary", "Accept-Encoding");
-      res.set_content(*z, kJson);
-      return;
-    }
-  }
-  res.set_content(r.body, kJson);
+  common::write_answer(res, r.status, r.headers, r.body, kJson, req, kGzipMinBytes);
 }
 
-// Headers and half of the body, then the connection closes: the client sees an incomplete
-// response.
+// Headers and half of the body, then the connection closes.
 void write_partial(httplib::Response& res, const Reply& r) {
-  res.status = r.status == 204 ? 200 : r.status;
-  for (const auto& [k, v] : r.headers) res.set_header(k, v);
-  std::string body = r.body.size() >= 2 ? r.body : std::string("{\"status\":\"COMPLETE\",\"results\":[]}");
-  const std::size_t length = body.size();
-  res.set_content_provider(length, kJson,
-                           [body = std::move(body)](std::size_t offset, std::size_t, httplib::DataSink& sink) {
-                             if (offset == 0) sink.write(body.data(), body.size() / 2);
-                             return false;
-                           });
+  common::write_partial(res, r.status, r.headers, r.body, R"({"status":"COMPLETE","results":[]})", kJson);
 }
 
 }  // namespace
@@ -521,7 +317,7 @@ void HubspotEmulator::Impl::serve(const httplib::Request& req, httplib::Response
     fault = roll_fault(path, crm, oauth, slow, status_5xx);
     hang = faults.timeout_ms;
   }
-  if (slow > 0) sleep_interruptible(slow);
+  if (slow > 0) server.sleep_interruptible(slow);
 
   Reply r;
   switch (fault) {
@@ -544,7 +340,7 @@ void HubspotEmulator::Impl::serve(const httplib::Request& req, httplib::Response
                 {}};
       break;
     case Fault::timeout:
-      sleep_interruptible(hang);
+      server.sleep_interruptible(hang);
       r = Reply{504,
                 dump_json({{"status", "error"},
                            {"message", "Gateway timeout"},
@@ -561,7 +357,7 @@ void HubspotEmulator::Impl::serve(const httplib::Request& req, httplib::Response
   }
 
   if (fault == Fault::drop) {
-    if (shutdown_server_connections(bound_port, req.remote_port) == 0)
+    if (!server.drop_connection(req.remote_port))
       write_partial(res, Reply{200, R"({"status":"COMPLETE","results":[]})", {}});
     else
       res.status = 500;  // never reaches the client
@@ -570,27 +366,17 @@ void HubspotEmulator::Impl::serve(const httplib::Request& req, httplib::Response
   } else {
     write_reply(res, r, &req);
   }
-  record_request(req, r.status, fault == Fault::none ? nullptr : fault_name(fault), at);
+  record_request(req, r.status, fault == Fault::none ? nullptr : common::fault_name(fault), at);
 }
 
 void HubspotEmulator::Impl::record_request(const httplib::Request& req, int status, const char* fault,
                                            std::int64_t at) {
-  nlohmann::json entry{{"method", req.method},
-                       {"path", req.path},
-                       {"query", query_of(req)},
-                       {"status", status},
-                       {"fault", fault == nullptr ? nlohmann::json() : nlohmann::json(fault)},
-                       {"at_ms", at},
-                       {"body", req.body.substr(0, kLogBodyChars)}};
+  const nlohmann::json entry = common::RequestLog::entry(req, status, fault, at);
   {
     std::lock_guard lk(mu);
-    ++n_requests;
-    ++by_status[std::to_string(status)];
-    log.push_back(entry);
-    while (log.size() > kMaxLogEntries) log.pop_front();
+    requests.add(entry, status);
   }
-  std::lock_guard lk(listener_mu);
-  if (listener) listener(entry);
+  listener.notify(entry);
 }
 
 Reply HubspotEmulator::Impl::not_found(const httplib::Request& req) const {
@@ -735,8 +521,7 @@ Reply HubspotEmulator::Impl::control(const httplib::Request& req) {
       HubspotFaults f = hubspot_faults_from_json(body.is_null() ? nlohmann::json::object() : body);
       std::lock_guard lk(mu);
       faults = f;
-      fault_rng.seed(f.seed);
-      faults_since_set = 0;
+      fault_dice.reset(f.seed);
       return ok();
     }
     if (path == "/_emulator/faults" && m == "GET") {
@@ -767,7 +552,7 @@ Reply HubspotEmulator::Impl::control(const httplib::Request& req) {
     }
     if (path == "/_emulator/requests" && m == "GET") {
       std::lock_guard lk(mu);
-      return ok(nlohmann::json(std::vector<nlohmann::json>(log.begin(), log.end())));
+      return ok(requests.entries_json());
     }
     if (path == "/_emulator/stats" && m == "GET") {
       std::lock_guard lk(mu);

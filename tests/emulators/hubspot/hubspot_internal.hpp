@@ -1,15 +1,10 @@
 // Private to the HubSpot emulator's .cpp files.
 #pragma once
 
-// Debian's libcpp-httplib is a compiled library built with OpenSSL support; some of httplib's
-// structs (Request, ClientImpl) change layout with this macro, so every user must agree.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#include <httplib.h>
-
+// Debian's libcpp-httplib is built with OpenSSL support, which changes the layout of some of
+// httplib's structs: emulators/common/emulator_server.hpp defines CPPHTTPLIB_OPENSSL_SUPPORT
+// before it includes httplib, so every user agrees.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -21,38 +16,32 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "emulators/common/emulator_faults.hpp"
+#include "emulators/common/emulator_server.hpp"
+#include "emulators/common/emulator_util.hpp"
 #include "emulators/hubspot/hubspot_emulator.hpp"
 
 namespace synctool::emulators::hubspot_detail {
 
+// Clocks, dates, strings, the fault kinds: emulators/common.
+using namespace common;
+
 // hubspot_util.cpp
-std::int64_t wall_ms();
-std::int64_t steady_ms();
 std::string iso_ms(std::int64_t ms);    // 2025-01-02T03:04:05.678Z
 std::string iso_date(std::int64_t ms);  // 2025-01-02
-std::optional<std::int64_t> parse_iso(std::string_view s);
 std::optional<std::int64_t> parse_int64(std::string_view s);
 std::optional<std::uint64_t> parse_id(std::string_view s);
 std::optional<std::int64_t> parse_time_value(std::string_view s);
 std::optional<double> parse_number(std::string_view s);
-std::string lower(std::string_view s);
-std::string trim(std::string_view s);
-std::vector<std::string> split(std::string_view s, char sep);
 std::string encode_cursor(std::uint64_t id);
 std::optional<std::uint64_t> decode_cursor(std::string_view s);
 std::string url_decode(std::string_view s);
-std::string uuid4();
-
-inline std::string dump_json(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 struct Reply {
   int status = 200;
@@ -66,15 +55,6 @@ inline Reply error_reply(int status, const std::string& message, const std::stri
   for (auto it = extra.begin(); it != extra.end(); ++it) b[it.key()] = it.value();
   return Reply{status, dump_json(b), {}};
 }
-
-inline std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  for (auto& s : split(path, '/'))
-    if (!s.empty()) out.push_back(std::move(s));
-  return out;
-}
-
-enum class Fault { none, r429, r5xx, timeout, drop, lost_response, malformed };
 
 using Props = std::unordered_map<std::string, std::string>;  // absent: null
 
@@ -204,8 +184,7 @@ struct HubspotEmulator::Impl {
   mutable std::mutex mu;  // guards everything below but the server and the listener
   HubspotEmulatorOptions opt;
   HubspotFaults faults;
-  std::mt19937_64 fault_rng;
-  std::int64_t faults_since_set = 0;
+  common::FaultDice fault_dice;
   std::mt19937_64 misc_rng{0x5eed};
   std::optional<std::int64_t> frozen;
   std::int64_t last_ts = 0;  // the latest write timestamp issued
@@ -233,18 +212,11 @@ struct HubspotEmulator::Impl {
   std::unordered_map<std::string, std::deque<std::int64_t>> ten_windows, search_windows;
   std::deque<std::int64_t> all_window;
   std::int64_t max_in_window = 0, daily_used = 0;
-  std::int64_t n_requests = 0, throttled_by_limit = 0, throttled_injected = 0, faults_injected = 0,
-               token_refreshes = 0;
-  std::map<std::string, std::int64_t> by_status;
-  std::deque<nlohmann::json> log;
+  std::int64_t throttled_by_limit = 0, throttled_injected = 0, faults_injected = 0, token_refreshes = 0;
+  common::RequestLog requests;
 
-  std::mutex listener_mu;
-  std::function<void(const nlohmann::json&)> listener;
-
-  std::unique_ptr<httplib::Server> svr;
-  std::thread thread;
-  std::atomic<bool> stopping{false}, listen_done{false};
-  int bound_port = 0;
+  common::RequestListener listener;
+  common::HttpServer server;
 
   // hubspot_emulator.cpp
   std::string base_url() const;
@@ -259,7 +231,6 @@ struct HubspotEmulator::Impl {
   void add_rate_headers(Reply& r, std::size_t in_window, bool exhausted) const;
   void note_arrival();
   Fault roll_fault(const std::string& path, bool crm, bool oauth, std::int64_t& slow, int& status_5xx);
-  void sleep_interruptible(std::int64_t ms) const;
   void record_request(const httplib::Request& req, int status, const char* fault, std::int64_t at);
   void expire_tokens_locked();
   nlohmann::json stats_locked() const;

@@ -268,8 +268,10 @@ Reply MailchimpEmulator::Impl::list_members(Call& c, List& l) {
   std::int64_t since_ms = 0;
   if (req.has_param("since_last_changed") && !req.get_param_value("since_last_changed").empty()) {
     const std::string v = req.get_param_value("since_last_changed");
-    if (!parse_iso_ms(trim(v), since_ms))
+    const std::optional<std::int64_t> ms = parse_iso_ms(trim(v));
+    if (!ms)
       return invalid("since_last_changed", "since_last_changed must be an ISO 8601 date-time, got '" + v + "'");
+    since_ms = *ms;
     has_since = true;
   }
   std::string sort_field;

@@ -2,8 +2,8 @@
 // Marketing API v3").
 //
 // It is an independent implementation: it shares no code with the synctool Mailchimp connector
-// (nor with the other emulators), so a misreading of the API in one does not hide the same
-// misreading in the other. It listens on 127.0.0.1 only. Tests start it in-process; the
+// (only server plumbing with the other emulators, in emulators/common), so a misreading of the
+// API in one does not hide the same misreading in the other. It listens on 127.0.0.1 only. Tests start it in-process; the
 // `mailchimp-emulator` executable wraps it for the end-to-end tests, the demo and the benchmark.
 // See README.md next to this file.
 #pragma once

@@ -1,56 +1,43 @@
 // Private to the Mailchimp emulator's .cpp files.
 #pragma once
 
-// Debian's libcpp-httplib is a compiled library built with OpenSSL support; some of httplib's
-// structs (Request, ClientImpl) change layout with this macro, so every user must agree.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#include <httplib.h>
-
+// httplib comes from emulators/common/emulator_server.hpp, which defines CPPHTTPLIB_OPENSSL_SUPPORT
+// first (Debian's library is built with it, and it changes the layout of some of httplib's structs).
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "emulators/common/emulator_faults.hpp"
+#include "emulators/common/emulator_server.hpp"
+#include "emulators/common/emulator_util.hpp"
 #include "emulators/mailchimp/mailchimp_emulator.hpp"
 
 namespace synctool::emulators::mailchimp_detail {
 
 constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();  // an unset timestamp ("")
 
+// Clocks, dates, strings, the fault kinds: emulators/common.
+using namespace common;
+
 // mailchimp_util.cpp
-std::int64_t wall_ms();
-std::int64_t steady_ms();
-std::int64_t floor_div(std::int64_t a, std::int64_t b);
 std::string iso_s(std::int64_t epoch_s);  // 2025-10-21T15:41:36+00:00; "" for kNoTime
-// ISO 8601 date or date-time, with Z or a +hh:mm offset (none: UTC). Epoch milliseconds.
-bool parse_iso_ms(std::string_view s, std::int64_t& out_ms);
 bool parse_int64(std::string_view s, std::int64_t& out);
-bool parse_decimal(std::string_view s);  // -12, 3.5, 1e3
-std::string lower(std::string_view s);
 std::string upper(std::string_view s);
-std::string trim(std::string_view s);
-std::vector<std::string> split(std::string_view s, char sep);
 std::string md5_hex(std::string_view data);
-bool base64_decode(std::string_view in, std::string& out);
-std::string uuid4();
 // The emulator's stand-in for Mailchimp's address check (README "Email addresses").
 bool valid_email(std::string_view email);
 
@@ -111,12 +98,6 @@ class ObjectOut {
   bool first_ = true;
 };
 
-inline std::string dump_json(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-inline bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
 // An answer. JSON bodies are kept as JSON until the store's lock is released: `fields`
 // filtering, serialisation and gzip happen outside it.
 struct Reply {
@@ -169,15 +150,6 @@ inline Reply problem(int status, const std::string& title, const std::string& de
   r.content_type = "application/problem+json; charset=utf-8";
   return r;
 }
-
-inline std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  for (auto& s : split(path, '/'))
-    if (!s.empty()) out.push_back(std::move(s));
-  return out;
-}
-
-enum class Fault { none, r429, r5xx, timeout, drop, lost_response, malformed };
 
 struct MergeField {
   int merge_id = 0;
@@ -296,23 +268,15 @@ struct MailchimpEmulator::Impl {
   // Options, faults, stats and the log: guarded by `ctl_mu` (held only briefly).
   mutable std::mutex ctl_mu;
   MailchimpEmulatorOptions opt;
-  std::mt19937_64 fault_rng;
-  std::int64_t faults_since_set = 0;
-  std::int64_t n_requests = 0, faults_injected = 0, throttled_connections = 0;
-  std::map<std::string, std::int64_t> by_status;
-  std::deque<nlohmann::json> log;
+  common::FaultDice fault_dice;
+  std::int64_t faults_injected = 0, throttled_connections = 0;
+  common::RequestLog requests;
 
   std::atomic<int> in_flight{0};
   std::atomic<std::int64_t> max_concurrent{0}, batch_calls{0}, members_written{0};
 
-  std::mutex listener_mu;
-  std::function<void(const nlohmann::json&)> listener;
-
-  std::unique_ptr<httplib::Server> svr;
-  std::thread thread;
-  std::atomic<bool> stopping{false}, listen_done{false};
-  int bound_port = 0;
-  int listen_fd = -1;
+  common::RequestListener listener;
+  common::HttpServer server;
 
   // mailchimp_emulator.cpp
   void serve(const httplib::Request& req, httplib::Response& res);
@@ -321,8 +285,6 @@ struct MailchimpEmulator::Impl {
   void finish(Reply& r, const httplib::Request& req) const;  // fields filtering and serialisation
   bool authorized(const httplib::Request& req) const;
   Reply overload_reply(const std::string& answer, int limit) const;
-  Fault roll_fault(const std::string& sub_path, std::int64_t& slow, int& status_5xx);
-  void sleep_interruptible(std::int64_t ms) const;
   void record_request(const httplib::Request& req, int status, const char* fault, std::int64_t at);
   nlohmann::json stats_locked() const;
   void reset_stats_locked();

@@ -35,9 +35,10 @@ bool is_empty_value(const json& v) { return v.is_null() || (v.is_string() && v.g
 
 // Seconds of an ISO 8601 value; false when it is not one.
 bool seconds_of(const json& v, std::int64_t& out) {
-  std::int64_t ms = 0;
-  if (!v.is_string() || !parse_iso_ms(v.get<std::string>(), ms)) return false;
-  out = floor_div(ms, 1000);
+  if (!v.is_string()) return false;
+  const std::optional<std::int64_t> ms = parse_iso_ms(v.get<std::string>());
+  if (!ms) return false;
+  out = floor_div(*ms, 1000);
   return true;
 }
 
@@ -521,7 +522,7 @@ bool MailchimpEmulator::Impl::convert_merge(const MergeField& f, const json& v, 
       return true;
     }
     const std::string t = trim(s);
-    if (!parse_decimal(t)) {
+    if (!is_decimal(t)) {
       message = "Please enter a number";
       return false;
     }
