@@ -455,6 +455,16 @@ void run_conformance(const ConformanceOptions& options) {
   }
 }
 
+std::vector<connectors::ConnectionConfig> with_settings(const ConformanceFixture& fixture,
+                                                        const std::vector<connectors::Json>& settings) {
+  std::vector<connectors::ConnectionConfig> configs;
+  for (const auto& s : settings) {
+    configs.push_back(fixture.config);
+    configs.back().settings = s;
+  }
+  return configs;
+}
+
 const util::Clock& clock_an_hour_ahead() {
   class AheadClock final : public util::Clock {
    public:

@@ -65,6 +65,10 @@ connectors::WriteOp op(connectors::OpKind kind, std::string id, connectors::Json
 // ahead of the wall clock, which would make the cursor (correctly, but inexactly) fall back to
 // the start.
 const util::Clock& clock_an_hour_ahead();
+// Copies of the fixture's connection, each with one of `settings` instead of its own (for
+// ConformanceOptions::bad_configs).
+std::vector<connectors::ConnectionConfig> with_settings(const ConformanceFixture& fixture,
+                                                        const std::vector<connectors::Json>& settings);
 // Runs `call`, expects a ConnectorError of kind config, and returns its message.
 std::string config_error(const std::function<void()>& call);
 

@@ -7,7 +7,6 @@ namespace synctool::testing {
 
 namespace {
 
-using connectors::ConnectionConfig;
 using connectors::Json;
 
 // A fresh emulator per fixture, with limits high enough that the suite is not paced.
@@ -37,20 +36,15 @@ ConformanceOptions hubspot_options() {
   options.name = "hubspot";
   options.make_fixture = &hubspot_fixture;
   options.bad_configs = [](const ConformanceFixture& fixture) {
-    std::vector<ConnectionConfig> configs;
-    auto with = [&](Json settings) {
-      ConnectionConfig config = fixture.config;
-      config.settings = std::move(settings);
-      configs.push_back(config);
-    };
     const std::string url = fixture.config.settings["base_url"];
-    with({{"token", "pat-na1-wrong"}, {"base_url", url}});                      // 401
-    with({{"base_url", url}});                                                    // no credentials
-    with({{"token", "t"}, {"base_url", "ftp://127.0.0.1:1"}});                    // not HTTP
-    with({{"token", "t"}, {"base_url", url}, {"rate_limit", "fast"}});            // bad limit
-    with({{"client_id", "emulator-client"}, {"client_secret", "wrong"}, {"refresh_token", "emulator-refresh-token"},
-          {"base_url", url}});                                                    // OAuth refused
-    return configs;
+    return with_settings(fixture, {
+        {{"token", "pat-na1-wrong"}, {"base_url", url}},                      // 401
+        {{"base_url", url}},                                                    // no credentials
+        {{"token", "t"}, {"base_url", "ftp://127.0.0.1:1"}},                    // not HTTP
+        {{"token", "t"}, {"base_url", url}, {"rate_limit", "fast"}},            // bad limit
+        {{"client_id", "emulator-client"}, {"client_secret", "wrong"}, {"refresh_token", "emulator-refresh-token"},
+         {"base_url", url}},                                                    // OAuth refused
+    });
   };
   options.capabilities.incremental_read = true;
   options.capabilities.tombstones = true;

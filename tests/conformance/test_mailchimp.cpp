@@ -7,7 +7,6 @@ namespace synctool::testing {
 
 namespace {
 
-using connectors::ConnectionConfig;
 using connectors::Json;
 
 constexpr const char* kAudience = "conformance audience";
@@ -39,19 +38,14 @@ ConformanceOptions mailchimp_options() {
   options.name = "mailchimp";
   options.make_fixture = &mailchimp_fixture;
   options.bad_configs = [](const ConformanceFixture& fixture) {
-    std::vector<ConnectionConfig> configs;
-    auto with = [&](Json settings) {
-      ConnectionConfig config = fixture.config;
-      config.settings = std::move(settings);
-      configs.push_back(config);
-    };
     const std::string url = fixture.config.settings["base_url"];
-    with({{"api_key", "00000000000000000000000000000000-us6"}, {"base_url", url}});  // 401
-    with({{"base_url", url}});                                                        // no key
-    with({{"api_key", "0123456789abcdef0123456789abcdef"}});                           // no data centre
-    with({{"api_key", "k-us6"}, {"base_url", "ftp://127.0.0.1:1"}});                   // not HTTP
-    with({{"api_key", "k-us6"}, {"base_url", url}, {"max_in_flight", 11}});            // over Mailchimp's 10
-    return configs;
+    return with_settings(fixture, {
+        {{"api_key", "00000000000000000000000000000000-us6"}, {"base_url", url}},  // 401
+        {{"base_url", url}},                                                        // no key
+        {{"api_key", "0123456789abcdef0123456789abcdef"}},                           // no data centre
+        {{"api_key", "k-us6"}, {"base_url", "ftp://127.0.0.1:1"}},                   // not HTTP
+        {{"api_key", "k-us6"}, {"base_url", url}, {"max_in_flight", 11}},            // over Mailchimp's 10
+    });
   };
   options.capabilities.incremental_read = true;
   options.capabilities.tombstones = true;
