@@ -7,7 +7,6 @@ namespace synctool::testing {
 
 namespace {
 
-using connectors::Json;
 
 // A fresh emulator per fixture, with limits high enough that the suite is not paced.
 ConformanceFixture hubspot_fixture() {
