@@ -38,8 +38,13 @@ std::string item_problem(std::string_view item, const CronField& field) {
   if (range == "*") return "";
   auto check = [&](std::string_view number) -> std::string {
     int value = 0;
-    if (!parse_number(number, value))
-      return "'" + std::string(number) + "' is not a number, '*', a range 'a-b' or a step '*/n'";
+    if (!parse_number(number, value)) {
+      // Built with += : GCC 12 reports a false -Wrestrict for "literal" + std::string at -O2.
+      std::string problem = "'";
+      problem += number;
+      problem += "' is not a number, '*', a range 'a-b' or a step '*/n'";
+      return problem;
+    }
     if (value < field.min || value > field.max)
       return std::to_string(value) + " is out of range " + std::to_string(field.min) + "-" +
              std::to_string(field.max);
