@@ -5,97 +5,31 @@
 
 namespace synctool::connectors {
 
-ConnectionSettings::ConnectionSettings(const ConnectionConfig& config, std::string vendor)
-    : config_(config), vendor_(std::move(vendor)) {}
-
-std::string ConnectionSettings::text(const std::string& key) const {
-  auto it = config_.settings.find(key);
-  if (it == config_.settings.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
-void ConnectionSettings::fail(const std::string& what) const {
-  throw ConnectorError(ErrorKind::config, vendor_ + ": connection '" + config_.name + "': " + what);
-}
-
-std::int64_t ConnectionSettings::duration_ms(const std::string& key, std::int64_t fallback_ms) const {
-  auto it = config_.settings.find(key);
-  if (it == config_.settings.end()) return fallback_ms;
-  if (it->is_number()) return static_cast<std::int64_t>(it->get<double>() * 1000);
-  if (it->is_string())
-    if (auto ms = util::parse_duration(it->get<std::string>()); ms && *ms > 0) return *ms;
-  fail("'" + key + "' must be a duration such as \"30s\" or \"2m\"");
-}
-
-std::int64_t ConnectionSettings::integer(const std::string& key, std::int64_t fallback, std::int64_t low,
-                                         std::int64_t high) const {
-  auto it = config_.settings.find(key);
-  if (it == config_.settings.end()) return fallback;
-  std::int64_t value = 0;
-  if (it->is_number_integer()) {
-    value = it->get<std::int64_t>();
-  } else if (it->is_string() && !it->get<std::string>().empty() && it->get<std::string>().size() < 18 &&
-             it->get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
-    value = std::stoll(it->get<std::string>());
-  } else {
-    fail("'" + key + "' must be a whole number");
-  }
-  if (value < low || value > high)
-    fail("'" + key + "' must be between " + std::to_string(low) + " and " + std::to_string(high));
-  return value;
-}
-
-std::string ConnectionSettings::base_url(const HttpDefaults& defaults) const {
-  std::string url = text("base_url");
+std::string http_base_url(const ConnectionSettings& settings, const HttpDefaults& defaults) {
+  std::string url = settings.text("base_url");
   if (url.empty()) url = defaults.base_url;
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (!util::starts_with(url, "https://") && !util::starts_with(url, "http://"))
-    fail("base_url must start with https:// (got '" + url + "')");
+    settings.fail("base_url must start with https:// (got '" + url + "')");
   return url;
 }
 
-net::ClientOptions ConnectionSettings::client_options(const HttpDefaults& defaults) const {
+net::ClientOptions http_client_options(const ConnectionSettings& settings, const HttpDefaults& defaults) {
   net::ClientOptions options;
-  options.name = config_.name.empty() ? vendor_ : config_.name;
-  std::string rate = text("rate_limit");
+  options.name = settings.name();
+  std::string rate = settings.text("rate_limit");
   auto limit = net::parse_rate_limit(rate.empty() ? defaults.rate_limit : rate);
-  if (!limit) fail("rate_limit must look like \"100/10s\" (got '" + rate + "')");
+  if (!limit) settings.fail("rate_limit must look like \"100/10s\" (got '" + rate + "')");
   options.rate_limit = *limit;
-  options.max_in_flight = static_cast<std::size_t>(integer(
+  options.max_in_flight = static_cast<std::size_t>(settings.integer(
       "max_in_flight", static_cast<std::int64_t>(defaults.max_in_flight), 1,
       static_cast<std::int64_t>(defaults.max_in_flight_limit)));
-  options.retry.max_attempts = static_cast<int>(integer("max_retries", 7, 0, 50)) + 1;
-  options.transport.total_timeout_ms = duration_ms("timeout", defaults.timeout_ms);
+  options.retry.max_attempts = static_cast<int>(settings.integer("max_retries", 7, 0, 50)) + 1;
+  options.transport.total_timeout_ms = settings.duration_ms("timeout", defaults.timeout_ms);
   options.transport.connect_timeout_ms = std::min<std::int64_t>(options.transport.total_timeout_ms, 10'000);
-  options.retry.max_elapsed_ms = duration_ms("retry_for", 300'000);
-  options.log = config_.log;
+  options.retry.max_elapsed_ms = settings.duration_ms("retry_for", 300'000);
+  options.log = settings.config().log;
   return options;
-}
-
-std::string endpoint_text(const ObjectRef& object, const std::string& key) {
-  auto it = object.options.find(key);
-  if (it == object.options.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-bool endpoint_flag(const std::string& vendor, const ObjectRef& object, const std::string& key, bool fallback) {
-  auto it = object.options.find(key);
-  if (it == object.options.end()) return fallback;
-  if (it->is_boolean()) return it->get<bool>();
-  throw ConnectorError(ErrorKind::config, vendor + ": '" + key + "' must be true or false");
-}
-
-std::int64_t endpoint_duration_ms(const std::string& vendor, const ObjectRef& object, const std::string& key,
-                                  std::int64_t fallback_ms) {
-  auto text = endpoint_text(object, key);
-  if (text.empty()) return fallback_ms;
-  if (text == "0" || text == "0s") return 0;
-  auto ms = util::parse_duration(text);
-  if (!ms)
-    throw ConnectorError(ErrorKind::config,
-                         vendor + ": '" + key + "' must be a duration such as \"2m\" (got '" + text + "')");
-  return *ms;
 }
 
 std::optional<net::Verdict> garbled_success_verdict(const net::HttpResponse& response) {

@@ -1,10 +1,11 @@
-// What the connectors that talk HTTP (HubSpot, Mailchimp) share: reading connection and
-// endpoint settings with messages that name the connection, and the HTTP client of src/net
-// wrapped so that its failures reach the engine as ConnectorErrors.
+// What the connectors that talk HTTP (HubSpot, Mailchimp) share: the common connection keys
+// (base_url, rate_limit, max_in_flight, timeout...) and the HTTP client of src/net wrapped so
+// that its failures reach the engine as ConnectorErrors.
 #pragma once
 
 #include "connectors/connector.hpp"
 #include "connectors/registry.hpp"
+#include "connectors/settings.hpp"
 #include "net/http_client.hpp"
 
 #include <cstdint>
@@ -24,34 +25,10 @@ struct HttpDefaults {
   std::int64_t timeout_ms = 60'000;
 };
 
-// A connection's settings (after ${ENV} interpolation), read with clear errors.
-class ConnectionSettings {
- public:
-  ConnectionSettings(const ConnectionConfig& config, std::string vendor);
-
-  std::string text(const std::string& key) const;  // "" when absent
-  // "30s", "2m", or a number of seconds.
-  std::int64_t duration_ms(const std::string& key, std::int64_t fallback_ms) const;
-  std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t low, std::int64_t high) const;
-  // Throws ConnectorError(config): "<vendor>: connection '<name>': <what>".
-  [[noreturn]] void fail(const std::string& what) const;
-
-  // base_url (scheme checked, no trailing slash), or the vendor's default.
-  std::string base_url(const HttpDefaults& defaults) const;
-  // rate_limit, max_in_flight, max_retries, timeout and retry_for into client options.
-  net::ClientOptions client_options(const HttpDefaults& defaults) const;
-
- private:
-  const ConnectionConfig& config_;
-  std::string vendor_;
-};
-
-// Endpoint options ([source] / [destination] keys) of an object.
-std::string endpoint_text(const ObjectRef& object, const std::string& key);  // "" when absent
-bool endpoint_flag(const std::string& vendor, const ObjectRef& object, const std::string& key, bool fallback);
-// A duration option such as lookback = "2m"; "0" and "0s" mean none.
-std::int64_t endpoint_duration_ms(const std::string& vendor, const ObjectRef& object, const std::string& key,
-                                  std::int64_t fallback_ms);
+// base_url (scheme checked, no trailing slash), or the vendor's default.
+std::string http_base_url(const ConnectionSettings& settings, const HttpDefaults& defaults);
+// rate_limit, max_in_flight, max_retries, timeout and retry_for into client options.
+net::ClientOptions http_client_options(const ConnectionSettings& settings, const HttpDefaults& defaults);
 
 // A success whose JSON body is cut short or garbled (a proxy, a connection dropped mid-body)
 // is asked again rather than half read: the retry verdict for such a response, if it is one.

@@ -61,8 +61,8 @@ HubspotApi::HubspotApi(const ConnectionConfig& config) : HttpApi(config, "hubspo
   HttpDefaults defaults;
   defaults.base_url = kDefaultBaseUrl;
   defaults.rate_limit = kDefaultRateLimit;
-  base_url_ = settings.base_url(defaults);
-  net::ClientOptions options = settings.client_options(defaults);
+  base_url_ = http_base_url(settings, defaults);
+  net::ClientOptions options = http_client_options(settings, defaults);
   options.extra_buckets["search"] = net::RateLimit{5, 1000};
   options.classify = &hubspot_verdict;
   options.observe = &observe_budget;

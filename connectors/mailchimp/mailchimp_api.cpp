@@ -55,8 +55,8 @@ MailchimpApi::MailchimpApi(const ConnectionConfig& config) : HttpApi(config, "ma
     settings.fail("the api_key has no data-centre suffix such as '-us6' (Mailchimp keys end with it); check the "
                   "key, or give base_url");
   defaults.base_url = "https://" + dc + ".api.mailchimp.com/3.0";
-  base_url_ = settings.base_url(defaults);
-  net::ClientOptions options = settings.client_options(defaults);
+  base_url_ = http_base_url(settings, defaults);
+  net::ClientOptions options = http_client_options(settings, defaults);
   options.classify = &mailchimp_verdict;
   options.retry.base_delay_ms = 1000;
   open_transport(options.transport);
