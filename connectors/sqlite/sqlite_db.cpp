@@ -1,5 +1,7 @@
 #include "connectors/sqlite/sqlite_db.hpp"
 
+#include "util/strings.hpp"
+
 #include <limits>
 #include <utility>
 
@@ -35,30 +37,6 @@ std::string quote_identifier(std::string_view name) {
   }
   quoted.push_back('"');
   return quoted;
-}
-
-std::string base64_encode(const void* data, std::size_t size) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < size; i += 3) {
-    unsigned v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (i < size) {
-    unsigned v = bytes[i] << 16;
-    if (i + 1 < size) v |= bytes[i + 1] << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < size ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
 }
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
@@ -184,7 +162,7 @@ nlohmann::json Statement::column_json(int index) const {
       return *column_text(index);
     case SQLITE_BLOB: {
       const void* data = sqlite3_column_blob(stmt_, index);
-      return base64_encode(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
+      return util::base64_encode(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
     }
     default:
       return nullptr;

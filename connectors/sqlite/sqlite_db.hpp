@@ -31,7 +31,6 @@ class SqliteError : public std::runtime_error {
 
 // "name" with embedded quotes doubled: safe for any table or column name.
 std::string quote_identifier(std::string_view name);
-std::string base64_encode(const void* data, std::size_t size);
 
 class Statement {
  public:

@@ -38,13 +38,6 @@ struct KeyWiper {
   ~KeyWiper() { OPENSSL_cleanse(key.data(), key.size()); }
 };
 
-std::string base64_encode(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  return out;
-}
-
 std::optional<std::string> base64_decode(std::string_view text) {
   std::string clean;
   for (char c : text)
@@ -118,7 +111,7 @@ std::string seal_secret(const std::string& plaintext, const std::string& key_mat
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagLength),
                           cipher + plaintext.size()) != 1)
     throw std::runtime_error("could not seal the token for the cache");
-  return base64_encode(iv, raw.size());
+  return util::base64_encode(iv, raw.size());
 }
 
 std::optional<std::string> open_secret(const std::string& sealed, const std::string& key_material) {

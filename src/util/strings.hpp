@@ -24,4 +24,7 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 // inside a UTF-8 sequence) with "..." appended when cut.
 std::string squeeze(std::string_view text, std::size_t limit);
 
+// Standard base64 with padding.
+std::string base64_encode(const void* data, std::size_t size);
+
 }  // namespace synctool::util
