@@ -49,6 +49,14 @@ struct Record {
   bool deleted = false;            // a tombstone: only `id` (and maybe fields) is meaningful
 };
 
+// A field of the typed [schema] a sync declares for its destination.
+struct DeclaredField {
+  std::string name;
+  // string, number, bool, date, datetime, email, enumeration, multiselect, json
+  std::string type;
+  std::vector<std::string> options;  // enumeration / multiselect values
+};
+
 // Which object is meant, with the endpoint's options from the spec ([source] / [destination]
 // keys other than connection/object/fields/filter, e.g. query, cursor_column, list).
 struct ObjectRef {
@@ -65,6 +73,9 @@ struct ObjectRef {
   // these; systems with wide records (a CRM's hundreds of properties) fetch only these.
   // Empty: every field.
   std::vector<std::string> fields;
+  // The sync's declared [schema] (destination only): connectors that create tables or
+  // columns give them these types.
+  std::vector<DeclaredField> schema;
 };
 
 // The pseudo field that names a record's native id in lookup().
@@ -113,14 +124,6 @@ struct FieldInfo {
 struct ObjectDescription {
   std::string name;
   std::vector<FieldInfo> fields;
-};
-
-// A field of the typed [schema] a sync declares for its destination.
-struct DeclaredField {
-  std::string name;
-  // string, number, bool, date, datetime, email, enumeration, multiselect, json
-  std::string type;
-  std::vector<std::string> options;  // enumeration / multiselect values
 };
 
 // One difference between a declared schema and the system's fields.

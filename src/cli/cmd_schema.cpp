@@ -5,16 +5,6 @@
 
 namespace synctool::cli {
 
-namespace {
-
-std::vector<connectors::DeclaredField> declared_fields(const spec::SyncSpec& sync) {
-  std::vector<connectors::DeclaredField> fields;
-  for (const auto& field : sync.schema) fields.push_back({field.name, spec::to_string(field.type), field.options});
-  return fields;
-}
-
-}  // namespace
-
 int cmd_schema(Context& ctx, const std::string& name, bool apply) {
   auto loaded = ctx.load_sync(name);
   const auto& sync = *loaded.spec;
@@ -29,7 +19,7 @@ int cmd_schema(Context& ctx, const std::string& name, bool apply) {
   std::vector<connectors::SchemaChange> changes;
   try {
     auto destination = ctx.open_connector(sync.destination.connection);
-    changes = destination->schema_plan(object, declared_fields(sync));
+    changes = destination->schema_plan(object, object.schema);
     if (apply && !changes.empty()) destination->schema_apply(object, changes);
   } catch (const connectors::ConnectorError& e) {
     out.error(name + ": destination '" + sync.destination.connection + "': " + e.what());

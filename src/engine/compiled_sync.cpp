@@ -43,6 +43,8 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
       destination_object_(make_object(sync.destination, sync.match.destination, true)) {
   source_object_.fields = mapper_.source_read_fields(filter_.fields());
   destination_object_.fields = destination_read_fields();
+  for (const auto& field : sync.schema)
+    destination_object_.schema.push_back({field.name, spec::to_string(field.type), field.options});
   if (!sync.source.fields.empty()) {
     std::vector<spec::SpecProblem> problems;
     for (const auto& field : filter_.fields()) {
