@@ -3,6 +3,7 @@
 #include "connectors/csv/csv_connector.hpp"
 #include "connectors/hubspot/hubspot_connector.hpp"
 #include "connectors/mailchimp/mailchimp_connector.hpp"
+#include "connectors/postgres/postgres_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "util/strings.hpp"
 
@@ -13,6 +14,7 @@ const std::vector<ConnectorType>& connector_types() {
       csv_connector_type(),
       hubspot_connector_type(),
       mailchimp_connector_type(),
+      postgres_connector_type(),
       sqlite_connector_type(),
   };
   return types;
