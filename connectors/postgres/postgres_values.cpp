@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 
 namespace synctool::connectors::postgres {
@@ -48,7 +49,8 @@ Json number_or_text(std::string_view text, bool exact_only) {
   if (exact_only && significant_digits(text) > 15) return std::string(text);
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::string(text);  // NaN, Infinity
+  // NaN and Infinity have no JSON number: they stay text.
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::string(text);
   return value;
 }
 

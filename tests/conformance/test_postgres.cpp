@@ -179,6 +179,9 @@ TEST_CASE("postgres: connection problems are config errors that name the server,
   CHECK(std::string(bad_url.what()).find(password) == std::string::npos);
   CHECK_THAT(message({{"schema", Json()}, {"url", db.schema.url() + "?options=-csearch_path%3Dnope"}}),
              Catch::Contains("no current schema"));
+  CHECK_THAT(message({{"schema", "nope"}}), Catch::Contains("no schema 'nope'"));
+  // TLS options pass through to libpq: the test server speaks no TLS.
+  CHECK_THAT(message({{"sslmode", "require"}}), Catch::Contains("SSL"));
 }
 
 TEST_CASE("postgres: a missing table or column is a config error naming it", "[postgres]") {
