@@ -604,9 +604,24 @@ class PostgresConnector final : public Connector {
       }
     }
 
+    // The op's fields as written: an empty text goes into a column that cannot hold one (a
+    // number, a date, a boolean: an empty CSV cell) as NULL. The engine counts "" and null as
+    // equal, so later runs see no change.
+    Json written_fields(const WriteOp& op) const {
+      Json fields = op.fields;
+      for (auto& [name, value] : fields.items()) {
+        if (!value.is_string() || !value.get_ref<const std::string&>().empty()) continue;
+        const Column* column = relation.find(name);
+        if (column && column->category != 'S' && column->type != postgres::oid::json &&
+            column->type != postgres::oid::jsonb)
+          value = nullptr;
+      }
+      return fields;
+    }
+
     std::string fields_array(const std::vector<std::size_t>& indices) const {
       Json rows = Json::array();
-      for (auto i : indices) rows.push_back(ops[i].fields);
+      for (auto i : indices) rows.push_back(written_fields(ops[i]));
       return rows.dump(-1, ' ', false, Json::error_handler_t::replace);
     }
 
@@ -615,7 +630,7 @@ class PostgresConnector final : public Connector {
       Json rows = Json::array();
       for (auto i : indices) {
         Json row = {{"k", *self.id_object(key, ops[i].id)}};
-        if (with_fields) row["f"] = ops[i].fields;
+        if (with_fields) row["f"] = written_fields(ops[i]);
         rows.push_back(std::move(row));
       }
       return rows.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -640,7 +655,7 @@ class PostgresConnector final : public Connector {
                            : db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " +
                                          quoted(columns, "src.") + " FROM json_populate_record(NULL::" + table() +
                                          ", $1::json) AS src RETURNING " + quoted(key, ""),
-                                     {ops[i].fields.dump(-1, ' ', false, Json::error_handler_t::replace)});
+                                     {written_fields(ops[i]).dump(-1, ' ', false, Json::error_handler_t::replace)});
           results[i] = row_ok(row.text(0, 0).value_or(""));
         }
         return;
@@ -974,7 +989,7 @@ class PostgresConnector final : public Connector {
     Relation relation;
     relation.exists = true;
     relation.is_query = true;
-    relation.name = object.name;
+    relation.name = "'" + object.name + "'";
     relation.from = "(" + options.query + ") AS " + quote_identifier(object.name);
     Result shape = db.exec("SELECT * FROM " + relation.from + " LIMIT 0");
     std::vector<std::string> oids;
@@ -983,7 +998,7 @@ class PostgresConnector final : public Connector {
       column.name = shape.column_name(c);
       column.type = shape.column_type(c);
       if (relation.find(column.name))
-        throw ConnectorError(ErrorKind::config, prefix() + "query " + object.name + " returns two columns named '" +
+        throw ConnectorError(ErrorKind::config, prefix() + "query '" + object.name + "' returns two columns named '" +
                                                     column.name + "'; give them distinct names with AS");
       oids.push_back(std::to_string(column.type));
       relation.columns.push_back(std::move(column));

@@ -6,9 +6,23 @@ namespace synctool::connectors::postgres {
 
 namespace {
 
+// libpq's messages end with a newline and may run over several lines ("...Connection refused\n\tIs
+// the server running...?"): one line, the parts joined by "; ".
 std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) text.pop_back();
-  return text;
+  std::string line;
+  bool pending_break = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      pending_break = !line.empty();
+      continue;
+    }
+    if (pending_break && (c == '\t' || c == ' ')) continue;
+    if (pending_break) line += "; ";
+    pending_break = false;
+    line += c;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
 }
 
 std::string field(const PGresult* result, int code) {
