@@ -187,7 +187,7 @@ class PostgresConnector final : public Connector {
   }
 
   ObjectDescription describe(const ObjectRef& object) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     return guarded([&] {
       ObjectDescription description;
       description.name = object.name;
@@ -210,7 +210,7 @@ class PostgresConnector final : public Connector {
   }
 
   void read(const ObjectRef& object, const ReadRequest& request, const PageSink& sink) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     guarded([&] {
       const Relation& relation = relation_of(object, options);
       if (!relation.exists) {
@@ -270,7 +270,7 @@ class PostgresConnector final : public Connector {
 
   std::vector<Record> lookup(const ObjectRef& object, const std::string& field,
                              const std::vector<std::string>& values) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     return guarded([&] {
       std::vector<Record> found;
       if (values.empty()) return found;
@@ -332,7 +332,7 @@ class PostgresConnector final : public Connector {
   }
 
   std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     std::vector<WriteResult> results(ops.size());
     if (ops.empty()) return results;
     if (!options.query.empty()) read_only_query(object);
@@ -360,7 +360,7 @@ class PostgresConnector final : public Connector {
   }
 
   std::string write_problem(const ObjectRef& object, const WriteOp& op) override {
-    const auto options = parse_options(object);
+    const EndpointOptions& options = parse_options(object);
     if (!options.query.empty()) read_only_query(object);
     return guarded([&]() -> std::string {
       const Relation& relation = relation_of(object, options);
@@ -376,7 +376,7 @@ class PostgresConnector final : public Connector {
   }
 
   std::vector<SchemaChange> schema_plan(const ObjectRef& object, const std::vector<DeclaredField>& fields) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     if (!options.query.empty()) read_only_query(object);
     relations_.clear();  // the table as it is now, not as this connector first saw it
     return guarded([&] {
@@ -414,7 +414,7 @@ class PostgresConnector final : public Connector {
   }
 
   void schema_apply(const ObjectRef& object, const std::vector<SchemaChange>& changes) override {
-    const auto options = parse_options(object);
+    const EndpointOptions options = parse_options(object);
     if (!options.query.empty()) read_only_query(object);
     guarded([&] {
       Connection& db = conn();
@@ -466,6 +466,8 @@ class PostgresConnector final : public Connector {
     std::vector<std::string> key;
     const std::vector<WriteOp>& ops;
     std::vector<WriteResult>& results;
+    // Each op's key value as its native id (nullopt when a key column has no value), worked out once.
+    std::vector<std::optional<std::string>> key_texts{};
 
     std::string table() const { return relation.from; }
     const std::string& soft_delete() const { return options.soft_delete_column; }
@@ -473,6 +475,8 @@ class PostgresConnector final : public Connector {
     void run() {
       // Waves in which no key repeats, so that one statement never touches a row twice and
       // ops on the same key keep their order.
+      key_texts.reserve(ops.size());
+      for (const auto& op : ops) key_texts.push_back(key_value_text(op.fields));
       std::vector<std::size_t> wave;
       std::set<std::string> keys;
       auto flush = [&] {
@@ -483,11 +487,11 @@ class PostgresConnector final : public Connector {
         keys.clear();
       };
       for (std::size_t i = 0; i < ops.size(); ++i) {
-        if (auto problem = precheck(ops[i]); !problem.empty()) {
+        if (auto problem = precheck(i); !problem.empty()) {
           results[i] = row_error(problem);
           continue;
         }
-        std::string identity = identity_of(ops[i]);
+        std::string identity = identity_of(i);
         if (!keys.insert(identity).second) {
           flush();
           keys.insert(identity);
@@ -505,9 +509,9 @@ class PostgresConnector final : public Connector {
       return group;
     }
 
-    std::string identity_of(const WriteOp& op) const {
-      if (!op.id.empty()) return op.id;
-      return key_value_text(op.fields).value_or("\x01" + std::to_string(reinterpret_cast<std::uintptr_t>(&op)));
+    std::string identity_of(std::size_t i) const {
+      if (!ops[i].id.empty()) return ops[i].id;
+      return key_texts[i].value_or("\x01" + std::to_string(i));  // no key: a row of its own
     }
 
     // The key's value in a record's fields as the row's native id; nullopt when a part is missing.
@@ -526,13 +530,14 @@ class PostgresConnector final : public Connector {
       return key.size() == 1 && relation.find(key[0]) && relation.find(key[0])->has_default;
     }
 
-    std::string precheck(const WriteOp& op) const {
+    std::string precheck(std::size_t i) const {
+      const WriteOp& op = ops[i];
       switch (op.kind) {
         case OpKind::create:
-          if (!key_value_text(op.fields) && !key_generated()) return "missing key field '" + util::join(key, "', '") + "'";
+          if (!key_texts[i] && !key_generated()) return "missing key field '" + util::join(key, "', '") + "'";
           return "";
         case OpKind::upsert:
-          if (!key_value_text(op.fields)) return "missing key field '" + util::join(key, "', '") + "'";
+          if (!key_texts[i]) return "missing key field '" + util::join(key, "', '") + "'";
           return "";
         case OpKind::update:
         case OpKind::remove:
@@ -607,22 +612,34 @@ class PostgresConnector final : public Connector {
     // The op's fields as written: an empty text goes into a column that cannot hold one (a
     // number, a date, a boolean: an empty CSV cell) as NULL. The engine counts "" and null as
     // equal, so later runs see no change.
+    bool blank_to_null(const std::string& name, const Json& value) const {
+      if (!value.is_string() || !value.get_ref<const std::string&>().empty()) return false;
+      const Column* column = relation.find(name);
+      return column && column->category != 'S' && column->type != postgres::oid::json &&
+             column->type != postgres::oid::jsonb;
+    }
+
     Json written_fields(const WriteOp& op) const {
       Json fields = op.fields;
-      for (auto& [name, value] : fields.items()) {
-        if (!value.is_string() || !value.get_ref<const std::string&>().empty()) continue;
-        const Column* column = relation.find(name);
-        if (column && column->category != 'S' && column->type != postgres::oid::json &&
-            column->type != postgres::oid::jsonb)
-          value = nullptr;
-      }
+      for (auto& [name, value] : fields.items())
+        if (blank_to_null(name, value)) value = nullptr;
       return fields;
     }
 
+    // The op's fields as JSON text, copied only when a value has to change.
+    std::string written_text(const WriteOp& op) const {
+      for (const auto& [name, value] : op.fields.items())
+        if (blank_to_null(name, value)) return written_fields(op).dump(-1, ' ', false, Json::error_handler_t::replace);
+      return op.fields.dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+
     std::string fields_array(const std::vector<std::size_t>& indices) const {
-      Json rows = Json::array();
-      for (auto i : indices) rows.push_back(written_fields(ops[i]));
-      return rows.dump(-1, ' ', false, Json::error_handler_t::replace);
+      std::string rows = "[";
+      for (auto i : indices) {
+        if (rows.size() > 1) rows += ',';
+        rows += written_text(ops[i]);
+      }
+      return rows + "]";
     }
 
     // [{"k": {key columns}, "f": {fields}}...] for ops addressed by their row id.
@@ -646,7 +663,7 @@ class PostgresConnector final : public Connector {
       const WriteOp& first = ops[indices[0]];
       const auto columns = written_columns(first);
       const bool generated = std::any_of(indices.begin(), indices.end(),
-                                         [&](std::size_t i) { return !key_value_text(ops[i].fields); });
+                                         [&](std::size_t i) { return !key_texts[i]; });
       if (generated) {
         // The key is generated by the table: one row at a time, to learn each new id.
         for (auto i : indices) {
@@ -655,7 +672,7 @@ class PostgresConnector final : public Connector {
                            : db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " +
                                          quoted(columns, "src.") + " FROM json_populate_record(NULL::" + table() +
                                          ", $1::json) AS src RETURNING " + quoted(key, ""),
-                                     {written_fields(ops[i]).dump(-1, ' ', false, Json::error_handler_t::replace)});
+                                     {written_text(ops[i])});
           results[i] = row_ok(row.text(0, 0).value_or(""));
         }
         return;
@@ -663,7 +680,7 @@ class PostgresConnector final : public Connector {
       db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
                   " FROM json_populate_recordset(NULL::" + table() + ", $1::json) AS src",
               {fields_array(indices)});
-      for (auto i : indices) results[i] = row_ok(*key_value_text(ops[i].fields));
+      for (auto i : indices) results[i] = row_ok(*key_texts[i]);
     }
 
     void upsert(const std::vector<std::size_t>& indices) {
@@ -688,7 +705,7 @@ class PostgresConnector final : public Connector {
                     ")",
                 {fields_array(indices)});
       }
-      for (auto i : indices) results[i] = row_ok(*key_value_text(ops[i].fields));
+      for (auto i : indices) results[i] = row_ok(*key_texts[i]);
     }
 
     // The ops of `indices` whose rows a statement returned (by 1-based position) are done; the
@@ -701,7 +718,7 @@ class PostgresConnector final : public Connector {
       }
       for (std::size_t j = 0; j < indices.size(); ++j) {
         const WriteOp& op = ops[indices[j]];
-        results[indices[j]] = found[j] ? row_ok(key_value_text(op.fields).value_or(op.id))
+        results[indices[j]] = found[j] ? row_ok(key_texts[indices[j]].value_or(op.id))
                                        : row_error("no row with " + util::join(key, ", ") + " = " + op.id);
       }
     }
@@ -850,7 +867,18 @@ class PostgresConnector final : public Connector {
     throw ConnectorError(ErrorKind::config, message);
   }
 
-  EndpointOptions parse_options(const ObjectRef& object) const {
+  // The engine asks once per row (write_problem): the last object's options are kept.
+  const EndpointOptions& parse_options(const ObjectRef& object) {
+    if (!parsed_for_ || parsed_name_ != object.name || parsed_json_ != object.options) {
+      parsed_ = read_options(object);
+      parsed_for_ = true;
+      parsed_name_ = object.name;
+      parsed_json_ = object.options;
+    }
+    return parsed_;
+  }
+
+  EndpointOptions read_options(const ObjectRef& object) const {
     EndpointOptions options;
     const auto where = prefix() + "object '" + object.name + "': ";
     if (!object.options.is_object()) return options;
@@ -1159,6 +1187,10 @@ class PostgresConnector final : public Connector {
   net::Redactor redactor_;
   bool connected_once_ = false;
   std::map<std::string, Relation> relations_;
+  bool parsed_for_ = false;
+  std::string parsed_name_;
+  Json parsed_json_;
+  EndpointOptions parsed_;
   std::unique_ptr<Connection> main_;
   std::unique_ptr<Connection> reader_;
 };
