@@ -1,5 +1,6 @@
 #include "connectors/csv/csv_connector.hpp"
 
+#include "connectors/connector_helpers.hpp"
 #include "connectors/csv/csv_format.hpp"
 #include "util/fs.hpp"
 #include "util/json_path.hpp"
@@ -45,13 +46,6 @@ std::optional<std::size_t> column_index(const std::vector<std::string>& header, 
   for (std::size_t i = 0; i < header.size(); ++i)
     if (header[i] == name) return i;
   return std::nullopt;
-}
-
-WriteResult row_error(std::string message) {
-  WriteResult result;
-  result.error_kind = ErrorKind::record;
-  result.error = std::move(message);
-  return result;
 }
 
 // An object's file, opened with its header row already read.

@@ -1,5 +1,6 @@
 #include "connectors/postgres/postgres_connector.hpp"
 
+#include "connectors/connector_helpers.hpp"
 #include "connectors/postgres/postgres_db.hpp"
 #include "connectors/postgres/postgres_values.hpp"
 #include "connectors/settings.hpp"
@@ -93,25 +94,6 @@ struct Relation {
     return list;
   }
 };
-
-WriteResult row_error(std::string message) {
-  WriteResult result;
-  result.error_kind = ErrorKind::record;
-  result.error = std::move(message);
-  return result;
-}
-
-WriteResult row_ok(std::string id) {
-  WriteResult result;
-  result.ok = true;
-  result.id = std::move(id);
-  return result;
-}
-
-std::string strip_trailing_semicolons(std::string sql) {
-  while (!sql.empty() && (sql.back() == ';' || std::isspace(static_cast<unsigned char>(sql.back())))) sql.pop_back();
-  return sql;
-}
 
 std::string comma_list(const std::vector<std::string>& items) { return util::join(items, ", "); }
 

@@ -1,5 +1,6 @@
 #include "connectors/sqlite/sqlite_connector.hpp"
 
+#include "connectors/connector_helpers.hpp"
 #include "connectors/sqlite/sqlite_db.hpp"
 #include "util/clock.hpp"
 #include "util/json_path.hpp"
@@ -88,31 +89,10 @@ std::string timestamp_text(std::int64_t epoch_ms) {
   return text;
 }
 
-std::string strip_trailing_semicolons(std::string sql) {
-  while (!sql.empty() && (sql.back() == ';' || sql.back() == ' ' || sql.back() == '\n' || sql.back() == '\r' ||
-                          sql.back() == '\t'))
-    sql.pop_back();
-  return sql;
-}
-
 std::string placeholders(std::size_t count) {
   std::string list;
   for (std::size_t i = 0; i < count; ++i) list += i ? ", ?" : "?";
   return list;
-}
-
-WriteResult row_error(std::string message) {
-  WriteResult result;
-  result.error_kind = ErrorKind::record;
-  result.error = std::move(message);
-  return result;
-}
-
-WriteResult row_ok(std::string id) {
-  WriteResult result;
-  result.ok = true;
-  result.id = std::move(id);
-  return result;
 }
 
 // Where a read gets its rows from.

@@ -14,7 +14,8 @@ std::string contacts_table_sql(bool unique_email) {
          "CREATE INDEX contacts_email ON contacts(email)";
 }
 
-std::string contacts_sync_toml(const std::string& mode, const std::string& normalize, const std::string& extra) {
+std::string contacts_sync_toml(const std::string& mode, const std::string& normalize, const std::string& extra,
+                               const std::string& destination_keys) {
   return R"(direction = "one-way"
 mode      = ")" + mode + R"("
 
@@ -27,7 +28,7 @@ key        = "id"
 connection = "warehouse"
 object     = "contacts"
 key        = "email"
-
+)" + destination_keys + R"(
 [match]
 source      = "email"
 destination = "email"

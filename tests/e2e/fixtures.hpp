@@ -29,10 +29,10 @@ path = "warehouse.db"
 // at all, so that a duplicate the engine creates shows up as a second row.
 std::string contacts_table_sql(bool unique_email = true);
 
-// syncs/contacts.toml: CSV contacts -> SQLite contacts by email, every column mapped.
-// `extra` is appended (e.g. a [deletes] table).
+// syncs/contacts.toml: CSV contacts -> the warehouse's contacts by email, every column mapped.
+// `extra` is appended (e.g. a [deletes] table); `destination_keys` go into [destination].
 std::string contacts_sync_toml(const std::string& mode = "upsert", const std::string& normalize = R"(["trim", "lowercase"])",
-                               const std::string& extra = "");
+                               const std::string& extra = "", const std::string& destination_keys = "");
 
 // Writes synctool.toml, syncs/contacts.toml, the source CSV and an empty destination table.
 void make_csv_to_sqlite(const Project& project, const std::vector<Contact>& contacts,

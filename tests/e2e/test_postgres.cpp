@@ -249,32 +249,11 @@ std::string hubspot_model_differences(const hs::HubspotEmulator& emu, const std:
 
 constexpr const char* kCsvToPg = "contacts_to_pg";
 
-std::string csv_to_postgres_toml(const std::string& mode, const std::string& extra) {
-  return R"(direction = "one-way"
-mode      = ")" + mode + R"("
-
-[source]
-connection = "crm"
-object     = "contacts"
-key        = "id"
-
-[destination]
-connection = "warehouse"
-object     = "contacts"
-key        = "email"
-)" + extra + R"(
-[match]
-source      = "email"
-destination = "email"
-normalize   = ["trim", "lowercase"]
-
-[field_map]
-email      = "email"
-first_name = "first_name"
-last_name  = "last_name"
-company    = "company"
-age        = "age"
-)";
+// syncs/contacts_to_pg.toml: the CSV contacts into the table contacts (fixtures.hpp's sync),
+// with `destination_keys` in [destination] and `extra` after the mapping.
+std::string csv_to_postgres_toml(const std::string& mode, const std::string& destination_keys,
+                                 const std::string& extra = "") {
+  return contacts_sync_toml(mode, R"(["trim", "lowercase"])", extra, destination_keys);
 }
 
 // synctool.toml with the CSV folder `exports` (connection crm) and the test schema (warehouse).
@@ -439,8 +418,7 @@ TEST_CASE("csv to postgres mirror: 100,000 rows land typed in a table synctool c
   PgTestSchema pg;
   Project project;
   write_csv_to_postgres_project(project, pg);
-  project.write_sync(kCsvToPg, csv_to_postgres_toml("mirror", R"(create_table = true
-
+  project.write_sync(kCsvToPg, csv_to_postgres_toml("mirror", "create_table = true", R"(
 [schema]
 email = { type = "email", required = true }
 age   = { type = "number" }
@@ -568,8 +546,7 @@ TEST_CASE("csv to postgres: an empty cell of a field the [schema] types as a num
   PgTestSchema pg;
   Project project;
   write_csv_to_postgres_project(project, pg);
-  project.write_sync(kCsvToPg, csv_to_postgres_toml("upsert", R"(create_table = true
-
+  project.write_sync(kCsvToPg, csv_to_postgres_toml("upsert", "create_table = true", R"(
 [schema]
 age = { type = "number" }
 )"));

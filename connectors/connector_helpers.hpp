@@ -1,0 +1,33 @@
+// Small pieces several connectors share: per-row write results and SQL text clean-up.
+#pragma once
+
+#include "connectors/connector.hpp"
+
+#include <cctype>
+#include <string>
+
+namespace synctool::connectors {
+
+// The row was written; `id` is its native id.
+inline WriteResult row_ok(std::string id) {
+  WriteResult result;
+  result.ok = true;
+  result.id = std::move(id);
+  return result;
+}
+
+// The system refused this row (and only this row) for `message`.
+inline WriteResult row_error(std::string message) {
+  WriteResult result;
+  result.error_kind = ErrorKind::record;
+  result.error = std::move(message);
+  return result;
+}
+
+// A `query` as a subquery: the semicolons and whitespace a user may end it with removed.
+inline std::string strip_trailing_semicolons(std::string sql) {
+  while (!sql.empty() && (sql.back() == ';' || std::isspace(static_cast<unsigned char>(sql.back())))) sql.pop_back();
+  return sql;
+}
+
+}  // namespace synctool::connectors
