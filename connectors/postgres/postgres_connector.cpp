@@ -264,23 +264,22 @@ class PostgresConnector final : public Connector {
       const auto key = key_columns(object, options, relation);
       std::vector<const Column*> columns = wanted_columns(options, relation, {});
       const std::string select = "SELECT " + select_list(columns, key, options) + " FROM " + relation.from + " WHERE ";
-      std::string condition;
-      std::vector<std::vector<std::string>> chunks;
       if (field == kNativeIdField && key.size() > 1) {
-        // Composite ids are JSON arrays of the key values.
+        // Composite ids are JSON arrays of the key values; an id of another shape matches nothing.
         std::vector<std::string> defs;
         for (const auto& name : key) defs.push_back(quote_identifier(name) + " " + relation.find(name)->sql_type);
-        std::vector<std::string> rows;
-        for (const auto& id : values)
-          if (auto row = id_object(key, id)) rows.push_back(row->dump());
-        condition = "(" + qualified_list(key, "") + ") IN (SELECT " + qualified_list(key, "ids.") +
-                    " FROM json_to_recordset($1::json) AS ids(" + comma_list(defs) + "))";
-        for (std::size_t start = 0; start < rows.size(); start += kMaxLookup) {
-          std::vector<std::string> chunk(rows.begin() + static_cast<std::ptrdiff_t>(start),
-                                         rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), start + kMaxLookup)));
-          chunks.push_back({"[" + util::join(chunk, ",") + "]"});
+        const std::string condition = "(" + qualified_list(key, "") + ") IN (SELECT " + qualified_list(key, "ids.") +
+                                      " FROM json_to_recordset($1::json) AS ids(" + comma_list(defs) + "))";
+        Json ids = Json::array();
+        auto flush = [&] {
+          if (!ids.empty()) run_lookup(select + condition, {ids.dump()}, columns, key, relation, options, found);
+          ids = Json::array();
+        };
+        for (const auto& id : values) {
+          if (auto row = id_object(key, id)) ids.push_back(std::move(*row));
+          if (ids.size() == kMaxLookup) flush();
         }
-        for (auto& chunk : chunks) run_lookup(select + condition, {chunk[0]}, columns, key, relation, options, found);
+        flush();
         return found;
       }
       const std::string column_name = field == kNativeIdField ? key[0] : field;
@@ -289,7 +288,7 @@ class PostgresConnector final : public Connector {
         if (options.create_table && !relation.is_query) return found;
         no_such_column(relation, column_name);
       }
-      condition = quote_identifier(column_name) + " = ANY($1::" + column->sql_type + "[])";
+      const std::string condition = quote_identifier(column_name) + " = ANY($1::" + column->sql_type + "[])";
       for (std::size_t start = 0; start < values.size(); start += kMaxLookup) {
         std::vector<std::string> chunk(values.begin() + static_cast<std::ptrdiff_t>(start),
                                        values.begin() + static_cast<std::ptrdiff_t>(std::min(values.size(), start + kMaxLookup)));
@@ -908,7 +907,7 @@ class PostgresConnector final : public Connector {
       throw ConnectorError(ErrorKind::config, prefix() + relation.name +
                                                   ": no key column; set `key` (or `key_columns`) on the endpoint");
     for (const auto& name : key)
-      if (!relation.find(name) && !(options.create_table && !relation.is_query)) no_such_column(relation, name);
+      if (!relation.find(name)) no_such_column(relation, name);
     return key;
   }
 

@@ -80,29 +80,12 @@ ConnectorError error_of(const std::function<void()>& call) {
   return ConnectorError(ErrorKind::record, "");
 }
 
-// The test server's URL with another password, port or database.
-std::string with_password(const std::string& url, const std::string& password) {
-  auto colon = url.find(':', url.find("://") + 3);
-  auto at = url.find('@');
-  return url.substr(0, colon + 1) + password + url.substr(at);
-}
-std::string with_port(const std::string& url, const std::string& port) {
-  auto at = url.find('@');
-  auto colon = url.find(':', at);
-  auto slash = url.find('/', colon);
-  return url.substr(0, colon + 1) + port + url.substr(slash);
-}
-std::string test_password() {
-  const std::string& url = test_pg_url();
-  auto colon = url.find(':', url.find("://") + 3);
-  return url.substr(colon + 1, url.find('@') - colon - 1);
-}
 
 std::vector<ConnectionConfig> bad_postgres_configs(const ConformanceFixture& fixture) {
   const std::string url = fixture.config.settings["url"];
   return with_settings(fixture, {
-                                    Json{{"url", with_password(url, "wrong-password")}},
-                                    Json{{"url", with_port(url, "1")}},
+                                    Json{{"url", pg_url_with_password(url, "wrong-password")}},
+                                    Json{{"url", pg_url_with_port(url, "1")}},
                                     Json{{"url", url.substr(0, url.rfind('/')) + "/no_such_database"}},
                                     Json{{"url", "postgresql://[broken"}},
                                     Json::object(),
@@ -160,7 +143,7 @@ TEST_CASE("postgres connector on a plain table passes the conformance suite", "[
 TEST_CASE("postgres: connection problems are config errors that name the server, never the password",
           "[postgres]") {
   PgFixture db;
-  const std::string password = test_password();
+  const std::string password = pg_url_password(test_pg_url());
   auto message = [&](Json settings) {
     auto error = error_of([&] { db.connector(std::move(settings))->check(); });
     CHECK(error.kind() == ErrorKind::config);
@@ -168,9 +151,9 @@ TEST_CASE("postgres: connection problems are config errors that name the server,
     CHECK(text.find(password) == std::string::npos);
     return text;
   };
-  CHECK_THAT(message({{"url", with_password(db.schema.url(), "wrong-password")}}),
+  CHECK_THAT(message({{"url", pg_url_with_password(db.schema.url(), "wrong-password")}}),
              Catch::Contains("password authentication failed") && Catch::Contains("@127.0.0.1:"));
-  CHECK_THAT(message({{"url", with_port(db.schema.url(), "1")}}),
+  CHECK_THAT(message({{"url", pg_url_with_port(db.schema.url(), "1")}}),
              Catch::Contains("cannot connect") && Catch::Contains("refused"));
   CHECK_THAT(message({{"url", db.schema.url().substr(0, db.schema.url().rfind('/')) + "/nowhere"}}),
              Catch::Contains("\"nowhere\" does not exist"));

@@ -1,5 +1,7 @@
 #include "e2e/fixtures.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <map>
 #include <set>
@@ -157,6 +159,16 @@ Result run_sync(const Project& project, std::vector<std::string> flags, const st
   std::vector<std::string> args{"run", sync, "--json"};
   args.insert(args.end(), flags.begin(), flags.end());
   return project.run(args);
+}
+
+void check_connection_error(const Result& r, const std::string& names) {
+  INFO(r.describe());
+  REQUIRE(r.exit_code == 3);
+  auto report = r.json();
+  CHECK(report.at("exit_code") == 3);
+  CHECK_THAT(report.value("error", ""), Catch::Contains(names));
+  CHECK_THAT(r.err, Catch::Contains("synctool: error: ") && Catch::Contains(names));
+  CHECK(writes(report) == 0);
 }
 
 }  // namespace synctool::e2e

@@ -63,4 +63,8 @@ void make_sqlite_to_csv(const Project& project, const std::vector<Contact>& cont
 // Runs `synctool run SYNC --json` (plus `flags`) and returns the result; the report is its json().
 Result run_sync(const Project& project, std::vector<std::string> flags = {}, const std::string& sync = kSync);
 
+// A run stopped by a connection problem: exit 3, the report's and stderr's error naming `names`,
+// nothing written.
+void check_connection_error(const Result& r, const std::string& names);
+
 }  // namespace synctool::e2e

@@ -20,16 +20,6 @@ std::size_t links_of(const Project& project, const std::string& sync) {
   return state.at("exists") == true ? state.at("links").get<std::size_t>() : 0;
 }
 
-void check_connection_error(const Result& r, const std::string& names) {
-  INFO(r.describe());
-  REQUIRE(r.exit_code == 3);
-  auto report = r.json();
-  CHECK(report.at("exit_code") == 3);
-  CHECK_THAT(report.value("error", ""), Catch::Contains(names));
-  CHECK_THAT(r.err, Catch::Contains("synctool: error: ") && Catch::Contains(names));
-  CHECK(writes(report) == 0);
-}
-
 }  // namespace
 
 TEST_CASE("a missing destination table exits 3 naming it, and the run after creating it syncs everything",

@@ -23,6 +23,9 @@ namespace {
 
 using nlohmann::json;
 using testing::PgTestSchema;
+using testing::pg_url_password;
+using testing::pg_url_with_password;
+using testing::pg_url_with_port;
 
 // The [connections.NAME] table for the test schema; the URL (with its password) comes from
 // the environment, as the README advises.
@@ -39,22 +42,6 @@ Env merged(Env a, const Env& b) {
   return a;
 }
 
-// The test server's URL with its password, or its port, replaced.
-std::string with_password(const std::string& url, const std::string& password) {
-  auto colon = url.find(':', url.find("://") + 3);
-  auto at = url.find('@');
-  return url.substr(0, colon + 1) + password + url.substr(at);
-}
-std::string with_port(const std::string& url, const std::string& port) {
-  auto at = url.find('@');
-  auto colon = url.find(':', at);
-  auto slash = url.find('/', colon);
-  return url.substr(0, colon + 1) + port + url.substr(slash);
-}
-std::string password_of(const std::string& url) {
-  auto colon = url.find(':', url.find("://") + 3);
-  return url.substr(colon + 1, url.find('@') - colon - 1);
-}
 // "host:port" of a URL postgresql://user:password@host:port/db.
 std::string host_port_of(const std::string& url) {
   auto at = url.find('@');
@@ -659,23 +646,17 @@ TEST_CASE("a postgres server that cannot be reached, or refuses the password, st
   auto contacts = make_contacts(50);
   project.write_contacts_csv(kSourceCsv, contacts);
   const std::string url = pg.url();
-  const std::string password = password_of(url);
+  const std::string password = pg_url_password(url);
   REQUIRE(password.size() >= 8);
 
   auto check_refused = [&](const Result& r, const std::string& names, const std::string& secret) {
-    INFO(r.describe());
-    REQUIRE(r.exit_code == 3);
-    auto report = r.json();
-    CHECK(report.at("exit_code") == 3);
-    CHECK_THAT(report.value("error", ""), Catch::Contains(names));
-    CHECK_THAT(r.err, Catch::Contains("synctool: error: ") && Catch::Contains(names));
-    CHECK(writes(report) == 0);
+    check_connection_error(r, names);
     CHECK(leaks(secret, r, project.root()) == "");
     CHECK(leaks(password, r, project.root()) == "");
   };
 
   SECTION("a port where nothing listens") {
-    const std::string refused = with_port(url, "1");
+    const std::string refused = pg_url_with_port(url, "1");
     auto r = run_with(project, {"run", kCsvToPg, "--json"}, {{"PG_URL", refused}});
     check_refused(r, "@127.0.0.1:1/", password);  // user@host:port/database
     CHECK_THAT(r.err, Catch::Contains("refused"));
@@ -687,7 +668,7 @@ TEST_CASE("a postgres server that cannot be reached, or refuses the password, st
   }
   SECTION("a wrong password") {
     const std::string wrong = "Wr0ng-Secret-" + password;
-    auto r = run_with(project, {"run", kCsvToPg, "--json"}, {{"PG_URL", with_password(url, wrong)}});
+    auto r = run_with(project, {"run", kCsvToPg, "--json"}, {{"PG_URL", pg_url_with_password(url, wrong)}});
     check_refused(r, "@" + host_port_of(url) + "/", wrong);
     CHECK_THAT(r.err, Catch::Contains("password authentication failed"));
   }

@@ -299,4 +299,19 @@ std::vector<std::vector<std::string>> PgTestSchema::rows(const std::string& sql)
   return all;
 }
 
+std::string pg_url_password(const std::string& url) {
+  auto colon = url.find(':', url.find("://") + 3);
+  return url.substr(colon + 1, url.find('@') - colon - 1);
+}
+
+std::string pg_url_with_password(const std::string& url, const std::string& password) {
+  auto colon = url.find(':', url.find("://") + 3);
+  return url.substr(0, colon + 1) + password + url.substr(url.find('@'));
+}
+
+std::string pg_url_with_port(const std::string& url, const std::string& port) {
+  auto colon = url.find(':', url.find('@'));
+  return url.substr(0, colon + 1) + port + url.substr(url.find('/', colon));
+}
+
 }  // namespace synctool::testing

@@ -17,6 +17,11 @@ const std::string& test_pg_url();
 // "***": the only form of a connection string that may appear in a message.
 std::string mask_pg_password(const std::string& url);
 
+// Parts of a URL postgresql://user:password@host:port/db, for tests of refused connections.
+std::string pg_url_password(const std::string& url);
+std::string pg_url_with_password(const std::string& url, const std::string& password);
+std::string pg_url_with_port(const std::string& url, const std::string& port);
+
 // A fresh schema on the test server for one test, dropped (CASCADE) at the end of the scope. Tests point
 // the postgres connector at it with the connection setting `schema = name()`.
 class PgTestSchema {
