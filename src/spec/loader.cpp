@@ -116,6 +116,14 @@ bool is_secret_key(std::string_view key) {
   return k == "url" || k == "dsn";
 }
 
+// Keys whose value is itself a credential when written inline (not a URL, whose password
+// connectors mask, nor a certificate or key file's path).
+bool is_inline_credential(std::string_view key) {
+  std::string k = util::to_lower(key);
+  if (k == "url" || k == "dsn") return false;
+  return !k.starts_with("ssl") || k == "sslpassword";
+}
+
 void add_secret(ProjectSpec& project, const std::string& value) {
   if (!value.empty() && !contains(project.secrets, value)) project.secrets.push_back(value);
 }
@@ -203,9 +211,16 @@ void read_connection(TomlReader& r, ProjectSpec& project, const std::string& nam
     const std::string what = context + " " + k;
     std::vector<std::string> substituted;
     auto json = r.to_json(*value, what, &substituted);
-    if (is_secret_key(k) && !substituted.empty()) {
+    if (is_secret_key(k)) {
+      // A credential is a text; anything else would reach the service as its JSON form.
+      if (json && !json->is_string()) {
+        // (Not "token: ...": the redactor masks whatever follows a credential's name and a colon.)
+        r.report(r.at(*value), what + " must be a text (a string such as \"${VARIABLE}\"), not " + describe_type(*value));
+        continue;
+      }
       for (const auto& s : substituted) add_secret(project, s);
-      if (json && json->is_string()) add_secret(project, json->get<std::string>());
+      // Written into the spec itself rather than taken from the environment: still a secret.
+      if (json && (!substituted.empty() || is_inline_credential(k))) add_secret(project, json->get<std::string>());
     }
     if (!json) continue;
     // Messages quote the text as written, never an interpolated value.
