@@ -378,8 +378,7 @@ TEST_CASE("secrets: refused credentials, unreachable servers and failing servers
   // Servers that fail every call: 5xx and 429 storms until the retries give up, malformed
   // answers, timeouts.
   hs::HubspotFaults storm;
-  storm.rate_500 = 0.5;
-  storm.rate_429 = 0.5;
+  storm.rate_500 = 1;
   world.hubspot.set_faults(storm);
   em::MailchimpFaults malformed;
   malformed.rate_malformed = 1;
@@ -388,6 +387,13 @@ TEST_CASE("secrets: refused credentials, unreachable servers and failing servers
     auto r = world.run(args);
     world.check_no_secret(r);
   }
+  // A 429 storm (each answer makes synctool wait out HubSpot's 10-second window): one run.
+  hs::HubspotFaults throttled;
+  throttled.rate_429 = 1;
+  world.hubspot.set_faults(throttled);
+  auto run_throttled = world.run({"run", "hubspot-mailchimp", "-v", "--json"});
+  CHECK(run_throttled.exit_code == 3);
+  world.check_no_secret(run_throttled);
   world.hubspot.set_faults({});
   em::MailchimpFaults slow;
   slow.rate_timeout = 1;
