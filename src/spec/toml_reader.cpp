@@ -1,5 +1,6 @@
 #include "spec/toml_reader.hpp"
 
+#include "spec/toml_guard.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -44,13 +45,23 @@ std::optional<toml::table> TomlReader::parse(const std::filesystem::path& path) 
     report(whole_file(), "cannot read the file");
     return std::nullopt;
   }
-  const std::string text = content.str();
+  // toml++ 3.3 crashes on some malformed input instead of throwing: the guard defuses those
+  // shapes first (see toml_guard.hpp), and the first syntax error wins, whoever found it.
+  GuardedToml guarded = guard_toml(content.str());
   try {
-    return toml::parse(std::string_view(text), std::string_view(file_));
+    toml::table table = toml::parse(std::string_view(guarded.text), std::string_view(file_));
+    if (!guarded.problem) return table;
   } catch (const toml::parse_error& e) {
-    report(at(e.source()), "TOML syntax error: " + std::string(e.description()));
-    return std::nullopt;
+    const auto& begin = e.source().begin;
+    if (!guarded.problem || std::pair(static_cast<int>(begin.line), static_cast<int>(begin.column)) <
+                                std::pair(guarded.problem->line, guarded.problem->column)) {
+      report(at(e.source()), "TOML syntax error: " + std::string(e.description()));
+      return std::nullopt;
+    }
   }
+  report(Location{file_, guarded.problem->line, guarded.problem->column},
+         "TOML syntax error: " + guarded.problem->message);
+  return std::nullopt;
 }
 
 Location TomlReader::at(const toml::source_region& region) const {
