@@ -116,6 +116,12 @@ Json HttpApi::parse(const net::HttpResponse& response, const std::string& what) 
     throw ConnectorError(ErrorKind::transient, vendor_ + ": " + what + ": HTTP " + std::to_string(response.status) +
                                                    " with a body that is not JSON: " +
                                                    redact(response.body.substr(0, 120)));
+  // Every answer these APIs parse is an object; a stray array, number or string would make
+  // the callers' field lookups throw a bare JSON type error.
+  if (!body.is_object())
+    throw ConnectorError(ErrorKind::transient, vendor_ + ": " + what + ": HTTP " + std::to_string(response.status) +
+                                                   " with a JSON " + body.type_name() + " where an object was expected: " +
+                                                   redact(response.body.substr(0, 120)));
   return body;
 }
 

@@ -1,0 +1,161 @@
+// The spec loading path: TOML text -> ProjectSpec / SyncSpec -> CompiledSync, as `synctool
+// check` does it (src/spec: toml_reader, toml_guard, loader, spec; the filter and field map
+// compiled by src/engine/compiled_sync). Text that mentions a project key ("connections",
+// "state_dir", "syncs_dir") is loaded as synctool.toml, any other as a sync of a fixed project
+// that has a connection of every type.
+//
+// Documented: spec::SpecError. Its problems must each name the file, and a TOML syntax error
+// must name a line: "a bad spec ends with a clear error naming file and line, not a crash".
+#include "fuzz_support.hpp"
+
+#include "connectors/registry.hpp"
+#include "engine/compiled_sync.hpp"
+#include "spec/loader.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace fs = std::filesystem;
+using namespace synctool;
+
+namespace {
+
+constexpr std::string_view kTarget = "fuzz_spec";
+
+const char* const kProject = R"(state_dir = ".synctool"
+
+[connections.crm_export]
+type = "csv"
+path = "exports"
+
+[connections.warehouse]
+type = "sqlite"
+path = "${WAREHOUSE_DB}"
+
+[connections.pg]
+type = "postgres"
+url = "${PG_URL}"
+
+[connections.hubspot]
+type = "hubspot"
+token = "${HUBSPOT_TOKEN:-}"
+
+[connections.mailchimp]
+type = "mailchimp"
+api_key = "${MAILCHIMP_API_KEY}"
+)";
+
+// The CLI's catalog (src/cli/context.cpp), built from the connector registry.
+spec::ConnectorCatalog catalog() {
+  static const std::map<std::string, spec::ConnectorKeys> keys = [] {
+    std::map<std::string, spec::ConnectorKeys> m;
+    for (const auto& type : connectors::connector_types())
+      m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys,
+                      type.schema_mode,     type.schema_types,             type.schema_name_problem};
+    return m;
+  }();
+  return [](const std::string& type) -> const spec::ConnectorKeys* {
+    auto it = keys.find(type);
+    return it == keys.end() ? nullptr : &it->second;
+  };
+}
+
+std::vector<std::string> known_types() {
+  std::vector<std::string> names;
+  for (const auto& type : connectors::connector_types()) names.push_back(type.type);
+  return names;
+}
+
+std::optional<std::string> environment(const std::string& name) {
+  static const std::map<std::string, std::string> env = {{"WAREHOUSE_DB", "/srv/warehouse.db"},
+                                                         {"PG_URL", "postgresql://sync@db/warehouse"},
+                                                         {"HUBSPOT_TOKEN", "pat-na1-secret"},
+                                                         {"MAILCHIMP_API_KEY", "0123abcd-us6"},
+                                                         {"EMPTY", ""}};
+  auto it = env.find(name);
+  if (it == env.end()) return std::nullopt;
+  return it->second;
+}
+
+struct Folder {
+  fs::path root;
+  fs::path project_file;  // the fixed project
+  fs::path sync_file;     // <root>/syncs/fuzz.toml: the input as a sync
+  fs::path input_project; // <root>/other/synctool.toml: the input as a project
+
+  Folder() {
+    std::string tmpl = (fs::temp_directory_path() / "synctool-fuzz-spec-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) fuzz::violated(kTarget, "cannot make a temporary folder");
+    root = tmpl;
+    project_file = root / "synctool.toml";
+    sync_file = root / "syncs" / "fuzz.toml";
+    input_project = root / "other" / "synctool.toml";
+    fs::create_directories(sync_file.parent_path());
+    fs::create_directories(input_project.parent_path());
+    std::ofstream(project_file, std::ios::binary) << kProject;
+  }
+  ~Folder() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+Folder& folder() {
+  static Folder f;
+  return f;
+}
+
+void write(const fs::path& file, std::string_view text) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+void check_problems(const spec::SpecError& error, const fs::path& file) {
+  if (error.problems().empty()) fuzz::violated(kTarget, "a SpecError without problems");
+  for (const auto& problem : error.problems()) {
+    std::string text = problem.to_string();
+    if (problem.where.file != file.string())
+      fuzz::violated(kTarget, "a problem that does not name the file: " + text);
+    if (problem.message.starts_with("TOML syntax error") && problem.where.line <= 0)
+      fuzz::violated(kTarget, "a TOML syntax error without a line: " + text);
+  }
+}
+
+const spec::ProjectSpec& fixed_project() {
+  static const spec::ProjectSpec project =
+      spec::load_project(folder().project_file, catalog(), known_types(), &environment);
+  return project;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text = fuzz::as_text(data, size);
+  const Folder& f = folder();
+  const auto& project = fixed_project();
+  bool as_project = false;
+  for (std::string_view key : {"connections", "state_dir", "syncs_dir"})
+    as_project = as_project || text.find(key) != std::string_view::npos;
+  if (as_project) {
+    write(f.input_project, text);
+    try {
+      spec::load_project(f.input_project, catalog(), known_types(), &environment);
+    } catch (const spec::SpecError& e) {
+      check_problems(e, f.input_project);
+    }
+    return 0;
+  }
+
+  write(f.sync_file, text);
+  try {
+    spec::SyncSpec sync = spec::load_sync(f.sync_file, project, catalog(), &environment);
+    engine::CompiledSync compiled(sync);
+    (void)compiled.destination_read_fields();
+  } catch (const spec::SpecError& e) {
+    check_problems(e, f.sync_file);
+  }
+  return 0;
+}
