@@ -104,8 +104,6 @@ std::map<std::string, std::int64_t> faults_by_kind(const json& log) {
   return kinds;
 }
 
-namespace {
-
 std::string read_source_file(const std::string& relative) {
   std::ifstream in(std::string(SYNCTOOL_SOURCE_DIR) + "/" + relative, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + relative);
@@ -113,6 +111,8 @@ std::string read_source_file(const std::string& relative) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 // `config` with `lines` added at the start of the table `[connections.NAME]`.
 void insert_into_table(std::string& config, const std::string& name, const std::string& lines) {

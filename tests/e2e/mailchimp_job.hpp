@@ -27,6 +27,9 @@ inline constexpr const char* kAudienceName = "main-audience";
 // A number from the environment, or `fallback` when the variable is unset or empty.
 std::size_t env_number(const char* name, std::size_t fallback);
 
+// A file of the source tree (e.g. "syncs/hubspot-mailchimp.toml"); throws when unreadable.
+std::string read_source_file(const std::string& relative);
+
 std::string lower_text(std::string text);
 std::string trim_text(const std::string& text);
 

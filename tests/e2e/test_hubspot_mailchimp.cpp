@@ -2,9 +2,7 @@
 // run by the real binary against the HubSpot and Mailchimp emulators in this process, seeded
 // with the sample contacts the demo uses (mixed-case duplicates of audience members, missing
 // names and companies, addresses Mailchimp refuses, contacts without an address).
-#include "e2e/hubspot_fixtures.hpp"
-#include "emulators/mailchimp/mailchimp_emulator.hpp"
-#include "emulators/sample_data/sample_contacts.hpp"
+#include "e2e/mailchimp_job.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -20,95 +18,11 @@ namespace synctool::e2e {
 namespace {
 
 using nlohmann::json;
-namespace em = synctool::emulators;
-
-constexpr const char* kMainJob = "hubspot-mailchimp";
-constexpr const char* kAudienceName = "main-audience";
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-std::string trim(const std::string& text) {
-  auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-}
-
-std::string read_source_file(const std::string& relative) {
-  std::ifstream in(std::string(SYNCTOOL_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Member {
-  std::string status, fname, lname, company;
-  bool operator==(const Member&) const = default;
-};
-using Audience = std::map<std::string, Member>;  // by lower-cased address
-
-std::string describe(const Member& m) {
-  return "{" + m.status + ", FNAME '" + m.fname + "', LNAME '" + m.lname + "', COMPANY '" + m.company + "'}";
-}
-
-// Whether the sync can put the contact in the audience: it has an address Mailchimp takes and,
-// COMPANY being a required merge field, a company.
-bool deliverable(const em::SampleContact& c) {
-  return c.flaw != em::ContactFlaw::no_email && c.flaw != em::ContactFlaw::invalid_email && !trim(c.company).empty();
-}
-
-// The audience the sync must produce: the members it had, those with a HubSpot contact updated
-// from it (their status kept), plus every deliverable contact as a new subscribed member.
-Audience expected_audience(const json& mailchimp_seed, const std::vector<em::SampleContact>& contacts) {
-  Audience audience;
-  for (const auto& member : mailchimp_seed.at("lists").at(0).at("members")) {
-    const auto& merge = member.at("merge_fields");
-    audience[lower(member.at("email_address"))] = {member.at("status"), merge.value("FNAME", ""),
-                                                   merge.value("LNAME", ""), merge.value("COMPANY", "")};
-  }
-  for (const auto& c : contacts) {
-    if (!deliverable(c)) continue;
-    auto [it, added] = audience.try_emplace(lower(trim(c.email)), Member{"subscribed", "", "", ""});
-    it->second.fname = trim(c.firstname);
-    it->second.lname = trim(c.lastname);
-    it->second.company = trim(c.company);
-  }
-  return audience;
-}
-
-// "" when the audience holds exactly `expected` (live members, no address twice), else the
-// first differences.
-std::string audience_differences(const em::MailchimpEmulator& mc, const std::string& list_id, const Audience& expected) {
-  Audience actual;
-  std::vector<std::string> problems;
-  for (const auto& m : mc.members(list_id)) {
-    const auto& merge = m.at("merge_fields");
-    auto email = lower(m.at("email_address"));
-    if (!actual.emplace(email, Member{m.at("status"), merge.value("FNAME", ""), merge.value("LNAME", ""),
-                                      merge.value("COMPANY", "")})
-             .second)
-      problems.push_back(email + " is in the audience twice");
-  }
-  for (const auto& [email, member] : expected) {
-    auto it = actual.find(email);
-    if (it == actual.end()) problems.push_back(email + " is missing");
-    else if (!(it->second == member)) problems.push_back(email + ": " + describe(it->second) + ", expected " + describe(member));
-  }
-  for (const auto& [email, member] : actual)
-    if (!expected.contains(email)) problems.push_back(email + " should not be there");
-  std::string text;
-  for (std::size_t i = 0; i < problems.size() && i < 12; ++i) text += problems[i] + "\n";
-  if (problems.size() > 12) text += "... " + std::to_string(problems.size()) + " differences in all\n";
-  return text;
-}
 
 // The project as shipped (syncs/synctool.toml with the two connections taking their addresses
 // and credentials from the environment), with `mailchimp_extra` lines added to the Mailchimp
 // connection, and both emulators running in this process.
-struct MainJob {
+struct ShippedJob {
   em::SampleData data;
   hs::HubspotEmulator hubspot;
   em::MailchimpEmulator mailchimp;
@@ -117,7 +31,7 @@ struct MainJob {
   std::string list_id;
   Env env;
 
-  MainJob(const em::SampleContactsOptions& sample, const hs::HubspotEmulatorOptions& hubspot_options,
+  ShippedJob(const em::SampleContactsOptions& sample, const hs::HubspotEmulatorOptions& hubspot_options,
           const em::MailchimpEmulatorOptions& mc_options, const std::string& mailchimp_extra = "")
       : data(em::make_sample_contacts(sample)), hubspot(hubspot_options), mailchimp(mc_options), mailchimp_options(mc_options) {
     hubspot.start();
@@ -154,7 +68,7 @@ struct MainJob {
   void drift_member(const std::string& email, const json& merge_fields) {
     std::string id;
     for (const auto& m : mailchimp.members(list_id))
-      if (lower(m.at("email_address")) == lower(email)) id = m.at("id");
+      if (lower_text(m.at("email_address")) == lower_text(email)) id = m.at("id");
     REQUIRE_FALSE(id.empty());
     json body = {{"merge_fields", merge_fields}};
     auto answer = http_call(mailchimp.base_url() + "/lists/" + list_id + "/members/" + id, "PATCH", &body,
@@ -188,7 +102,7 @@ TEST_CASE("hubspot-mailchimp: the baseline matches mixed-case members instead of
           "[e2e][mailchimp]") {
   em::SampleContactsOptions sample;
   sample.count = 2000;
-  MainJob job(sample, generous_emulator_options(), {});
+  ShippedJob job(sample, generous_emulator_options(), {});
   const auto& data = job.data;
   const std::size_t invalid = count_flaw(data, em::ContactFlaw::invalid_email);
   const std::size_t no_email = count_flaw(data, em::ContactFlaw::no_email);
@@ -355,7 +269,7 @@ TEST_CASE("hubspot-mailchimp through faults on both sides (429s, 5xx, timeouts, 
   mailchimp_options.faults.rate_malformed = 0.05;
   mailchimp_options.faults.seed = 5;
   // Short timeouts and retry budgets keep a run under a minute whatever the dice say.
-  MainJob job(sample, hubspot_options, mailchimp_options, "timeout = \"5s\"\nretry_for = \"60s\"\n");
+  ShippedJob job(sample, hubspot_options, mailchimp_options, "timeout = \"5s\"\nretry_for = \"60s\"\n");
   // Refused rows: on baseline and full runs all of them; incremental runs look again at those
   // with an address (a row without one has no key to be remembered by).
   const std::size_t no_address = count_flaw(job.data, em::ContactFlaw::no_email);
@@ -429,7 +343,7 @@ TEST_CASE("hubspot-mailchimp stays within mailchimp's connection limit: at most 
   // the emulator's stats.
   auto baseline = [&](int max_in_flight, int max_connections) {
     mailchimp_options.max_connections = max_connections;
-    MainJob job(sample, generous_emulator_options(), mailchimp_options,
+    ShippedJob job(sample, generous_emulator_options(), mailchimp_options,
                 "max_in_flight = " + std::to_string(max_in_flight) + "\n");
     auto r = job.run({"run", kMainJob, "--json"});
     INFO(r.describe());
@@ -447,7 +361,7 @@ TEST_CASE("hubspot-mailchimp stays within mailchimp's connection limit: at most 
   INFO(crowded.dump());
   CHECK(crowded.at("throttled_connections").get<int>() > 0);
   {
-    MainJob job(sample, generous_emulator_options(), mailchimp_options, "max_in_flight = 11\n");
+    ShippedJob job(sample, generous_emulator_options(), mailchimp_options, "max_in_flight = 11\n");
     auto r = job.run({"run", kMainJob});
     INFO(r.describe());
     CHECK(r.exit_code == 3);

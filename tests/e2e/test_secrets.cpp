@@ -4,9 +4,7 @@
 // errors on lines that hold a secret), with recognisable fake secrets for HubSpot (private app
 // token and OAuth), Mailchimp and PostgreSQL. A secret must not appear in stdout, stderr, any
 // file of the project (state, run history, CSV output) — and the state folders are 0700.
-#include "e2e/hubspot_fixtures.hpp"
-#include "emulators/mailchimp/mailchimp_emulator.hpp"
-#include "emulators/sample_data/sample_contacts.hpp"
+#include "e2e/mailchimp_job.hpp"
 #include "support/pg_test_server.hpp"
 #include "util/strings.hpp"
 
@@ -26,7 +24,6 @@ namespace synctool::e2e {
 namespace {
 
 using nlohmann::json;
-namespace em = synctool::emulators;
 
 // Recognisable fake secrets: "5ec2e7" marks each of them.
 const std::string kHubspotToken = "pat-na1-5ec2e7-hubspot-token-31337";
@@ -37,14 +34,6 @@ const std::string kMailchimpKey = kMailchimpKeyPart + "-us6";
 const std::string kInlineToken = "pat-na1-inline-5ec2e7-written-in-the-spec";
 
 std::string base64(const std::string& text) { return util::base64_encode(text.data(), text.size()); }
-
-std::string read_source_file(const std::string& relative) {
-  std::ifstream in(std::string(SYNCTOOL_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A server that answers every request with `status` and a body quoting what it received: the
 // Authorization header, the URL with its query and the start of the body. Careless error
