@@ -42,6 +42,7 @@ int cmd_state_show(Context& ctx, const std::string& name) {
                       {"attempts", row.attempts},
                       {"first_seen", util::format_iso8601(row.first_seen_ms)},
                       {"last_seen", util::format_iso8601(row.last_seen_ms)}});
+    if (!row.delete_id.empty()) failed.back()["delete_id"] = row.delete_id;
     return true;
   });
   j["failed"] = failed;

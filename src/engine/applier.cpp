@@ -100,6 +100,7 @@ void Applier::record_failure(std::vector<StateChange>& changes, const Action& ac
   row.error = in_.redact ? in_.redact(error) : error;
   row.kind = kind;
   row.source_id = action.source_id;
+  row.delete_id = action.kind == Action::Kind::remove ? action.destination_id : "";
   changes.push_back([key = action.key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
 }
 

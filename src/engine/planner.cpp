@@ -194,6 +194,7 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
     action.key = key;
     action.destination_id = destination_id;
     action.source_id = source_id;
+    action.retry = in_.store.get_failed(key).has_value();
     sink(std::move(action));
   };
   // Tombstones and records the filter now leaves out.
@@ -226,12 +227,29 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
       }
       return true;
     });
-  } else if (in_.source_complete) {
+    return;  // a baseline or full run: the destination's records are the whole truth
+  }
+  if (in_.source_complete) {
     in_.store.for_each_link([&](const std::string& key, const state::Link& link) {
       if (!link.destination_id.empty() && !in_.source.contains(key)) emit(key, link.destination_id, link.source_id);
       return true;
     });
   }
+  // Deletes that failed on an earlier run, unless the loops above planned them again or the
+  // source has the record again (then it is planned as a live record).
+  in_.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
+    if (row.delete_id.empty()) return true;
+    std::optional<StagedRecord> staged;
+    if (auto found = in_.source.get(key)) staged = StagedRecord::from_json(*found);
+    bool live = staged && staged->state != StagedRecord::State::deleted &&
+                staged->state != StagedRecord::State::excluded;
+    if (live) return true;
+    auto link = in_.store.get_link(key);
+    bool linked = link && !link->destination_id.empty();
+    if (linked && (staged || in_.source_complete)) return true;  // emitted above
+    emit(key, linked ? link->destination_id : row.delete_id, row.source_id);
+    return true;
+  });
 }
 
 std::size_t Planner::count_deletes() const {

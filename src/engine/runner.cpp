@@ -286,6 +286,16 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         });
         for (const auto& key : stale) txn->erase_pending(key);
       }
+      if (destination_staging) {
+        // A delete that failed before and whose record neither side has any more is done.
+        std::vector<std::string> done;
+        in.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
+          if (!row.delete_id.empty() && !destination_staging->contains(key) && !source_staging->contains(key))
+            done.push_back(key);
+          return true;
+        });
+        for (const auto& key : done) txn->erase_failed(key);
+      }
       txn->commit();
     }
   } catch (const connectors::ConnectorError& e) {

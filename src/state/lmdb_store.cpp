@@ -38,7 +38,7 @@ json to_json(const BaseValue& b) {
 json to_json(const PendingIntent& p) { return {{"side", p.side}, {"v", p.values}, {"t", p.sent_at_ms}}; }
 json to_json(const FailedRow& f) {
   return {{"s", f.source_id}, {"e", f.error},         {"k", f.kind},
-          {"n", f.attempts},  {"f", f.first_seen_ms}, {"l", f.last_seen_ms}};
+          {"n", f.attempts},  {"f", f.first_seen_ms}, {"l", f.last_seen_ms}, {"dd", f.delete_id}};
 }
 json to_json(const Conflict& c) { return {{"s", c.source_values}, {"d", c.destination_values}, {"t", c.seen_ms}}; }
 
@@ -61,7 +61,8 @@ PendingIntent from_json<PendingIntent>(const json& j) {
 template <>
 FailedRow from_json<FailedRow>(const json& j) {
   return {j.value("s", std::string()), j.value("e", std::string()),  j.value("k", std::string()),
-          j.value("n", 0),             j.value("f", std::int64_t{0}), j.value("l", std::int64_t{0})};
+          j.value("n", 0),             j.value("f", std::int64_t{0}), j.value("l", std::int64_t{0}),
+          j.value("dd", std::string())};
 }
 template <>
 Conflict from_json<Conflict>(const json& j) {

@@ -43,6 +43,9 @@ struct FailedRow {
   int attempts = 0;
   std::int64_t first_seen_ms = 0;
   std::int64_t last_seen_ms = 0;
+  // The destination record a failed delete was to remove. Incremental runs retry it from here:
+  // a record the source no longer has is not re-read, and may never have been linked.
+  std::string delete_id;
 };
 
 struct Conflict {

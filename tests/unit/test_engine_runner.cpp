@@ -322,3 +322,88 @@ TEST_CASE("a full run repairs drift at the destination") {
   CHECK(report.destination.created == 1);
   CHECK(h.destination.find_by("email", "user3@example.com")->fields["full_name"] == "User 3");
 }
+
+// Found by the crash-consistency test: the deletes a mirror's baseline plans for records only
+// the destination has are never linked, and an incremental run does not read the destination,
+// so a failed delete must be remembered with its destination id to be tried again.
+TEST_CASE("a mirror's failed delete of a destination-only record is retried by the next incremental run") {
+  auto s = contacts_spec(spec::Mode::mirror);
+  s.deletes.max_value = 100;
+  Harness h(s);
+  h.seed_source(4);
+  h.destination.put("x1", {{"email", "gone@example.com"}, {"full_name", "Only here"}});
+  h.destination.reject_keys = {"gone@example.com"};
+  auto baseline = h.run();
+  CHECK(baseline.kind == engine::RunKind::baseline);
+  CHECK(baseline.exit_code == engine::exit_code::rows_failed);
+  CHECK(baseline.destination.failed == 1);
+  REQUIRE(h.store->failed_count() == 1);
+  CHECK(h.store->get_failed("gone@example.com")->delete_id == "x1");
+
+  // Still refused: planned again, failed again, still remembered.
+  auto refused = h.run();
+  CHECK(refused.kind == engine::RunKind::incremental);
+  CHECK(refused.destination.failed == 1);
+  CHECK(h.store->get_failed("gone@example.com")->attempts == 2);
+
+  h.destination.reject_keys.clear();
+  auto retried = h.run();
+  CHECK(retried.kind == engine::RunKind::incremental);
+  CHECK(retried.exit_code == 0);
+  CHECK(retried.destination.deleted == 1);
+  CHECK(h.destination.count_with("email", "gone@example.com") == 0);
+  CHECK(h.store->failed_count() == 0);
+  CHECK(h.run().destination.deleted == 0);
+}
+
+TEST_CASE("a failed delete from a tombstone the source has since purged is retried by the next incremental run") {
+  Harness h(contacts_spec(spec::Mode::mirror));
+  h.source.caps.tombstones = true;
+  h.seed_source(5);
+  REQUIRE(h.run().destination.created == 5);
+  h.source.records["s2"].deleted = true;
+  h.source.records["s2"].modified_at = "9999";  // after every stamp so far
+  h.destination.transient_failures = 1;
+  auto failed = h.run();
+  CHECK(failed.destination.failed == 1);
+  CHECK(h.destination.count_with("email", "user2@example.com") == 1);
+  h.source.records.erase("s2");  // the system keeps tombstones only for a while
+  auto retried = h.run();
+  CHECK(retried.exit_code == 0);
+  CHECK(retried.destination.deleted == 1);
+  CHECK(h.destination.count_with("email", "user2@example.com") == 0);
+  CHECK(h.store->failed_count() == 0);
+}
+
+TEST_CASE("a failed delete is dropped, not retried, once the source has the record again") {
+  Harness h(contacts_spec(spec::Mode::mirror));
+  h.source.caps.incremental_read = false;
+  h.seed_source(5);
+  REQUIRE(h.run().destination.created == 5);
+  auto kept = h.source.records["s3"];
+  h.source.records.erase("s3");
+  h.destination.transient_failures = 1;
+  REQUIRE(h.run().destination.failed == 1);
+  h.source.records["s3"] = kept;
+  auto back = h.run();
+  CHECK(back.exit_code == 0);
+  CHECK(back.destination.deleted == 0);
+  CHECK(h.destination.count_with("email", "user3@example.com") == 1);
+  CHECK(h.store->failed_count() == 0);
+}
+
+TEST_CASE("a full run forgets a failed delete whose record is gone from both sides") {
+  auto s = contacts_spec(spec::Mode::mirror);
+  s.deletes.max_value = 100;
+  Harness h(s);
+  h.seed_source(3);
+  h.destination.put("x1", {{"email", "gone@example.com"}});
+  h.destination.reject_keys = {"gone@example.com"};
+  REQUIRE(h.run().destination.failed == 1);
+  h.destination.records.erase("x1");  // someone removed it by hand
+  engine::RunOptions full;
+  full.full = true;
+  auto report = h.run(full);
+  CHECK(report.exit_code == 0);
+  CHECK(h.store->failed_count() == 0);
+}

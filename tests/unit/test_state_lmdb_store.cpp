@@ -131,7 +131,7 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
   base.source_modified = "2026-01-01T00:00:00Z";
   base.destination_modified = "2026-01-02T00:00:00Z";
   PendingIntent intent{"destination", {{"email", "b@example.com"}}, 1'700'000'000'123};
-  FailedRow failed{"s7", "missing required field", "record", 3, 1000, 2000};
+  FailedRow failed{"s7", "missing required field", "record", 3, 1000, 2000, "d-9"};
   Conflict conflict{{{"name", "A"}}, {{"name", "B"}}, 4242};
 
   {
@@ -139,7 +139,7 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
     txn->put_base("a", base);
     txn->put_pending("b", intent);
     txn->put_failed("c", failed);
-    txn->put_failed("a", FailedRow{"s1", "boom", "transient", 1, 5, 5});
+    txn->put_failed("a", FailedRow{"s1", "boom", "transient", 1, 5, 5, ""});
     txn->put_conflict("d", conflict);
     txn->commit();
   }
@@ -165,6 +165,7 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
   CHECK(r->attempts == 3);
   CHECK(r->first_seen_ms == 1000);
   CHECK(r->last_seen_ms == 2000);
+  CHECK(r->delete_id == "d-9");
 
   CHECK(store.pending_count() == 1);
   CHECK(store.failed_count() == 2);
@@ -399,7 +400,7 @@ TEMPLATE_TEST_CASE("state store: long keys and ids", "[state]", MemoryFixture, L
     txn->put_link(key_a, {long_id, "d-a"});
     txn->put_link(key_b, {"s-b", long_id + "d"});
     txn->put_base(key_a, BaseValue{{{"k", 1}}, "h", "", ""});
-    txn->put_failed(key_b, FailedRow{"s-b", "e", "record", 1, 1, 1});
+    txn->put_failed(key_b, FailedRow{"s-b", "e", "record", 1, 1, 1, ""});
     txn->put_link("zzz-short", {"s-short", ""});
     txn->commit();
   }
