@@ -5,6 +5,7 @@
 #include "connectors/postgres/postgres_values.hpp"
 #include "connectors/settings.hpp"
 #include "net/redact.hpp"
+#include "net/retry.hpp"
 #include "util/clock.hpp"
 #include "util/json_path.hpp"
 #include "util/strings.hpp"
@@ -14,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -140,6 +142,11 @@ class PostgresConnector final : public Connector {
     if (auto name = settings.text("application_name"); !name.empty()) overrides_.emplace_back("application_name", name);
     overrides_.emplace_back("client_encoding", "UTF8");
     statement_timeout_ms_ = settings.duration_ms("statement_timeout", 0);
+    write_retry_.max_attempts = static_cast<int>(settings.integer("max_retries", 4, 0, 50)) + 1;
+    write_retry_.max_elapsed_ms = settings.duration_ms("retry_for", 60'000);
+    write_retry_.base_delay_ms = 250;
+    write_retry_.max_delay_ms = 10'000;
+    log_ = config.log;
   }
 
   std::string type() const override { return kVendor; }
@@ -312,11 +319,38 @@ class PostgresConnector final : public Connector {
     });
   }
 
+  // A batch is one transaction. A transient failure (connection lost, deadlock, serialization
+  // failure, lock or statement timeout, server shutting down) rolled all of it back, so the
+  // batch is tried again on a new connection after a backoff. Only a connection lost while
+  // COMMIT was under way leaves the outcome unknown: tried again only when every write is
+  // idempotent (upserts, updates, deletes); plain INSERTs fail instead, and the engine's
+  // pending intents look them up on the next run rather than insert twice.
   std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) override {
     const EndpointOptions options = parse_options(object);
-    std::vector<WriteResult> results(ops.size());
-    if (ops.empty()) return results;
+    if (ops.empty()) return {};
     if (!options.query.empty()) read_only_query(object);
+    const bool idempotent = std::none_of(ops.begin(), ops.end(), [](const WriteOp& op) { return op.kind == OpKind::create; });
+    const auto started = clock_->steady_ms();
+    for (int attempt = 1;; ++attempt) {
+      bool commit_sent = false;
+      try {
+        return write_once(object, options, ops, commit_sent);
+      } catch (const ConnectorError& e) {
+        if (e.kind() != ErrorKind::transient || attempt >= write_retry_.max_attempts || (commit_sent && !idempotent))
+          throw;
+        const auto delay = net::backoff_delay_ms(write_retry_, attempt, random_);
+        if (clock_->steady_ms() - started + delay > write_retry_.max_elapsed_ms) throw;
+        if (log_)
+          log_(std::string(e.what()) + "; writing the batch of " + std::to_string(ops.size()) + " again in " +
+               std::to_string(delay) + " ms (attempt " + std::to_string(attempt + 1) + ")");
+        clock_->sleep_ms(delay);
+      }
+    }
+  }
+
+  std::vector<WriteResult> write_once(const ObjectRef& object, const EndpointOptions& options,
+                                      const std::vector<WriteOp>& ops, bool& commit_sent) {
+    std::vector<WriteResult> results(ops.size());
     return guarded([&] {
       Connection& db = conn();
       if (!relation_of(object, options).exists && !options.create_table) no_such_table(object, options);
@@ -330,6 +364,7 @@ class PostgresConnector final : public Connector {
               if (!relation.find(name)) no_such_column(relation, name);
         Writer writer{*this, db, object, options, relation, key_columns(object, options, relation), ops, results};
         writer.run();
+        commit_sent = true;
         db.exec("COMMIT");
       } catch (...) {
         db.rollback_quietly();
@@ -1165,6 +1200,9 @@ class PostgresConnector final : public Connector {
   std::string schema_;
   std::vector<std::pair<std::string, std::string>> overrides_;
   std::int64_t statement_timeout_ms_ = 0;
+  net::RetryPolicy write_retry_;
+  std::mt19937_64 random_{std::random_device{}()};
+  std::function<void(const std::string&)> log_;
   net::Redactor redactor_;
   bool connected_once_ = false;
   std::map<std::string, Relation> relations_;
@@ -1193,7 +1231,7 @@ const ConnectorType& postgres_connector_type() {
       .type = kVendor,
       .make = &make_postgres_connector,
       .connection_keys = {"url", "schema", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword",
-                          "connect_timeout", "statement_timeout", "application_name"},
+                          "connect_timeout", "statement_timeout", "application_name", "max_retries", "retry_for"},
       .required_connection_keys = {"url"},
       .source_keys = {"schema", "query", "cursor_column", "soft_delete_column", "key_columns", "lookback"},
       .destination_keys = {"schema", "soft_delete_column", "create_table", "key_columns"},
