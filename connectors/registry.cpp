@@ -1,5 +1,6 @@
 #include "connectors/registry.hpp"
 
+#include "connectors/answer_guard.hpp"
 #include "connectors/csv/csv_connector.hpp"
 #include "connectors/hubspot/hubspot_connector.hpp"
 #include "connectors/mailchimp/mailchimp_connector.hpp"
@@ -27,7 +28,7 @@ const ConnectorType* find_connector_type(const std::string& type) {
 }
 
 std::unique_ptr<Connector> make_connector(const ConnectionConfig& config) {
-  if (const auto* entry = find_connector_type(config.type)) return entry->make(config);
+  if (const auto* entry = find_connector_type(config.type)) return guard_answers(entry->make(config));
   std::vector<std::string> known;
   for (const auto& entry : connector_types()) known.emplace_back(entry.type);
   std::string message = "unknown connection type '" + config.type + "'";

@@ -6,6 +6,7 @@
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -287,9 +288,15 @@ class HubspotConnector final : public Connector {
     if (lastmod != result.end() && lastmod->is_object())
       modified = plain_text(lastmod->value(hubspot::last_modified_property(object.name), Json("")));
     if (modified.empty()) modified = result.value("updatedAt", "");
-    if (auto ms = util::parse_iso8601(modified)) record.modified_at = util::format_iso8601(*ms);
-    else if (!modified.empty() && modified.find_first_not_of("0123456789") == std::string::npos)
-      record.modified_at = util::format_iso8601(std::stoll(modified));
+    if (auto ms = util::parse_iso8601(modified)) {
+      record.modified_at = util::format_iso8601(*ms);
+    } else {
+      // Epoch milliseconds; digits beyond int64 mean no usable time (the record still syncs).
+      std::int64_t epoch_ms = 0;
+      auto [end, error] = std::from_chars(modified.data(), modified.data() + modified.size(), epoch_ms);
+      if (!modified.empty() && error == std::errc() && end == modified.data() + modified.size() && epoch_ms >= 0)
+        record.modified_at = util::format_iso8601(epoch_ms);
+    }
     return record;
   }
 
@@ -353,6 +360,16 @@ class HubspotConnector final : public Connector {
     return plain_text(next->value("after", Json("")));
   }
 
+  // Search pages by offset: its `after` must be a count.
+  static std::size_t search_offset(const std::string& after) {
+    std::size_t offset = 0;
+    auto [end, error] = std::from_chars(after.data(), after.data() + after.size(), offset);
+    if (error != std::errc() || end != after.data() + after.size())
+      throw ConnectorError(ErrorKind::transient,
+                           "hubspot: search answered a paging cursor that is not a number: '" + after + "'");
+    return offset;
+  }
+
   // Changes since `since_ms` through search, sorted by last-modified ascending with an
   // inclusive lower bound moved back by the lookback window (search lags behind writes).
   // A query pages through at most 10,000 results; then a new query starts at the last
@@ -414,7 +431,7 @@ class HubspotConnector final : public Connector {
         if (!page.records.empty()) sink(std::move(page));
         auto after = next_after(body);
         if (after.empty()) break;
-        offset = static_cast<std::size_t>(std::stoull(after));
+        offset = search_offset(after);
         if (offset >= hubspot::kSearchResultCap) {
           capped = true;
           break;
@@ -492,7 +509,7 @@ class HubspotConnector final : public Connector {
         auto body = api_.parse(response, "looking up records by " + field);
         for (const auto& result : body.value("results", Json::array())) found.push_back(to_record(object, result));
         after = next_after(body);
-        if (!after.empty() && std::stoull(after) >= hubspot::kSearchResultCap)
+        if (!after.empty() && search_offset(after) >= hubspot::kSearchResultCap)
           throw ConnectorError(ErrorKind::config, "hubspot: looking up by '" + field + "' matched more than " +
                                                       std::to_string(hubspot::kSearchResultCap) +
                                                       " records; match on a unique property instead");
