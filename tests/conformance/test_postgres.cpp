@@ -496,9 +496,21 @@ TEST_CASE("postgres schema management plans and applies new tables, new columns 
                         "AND table_name = 'leads' AND column_name = 'since'") == "date");
 }
 
-TEST_CASE("postgres: a lost connection is a transient error, and the next call reconnects", "[postgres]") {
+TEST_CASE("postgres: a write whose connection was lost is retried on a new connection", "[postgres]") {
   PgFixture db;
   auto connector = db.connector({{"application_name", "synctool-lost-test"}});
+  REQUIRE(connector->write(table("contacts"), {op(OpKind::upsert, "", {{"email", "a@x"}})})[0].ok);
+  db.schema.exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'synctool-lost-test'");
+  auto results = connector->write(table("contacts"), {op(OpKind::upsert, "", {{"email", "b@x"}})});
+  CHECK(results[0].ok);
+  CHECK(db.schema.query("SELECT count(*) FROM contacts") == "2");
+}
+
+TEST_CASE("postgres: without retries a lost connection is a transient error, and the next call reconnects",
+          "[postgres]") {
+  PgFixture db;
+  auto connector = db.connector({{"application_name", "synctool-lost-test"}, {"max_retries", 0}});
   REQUIRE(connector->write(table("contacts"), {op(OpKind::upsert, "", {{"email", "a@x"}})})[0].ok);
   db.schema.exec(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'synctool-lost-test'");
@@ -509,12 +521,33 @@ TEST_CASE("postgres: a lost connection is a transient error, and the next call r
   CHECK(db.schema.query("SELECT count(*) FROM contacts") == "2");
 }
 
+// A deferred trigger ends its own backend at COMMIT: the client has sent COMMIT and hears only
+// that the connection is gone, and cannot know whether the batch landed.
+TEST_CASE("postgres: a connection lost during COMMIT is retried for upserts, never for plain inserts",
+          "[postgres]") {
+  PgFixture db;
+  const std::string s = db.schema.name();
+  db.schema.exec("CREATE SEQUENCE " + s + ".commits; CREATE FUNCTION " + s +
+                 ".die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF nextval('" + s + ".commits') <= 2 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; "
+                 "RETURN NULL; END $$; CREATE CONSTRAINT TRIGGER die AFTER INSERT ON " + s +
+                 ".contacts DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION " + s + ".die_at_commit()");
+  auto connector = db.connector();
+  auto error = error_of([&] { connector->write(table("contacts"), {op(OpKind::create, "", {{"email", "a@x"}})}); });
+  CHECK(error.kind() == ErrorKind::transient);
+  CHECK(db.schema.query("SELECT last_value FROM " + s + ".commits") == "1");  // not sent again
+  auto results = connector->write(table("contacts"), {op(OpKind::upsert, "", {{"email", "b@x"}})});
+  CHECK(results[0].ok);
+  CHECK(db.schema.query("SELECT last_value FROM " + s + ".commits") == "3");  // lost once, then committed
+  CHECK(db.schema.query("SELECT string_agg(email, ',') FROM contacts") == "b@x");
+}
+
 TEST_CASE("postgres: a statement that outlives statement_timeout is a transient error", "[postgres]") {
   PgFixture db;
   db.schema.exec("INSERT INTO contacts (email) VALUES ('a@x')");
   PgTestSchema other;  // a second session holding the row's lock
   other.exec("BEGIN; SELECT 1 FROM " + db.schema.name() + ".contacts WHERE email = 'a@x' FOR UPDATE");
-  auto connector = db.connector({{"statement_timeout", "1s"}});
+  auto connector = db.connector({{"statement_timeout", "1s"}, {"max_retries", 0}});
   auto error =
       error_of([&] { connector->write(table("contacts"), {op(OpKind::update, "a@x", {{"first_name", "A"}})}); });
   CHECK(error.kind() == ErrorKind::transient);
