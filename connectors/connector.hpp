@@ -144,6 +144,10 @@ struct Capabilities {
   std::size_t max_batch = 100;    // most ops per write() call
   std::size_t max_lookup = 100;   // most values per lookup() call
   bool schema_management = false; // schema_plan() / schema_apply() are supported
+  // lookup() by the object's key field may miss records written less than this long ago (a
+  // search index that lags behind writes). The engine waits it out before looking up the
+  // creates an earlier run sent without hearing back, so that it never creates them twice.
+  std::int64_t lookup_lag_ms = 0;
 };
 
 class Connector {

@@ -19,6 +19,9 @@ inline constexpr std::size_t kMaxBatchInputs = 100;
 inline constexpr std::size_t kListPageSize = 100;
 inline constexpr std::size_t kSearchPageSize = 200;
 inline constexpr std::size_t kSearchResultCap = 10'000;
+// "New writes may take a few seconds to become searchable": how long a lookup through search
+// may miss a record just created.
+inline constexpr std::int64_t kSearchLagMs = 10'000;
 
 // The property holding an object's last-modified time.
 std::string last_modified_property(const std::string& object);

@@ -81,6 +81,11 @@ class HubspotConnector final : public Connector {
     caps.max_batch = hubspot::kMaxBatchInputs * api_.max_in_flight();
     caps.max_lookup = hubspot::kMaxBatchInputs * api_.max_in_flight();
     caps.schema_management = true;
+    // Lookups by the native id, a contact's email or the upsert property read records directly;
+    // any other property goes through search, which lags behind writes.
+    const std::string key = lower(object.key_field);
+    bool direct = key.empty() || key == "hs_object_id" || key == lower(upsert_property(object));
+    caps.lookup_lag_ms = direct ? 0 : hubspot::kSearchLagMs;
     return caps;
   }
 

@@ -160,6 +160,7 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
   std::vector<std::string> keys;
   keys.reserve(awaiting_lookup_.size());
   for (const auto& a : awaiting_lookup_) keys.push_back(a.key);
+  wait_for_lookup_lag();
   const auto& mapper = in_.sync.mapper();
   auto found = in_.destination.lookup(in_.sync.destination_object(), in_.sync.spec().match.destination, keys);
   std::map<std::string, StagedRecord> by_key;
@@ -184,6 +185,28 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
     plan_against_destination(std::move(action), existing, sink);
   }
   awaiting_lookup_.clear();
+}
+
+// A create sent by an earlier run whose answer never came (its pending intent remains) is looked
+// up before anything is created again; where lookups lag behind writes, only once the lag has
+// passed since it was sent, or the lookup would miss the record and it would be created twice.
+void Planner::wait_for_lookup_lag() const {
+  const std::int64_t lag = in_.destination_caps.lookup_lag_ms;
+  if (lag <= 0) return;
+  std::int64_t newest = 0;
+  std::size_t pending = 0;
+  for (const auto& action : awaiting_lookup_) {
+    if (auto intent = in_.store.get_pending(action.key)) {
+      newest = std::max(newest, intent->sent_at_ms);
+      ++pending;
+    }
+  }
+  const std::int64_t wait = newest + lag - in_.clock.now_ms();
+  if (pending == 0 || wait <= 0) return;
+  if (in_.log)
+    in_.log("waiting " + std::to_string(wait) + " ms before looking up " + std::to_string(pending) +
+            " unconfirmed create(s) of an earlier run (the destination's lookups lag behind its writes)");
+  in_.clock.sleep_ms(std::min(wait, lag));
 }
 
 void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {

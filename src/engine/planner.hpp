@@ -10,6 +10,7 @@
 #include "engine/staged_record.hpp"
 #include "state/staging.hpp"
 #include "state/store.hpp"
+#include "util/clock.hpp"
 
 #include <functional>
 #include <optional>
@@ -24,6 +25,8 @@ struct PlanInputs {
   const state::Staging& source;                // staged source records
   const state::Staging* destination_records;   // the whole destination, on full runs; else null
   bool source_complete;                        // `source` holds every source record (full scan)
+  const util::Clock& clock;                    // waits out destination_caps.lookup_lag_ms
+  std::function<void(const std::string&)> log;  // progress lines for -v; may be empty
 };
 
 class Planner {
@@ -43,6 +46,7 @@ class Planner {
   void plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
                                 const std::function<void(Action&&)>& sink);
   void flush_lookups(const std::function<void(Action&&)>& sink);
+  void wait_for_lookup_lag() const;
   void for_each_delete(const std::function<void(Action&&)>& sink) const;
 
   PlanInputs in_;

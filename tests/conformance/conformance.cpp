@@ -149,6 +149,7 @@ void check_capabilities(const Capabilities& actual, const Capabilities& expected
   CHECK(actual.archive == expected.archive);
   CHECK(actual.max_batch == expected.max_batch);
   CHECK(actual.max_lookup == expected.max_lookup);
+  CHECK(actual.lookup_lag_ms == expected.lookup_lag_ms);
 }
 
 }  // namespace

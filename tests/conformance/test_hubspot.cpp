@@ -1,4 +1,5 @@
 #include "conformance/conformance.hpp"
+#include "connectors/registry.hpp"
 #include "emulators/hubspot/hubspot_emulator.hpp"
 
 #include <catch2/catch.hpp>
@@ -61,5 +62,18 @@ ConformanceOptions hubspot_options() {
 }  // namespace
 
 TEST_CASE("hubspot connector conformance", "[conformance][hubspot]") { run_conformance(hubspot_options()); }
+
+// Lookups through search lag behind writes; those that read records directly do not.
+TEST_CASE("hubspot declares the lag of lookups that go through search", "[hubspot]") {
+  auto fixture = hubspot_fixture();
+  auto connector = connectors::make_connector(fixture.config);
+  connectors::ObjectRef companies;
+  companies.name = "companies";
+  companies.key_field = "domain";
+  CHECK(connector->capabilities(companies).lookup_lag_ms == 10'000);
+  companies.options = {{"upsert_property", "domain"}};
+  CHECK(connector->capabilities(companies).lookup_lag_ms == 0);
+  CHECK(connector->capabilities(fixture.object).lookup_lag_ms == 0);  // contacts by email
+}
 
 }  // namespace synctool::testing

@@ -1,6 +1,7 @@
 // The engine end to end in memory: fake connectors, the memory state store.
 #include "engine/runner.hpp"
 #include "state/memory_store.hpp"
+#include "support/fake_clock.hpp"
 #include "support/fake_connector.hpp"
 #include "support/temp_dir.hpp"
 #include "util/clock.hpp"
@@ -33,11 +34,12 @@ struct Harness {
   FakeConnector source, destination;
   std::unique_ptr<state::StateStore> store = state::make_memory_store();
   synctool::testing::TempDir scratch;
+  const util::Clock* clock = &util::system_clock();
 
   explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
 
   engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
-    engine::RunInputs in{*compiled, source, destination, *store, util::system_clock(), scratch.path(), observer, {}, {}};
+    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, {}, {}};
     return engine::run_sync(in, options);
   }
   void seed_source(int n) {
@@ -406,4 +408,34 @@ TEST_CASE("a full run forgets a failed delete whose record is gone from both sid
   auto report = h.run(full);
   CHECK(report.exit_code == 0);
   CHECK(h.store->failed_count() == 0);
+}
+
+// HubSpot finds companies by domain through search, which lags behind writes: a lookup made at
+// once would miss what the lost batch created, and the records would be created twice.
+TEST_CASE("unconfirmed creates are looked up only once the destination's lookup lag has passed") {
+  Harness h(contacts_spec());
+  synctool::testing::FakeClock clock;
+  h.clock = &clock;
+  h.destination.caps.lookup_lag_ms = 5'000;
+  h.seed_source(20);
+  REQUIRE(h.run().exit_code == 0);  // a baseline reads the whole destination: no lookups
+  for (int i = 20; i < 30; ++i)
+    h.source.put("s" + std::to_string(i), {{"email", "user" + std::to_string(i) + "@example.com"}, {"name", "U"}});
+  h.destination.crash_after_write = true;
+  REQUIRE(h.run().exit_code == engine::exit_code::connection);
+  REQUIRE(h.store->pending_count() == 10);
+
+  clock.advance(1'500);  // the rerun starts 1.5 s later
+  auto rerun = h.run();
+  CHECK(rerun.kind == engine::RunKind::incremental);
+  CHECK(rerun.exit_code == 0);
+  CHECK(clock.sleeps() == std::vector<std::int64_t>{3'500});
+  CHECK(h.destination.records.size() == 30);
+  CHECK(h.store->pending_count() == 0);
+
+  // Nothing unconfirmed: new records are looked up without waiting.
+  clock.reset_sleeps();
+  h.source.put("s99", {{"email", "new@example.com"}, {"name", "New"}, {"age", 1}});
+  CHECK(h.run().destination.created == 1);
+  CHECK(clock.slept_ms() == 0);
 }
