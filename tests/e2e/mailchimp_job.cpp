@@ -144,10 +144,17 @@ void MainJob::recreate() {
   mailchimp.reset();
   data = original_;
   fs::remove_all(project.path(".synctool"));
-  hubspot = std::make_unique<hs::HubspotEmulator>(hubspot_options);
+  // Each new pair of emulators rolls other dice than the last, so that episodes do not repeat
+  // the same faults at the same requests (the first pair rolls the options' own).
+  auto hubspot_fresh = hubspot_options;
+  hubspot_fresh.faults.seed += recreated_ * 7919;
+  auto mailchimp_fresh = mailchimp_options;
+  mailchimp_fresh.faults.seed += recreated_ * 7919;
+  ++recreated_;
+  hubspot = std::make_unique<hs::HubspotEmulator>(hubspot_fresh);
   hubspot->start();
   hubspot->load_seed(data.hubspot_seed);
-  mailchimp = std::make_unique<em::MailchimpEmulator>(mailchimp_options);
+  mailchimp = std::make_unique<em::MailchimpEmulator>(mailchimp_fresh);
   mailchimp->load_seed(data.mailchimp_seed);
   mailchimp->start();
   list_id = mailchimp->list_id(kAudienceName);

@@ -103,7 +103,7 @@ class MainJob {
   Env env;
 
  private:
-  std::uint64_t resumed_ = 0;
+  std::uint64_t resumed_ = 0, recreated_ = 0;
   em::SampleData original_;
   std::string config_;
 };

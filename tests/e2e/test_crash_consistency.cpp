@@ -15,7 +15,8 @@
 // Environment: SYNCTOOL_E2E_SEED replays a run (the seed is printed); SYNCTOOL_E2E_CRASH_KILLS
 // (at least this many kills per pair, default 20), SYNCTOOL_E2E_CRASH_CONTACTS (HubSpot
 // contacts, default 1,000: the time goes into waiting out faults, not into the build's speed)
-// and SYNCTOOL_E2E_CRASH_PG_ROWS (CSV rows, default sized to the build's speed) make longer runs.
+// and SYNCTOOL_E2E_CRASH_PG_ROWS (CSV rows, default sized to the build's speed) make longer runs;
+// SYNCTOOL_E2E_CRASH_PG_TERMINATE=0 leaves PostgreSQL's backends alone (kills only).
 #include "e2e/mailchimp_job.hpp"
 #include "support/pg_test_server.hpp"
 
@@ -192,22 +193,33 @@ class BackendTerminator {
           std::condition_variable_any cv;
           if (cv.wait_for(lock, stop, delay, [] { return false; })) return;
           if (stop.stop_requested()) return;
-          terminated_ = std::stoi(session_.value(
-              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app));
+          try {
+            terminated_ = std::stoi(session_.value(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app));
+          } catch (const std::exception& e) {
+            error_ = e.what();
+          }
         }) {}
   ~BackendTerminator() {
     thread_.request_stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   BackendTerminator(const BackendTerminator&) = delete;
   BackendTerminator& operator=(const BackendTerminator&) = delete;
 
-  // Connections terminated (once the thread is done; call after the run).
-  int terminated() const { return terminated_.load(); }
+  // Connections terminated; call after the run, once the thread is done (or throws what
+  // went wrong in it).
+  int terminated() {
+    thread_.request_stop();
+    thread_.join();
+    if (!error_.empty()) throw std::runtime_error("terminating backends: " + error_);
+    return terminated_.load();
+  }
 
  private:
   PgSession session_;
   std::atomic<int> terminated_{0};
+  std::string error_;
   std::jthread thread_;
 };
 
@@ -436,17 +448,18 @@ std::string sql_row(const Contact& c) {
   return "(" + q(c.email) + "," + q(c.first_name) + "," + q(c.last_name) + "," + q(c.company) + "," + q(c.age) + ")";
 }
 
-// What the table holds before the baseline: a seventh of the contacts as they are, a seventh
-// with an older first name, and rows the source does not have (the mirror deletes them).
+// What the table holds before the baseline: a tenth of the contacts as they are, a tenth with
+// an older first name, and an eighth as many rows the source does not have (the mirror deletes
+// them).
 void seed_pg_table(const testing::PgTestSchema& pg, const std::vector<Contact>& contacts) {
   std::string values;
   for (std::size_t i = 0; i < contacts.size(); ++i) {
-    if (i % 7 > 1) continue;
+    if (i % 10 > 1) continue;
     Contact c = contacts[i];
-    if (i % 7 == 1) c.first_name = "Former " + c.first_name;
+    if (i % 10 == 1) c.first_name = "Former " + c.first_name;
     values += (values.empty() ? "" : ",") + sql_row(c);
   }
-  for (const auto& c : make_contacts(contacts.size() / 40 + 1, 5'000'000)) values += "," + sql_row(c);
+  for (const auto& c : make_contacts(contacts.size() / 8 + 1, 5'000'000)) values += "," + sql_row(c);
   pg.exec("INSERT INTO contacts VALUES " + values + "; TRUNCATE audit");
 }
 
@@ -514,8 +527,9 @@ TEST_CASE("csv to postgres killed with SIGKILL at random moments, inside write t
     project.write_contacts_csv(kSourceCsv, expected);
   };
   // Sometimes terminates synctool's backends at a random moment of the next run.
+  const bool terminate_backends = env_number("SYNCTOOL_E2E_CRASH_PG_TERMINATE", 1) != 0;
   auto maybe_terminator = [&](std::int64_t whole_ms, double p) -> std::unique_ptr<BackendTerminator> {
-    if (!chance(p)) return nullptr;
+    if (!chance(p) || !terminate_backends) return nullptr;
     ++terminations;
     return std::make_unique<BackendTerminator>(pg.url(), app, milliseconds(uniform(0, whole_ms)));
   };
@@ -558,29 +572,24 @@ TEST_CASE("csv to postgres killed with SIGKILL at random moments, inside write t
     project.write_contacts_csv(kSourceCsv, expected);
   };
 
-  // A baseline takes about 3 s on this build (sanitizer and debug builds are several times
-  // slower than Release), as timed on 2,000 rows, but writes at least two batches (the
-  // connector writes 5,000 rows per transaction): between 6,000 and 15,000 rows.
-  if (rows == 0) {
-    start_over();
-    const auto probe_ms = settle("timing 2,000 rows", 0, false);
+  // A whole baseline of 2,000 rows, unkilled and undisturbed, times this build (sanitizer and
+  // debug builds are several times slower than Release). The test's size follows: a baseline of
+  // about 3 s, but with at least two write batches (the connector writes 5,000 rows per
+  // transaction): 5,000 to 15,000 rows. The durations bound the random delays of the kills.
+  start_over();
+  const auto probe_ms = settle("timing 2,000 rows", 0, false);
+  if (rows == 0)
     rows = std::clamp<std::size_t>(static_cast<std::size_t>(2'000 * 3'000 / std::max<std::int64_t>(1, probe_ms)) /
                                        1000 * 1000,
-                                   6'000, 15'000);
-  }
-  INFO("random seed " << seed << " (set SYNCTOOL_E2E_SEED to replay), " << rows << " rows");
+                                   5'000, 15'000);
+  const auto baseline_ms = static_cast<std::int64_t>(probe_ms * static_cast<std::int64_t>(rows) / 2'000);
+  const auto incremental_ms = baseline_ms * 4 / 5;  // no destination read, few writes
+  INFO("random seed " << seed << " (set SYNCTOOL_E2E_SEED to replay), " << rows << " rows; a baseline takes about "
+                      << baseline_ms << " ms");
   base_contacts = make_contacts(rows);
-
-  // Whole runs, unkilled and undisturbed: their durations bound the random delays.
-  start_over();
-  const auto baseline_ms = settle("measuring baseline", 0, false);
-  change_source();
-  const auto incremental_ms = settle("measuring incremental", 0, false);
-  check_idle("measuring");
-  INFO("a baseline takes " << baseline_ms << " ms, an incremental run " << incremental_ms << " ms");
-  // The baseline's writes: every row but the seventh already there as it is (creates and
+  // The baseline's writes: every row but the tenth already there as it is (creates and
   // updates), plus the deletes; 5,000 a batch.
-  const std::size_t baseline_writes = rows - (rows + 6) / 7 + rows / 40 + 1;
+  const std::size_t baseline_writes = rows - (rows + 9) / 10 + rows / 8 + 1;
   const int baseline_batches = static_cast<int>((baseline_writes + 4'999) / 5'000);
 
   session.value("LISTEN \"" + channel + "\"");
@@ -602,9 +611,13 @@ TEST_CASE("csv to postgres killed with SIGKILL at random moments, inside write t
           return commits.size() >= k;
         });
       } else if (dice < 0.55) {
-        // While synctool's connection has a write transaction open.
+        // While synctool's connection has a write transaction open (looked at every 3 ms at
+        // most: the test's queries must not starve the run of CPU).
         moment = "inside a write transaction";
+        auto next_look = Clock::now();
         r = kill_when(project, kPgSync, env, [&] {
+          if (Clock::now() < next_look) return false;
+          next_look = Clock::now() + milliseconds(3);
           return session.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND "
                                "backend_xid IS NOT NULL",
                                app) != "0";
@@ -644,26 +657,28 @@ TEST_CASE("csv to postgres killed with SIGKILL at random moments, inside write t
     }
     check_idle("episode");
   }
-  std::cout << "crash consistency, csv-postgres: seed " << seed << ", " << rows << " rows (a baseline " << baseline_ms
-            << " ms in " << baseline_batches << " write batches, an incremental run " << incremental_ms << " ms), "
+  std::cout << "crash consistency, csv-postgres: seed " << seed << ", " << rows << " rows (a baseline about "
+            << baseline_ms << " ms in " << baseline_batches << " write batches), "
             << episodes << " episodes, " << tally.summary() << " backends terminated in " << terminations
             << " runs (" << terminated_backends << " connections); " << ms_since(started) / 1000.0 << " s" << std::endl;
   CHECK(static_cast<std::size_t>(tally.landed) >= kills_wanted);
 }
 
 // =============================================================================================
-// Found while writing the tests above (hidden until fixed; run with `e2e_tests "[bug]"`).
+// Found while writing the tests above.
 //
 // A create whose outcome is unknown (its answer lost, or synctool killed before the link was
 // committed) keeps a pending intent, and the next run looks the record up before creating it.
 // For HubSpot objects matched on a property that is not unique (companies by domain), that
-// lookup is a search, and HubSpot's search lags behind writes (README: "search lags a few
-// seconds behind writes"; the emulator's search_lag_ms). A run started within that lag does
-// not find what the lost batch created and creates every one of those records again.
+// lookup is a search, and HubSpot's search lags behind writes (API facts: "new writes may take
+// a few seconds to become searchable"; the emulator's search_lag_ms). A run started within
+// that lag did not find what the lost batch created and created every one of those records
+// again. The connector now declares the lag (Capabilities::lookup_lag_ms) and the planner waits
+// it out before looking up unconfirmed creates.
 
-TEST_CASE("BUG: companies whose batch create answer was lost are created a second time by a run that starts within "
+TEST_CASE("companies whose batch create answer was lost are not created a second time by a run that starts within "
           "HubSpot's search lag",
-          "[.bug][e2e][hubspot]") {
+          "[e2e][hubspot]") {
   auto options = generous_emulator_options();
   options.faults.paths = {"/crm/v3/objects/companies/batch/create"};
   options.faults.rate_lost_response = 0.5;  // seed 7: one of the three batch creates
@@ -720,8 +735,86 @@ name   = "name"
   int twice = 0;
   for (const auto& [domain, n] : by_domain) twice += n > 1 ? 1 : 0;
   CHECK(by_domain.size() == 300);
-  CHECK(twice == 0);  // fails: 100 domains have two companies
-  CHECK(emu.records("companies").size() == 300);  // fails: 400
+  CHECK(twice == 0);
+  CHECK(emu.records("companies").size() == 300);
+}
+
+// Found by the CSV -> PostgreSQL test above (a backend terminated under a baseline's delete
+// batch): a mirror's baseline or full run deletes the destination records the source does not
+// have, which were never linked. Incremental runs planned deletes only from links and
+// tombstones, so such a delete that failed was never tried again: the next run ended with
+// exit 0 and the record stayed until a full run. Failed deletes now keep their destination id.
+TEST_CASE("a mirror's delete of an unlinked destination record that failed in a baseline is retried by the next "
+          "incremental run",
+          "[e2e][postgres]") {
+  testing::PgTestSchema pg;
+  pg.exec("CREATE TABLE contacts (email text PRIMARY KEY, first_name text, last_name text, company text, age text);"
+          "CREATE FUNCTION " + pg.name() + ".refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "  RAISE EXCEPTION 'could not serialize access' USING ERRCODE = 'serialization_failure'; END $$;"
+          "CREATE TRIGGER contacts_refuse_delete BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION " +
+          pg.name() + ".refuse_delete();");
+  Project project;
+  project.write_config("state_dir = \".synctool\"\n\n[connections.crm]\ntype = \"csv\"\npath = \"exports\"\n\n"
+                       "[connections.warehouse]\ntype = \"postgres\"\nmax_retries = 0\nurl = \"${PG_URL}\"\nschema = \"" +
+                       pg.name() + "\"\n");
+  project.write_sync(kPgSync, contacts_sync_toml("mirror", R"(["trim", "lowercase"])",
+                                                 "\n[deletes]\npropagate = \"delete\"\nmax = 10\n"));
+  const Env env = {{"PG_URL", pg.url()}};
+  // The table holds the source's three contacts as they are, and one the source does not have.
+  const auto contacts = make_contacts(3);
+  project.write_contacts_csv(kSourceCsv, contacts);
+  for (const auto& c : make_contacts(4))
+    pg.exec("INSERT INTO contacts VALUES (" + sql_quote(c.email) + "," + sql_quote(c.first_name) + "," +
+            sql_quote(c.last_name) + "," + sql_quote(c.company) + "," + sql_quote(c.age) + ")");
+
+  // The baseline: the delete of person4 fails (transiently), the run exits 1.
+  auto baseline = run_with(project, {"run", kPgSync, "--json"}, env);
+  INFO(baseline.describe());
+  REQUIRE(baseline.exit_code == 1);
+  CHECK(count_of(baseline.json().at("destination"), "failed") == 1);
+
+  // The cause is gone; the next run should delete person4.
+  pg.exec("DROP TRIGGER contacts_refuse_delete ON contacts");
+  auto next = run_with(project, {"run", kPgSync, "--json"}, env);
+  INFO(next.describe());
+  auto show = run_with(project, {"state", "show", kPgSync, "--json"}, env);
+  INFO(show.describe());
+  CHECK(next.json().at("kind") == "incremental");
+  CHECK(next.exit_code == 0);
+  CHECK(count_of(next.json().at("destination"), "deleted") == 1);
+  CHECK(pg.query("SELECT count(*) FROM contacts") == "3");
+  CHECK(pg.query("SELECT count(*) FROM contacts WHERE email = " + sql_quote(make_contacts(4)[3].email)) == "0");
+}
+
+// README (PostgreSQL, Errors): "A connection lost mid-run, a deadlock, a serialization failure,
+// a lock or statement timeout and a server shutting down are transient: the batch is retried on
+// a new connection." (Found untrue by the test above: the batch failed and the run exited 1.)
+TEST_CASE("a postgres connection lost in the middle of a write batch is retried on a new connection",
+          "[e2e][postgres]") {
+  testing::PgTestSchema pg;
+  // The first INSERT statement kills its own backend (the sequence counts outside transactions).
+  pg.exec("CREATE TABLE contacts (email text PRIMARY KEY, first_name text, last_name text, company text, age text);"
+          "CREATE SEQUENCE once;"
+          "CREATE FUNCTION " + pg.name() + ".die_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "  IF nextval('" + pg.name() + ".once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; "
+          "  RETURN NULL; END $$;"
+          "CREATE TRIGGER contacts_die BEFORE INSERT ON contacts FOR EACH STATEMENT EXECUTE FUNCTION " +
+          pg.name() + ".die_once();");
+  Project project;
+  project.write_config("state_dir = \".synctool\"\n\n[connections.crm]\ntype = \"csv\"\npath = \"exports\"\n\n"
+                       "[connections.warehouse]\ntype = \"postgres\"\nurl = \"${PG_URL}\"\nschema = \"" +
+                       pg.name() + "\"\n");
+  project.write_sync(kPgSync, contacts_sync_toml("upsert", R"(["trim", "lowercase"])", ""));
+  const auto contacts = make_contacts(3);
+  project.write_contacts_csv(kSourceCsv, contacts);
+
+  auto r = run_with(project, {"run", kPgSync, "--json"}, {{"PG_URL", pg.url()}});
+  INFO(r.describe());
+  CHECK(r.exit_code == 0);
+  CHECK(count_of(r.json().at("destination"), "created") == 3);
+  CHECK(count_of(r.json().at("destination"), "failed") == 0);
+  CHECK(pg.query("SELECT count(*) FROM contacts") == "3");
+  CHECK(std::stoi(pg.query("SELECT last_value FROM once")) >= 2);  // killed, then run again
 }
 
 }  // namespace synctool::e2e
