@@ -221,3 +221,17 @@ TEST_CASE("the first syntax error is reported, whether toml++ or the guard finds
   CHECK(later[0].where.column == 2);
   CHECK(later[0].message == "TOML syntax error: expected a table name after '[', saw '&'");
 }
+
+// toml-test's valid/string/start-mb (upstream marzer/tomlplusplus#190): strings that start with
+// a multibyte character, also right after a line-ending backslash, parse to that character.
+TEST_CASE("strings that start with a multibyte character read as written (upstream #190)") {
+  const std::string text = "s1 = \"\xC2\xA7\"\ns2 = '\xC2\xA7'\ns3 = \"\"\"\\\n\xC2\xA7\"\"\"\ns4 = \"\"\"\n\xC2\xA7\"\"\"\n"
+                           "s5 = \"\"\"\xC2\xA7\"\"\"\ns6 = '''\n\xC2\xA7'''\ns7 = '''\xC2\xA7'''\n";
+  auto guarded = guard_toml(text);
+  CHECK_FALSE(guarded.problem);
+  auto table = toml::parse(guarded.text);
+  for (const char* key : {"s1", "s2", "s3", "s4", "s5", "s6", "s7"}) {
+    INFO(key);
+    CHECK(table[key].value<std::string>() == std::optional<std::string>("\xC2\xA7"));
+  }
+}
