@@ -71,6 +71,21 @@ struct KillTally {
   int too_late = 0;  // the run had finished before its kill
   int runs = 0;      // synctool runs in all
 
+  // Counts a run of a kill series: where its kill landed (true), or that it finished first
+  // (false: a complete run of its own, done, with rows failed under the faults, or stopped).
+  bool count(const Result& r, const std::string& kind, const std::string& moment) {
+    ++runs;
+    if (r.exit_code != -SIGKILL) {
+      CHECK((r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3));
+      ++too_late;
+      return false;
+    }
+    ++landed;
+    ++by_phase[kind + ": " + phase_of(r.err)];
+    ++by_kind[moment];
+    return true;
+  }
+
   std::string summary() const {
     std::ostringstream out;
     out << landed << " kills landed (" << too_late << " more runs finished before their kill), " << runs
@@ -366,17 +381,8 @@ TEST_CASE("hubspot-mailchimp killed with SIGKILL at random moments through injec
         moment = "after a random delay";
         r = kill_when(job.project, kMainJob, job.env, [&] { return Clock::now() >= deadline; });
       }
-      ++tally.runs;
       INFO(kind << " run killed " << moment << ": " << r.describe());
-      if (r.exit_code != -SIGKILL) {
-        // Finished before the kill: a complete run of its own.
-        CHECK((r.exit_code == 1 || r.exit_code == 3));
-        ++tally.too_late;
-        return;
-      }
-      ++tally.landed;
-      ++tally.by_phase[std::string(kind) + ": " + phase_of(r.err)];
-      ++tally.by_kind[moment];
+      if (!tally.count(r, kind, moment)) return;  // the series ends with a complete run
     }
   };
 
@@ -627,17 +633,9 @@ TEST_CASE("csv to postgres killed with SIGKILL at random moments, inside write t
         moment = "after a random delay";
         r = kill_when(project, kPgSync, env, [&] { return Clock::now() >= deadline; });
       }
-      ++tally.runs;
       if (terminator) terminated_backends += terminator->terminated();
       INFO(kind << " run killed " << moment << ": " << r.describe());
-      if (r.exit_code != -SIGKILL) {
-        CHECK((r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3));
-        ++tally.too_late;
-        return;
-      }
-      ++tally.landed;
-      ++tally.by_phase[std::string(kind) + ": " + phase_of(r.err)];
-      ++tally.by_kind[moment];
+      if (!tally.count(r, kind, moment)) return;  // the series ends with a complete run
     }
   };
 
