@@ -118,6 +118,31 @@ age        = "age"
 )" + extra;
 }
 
+std::string firms_to_companies_toml() {
+  return R"(direction = "one-way"
+mode      = "upsert"
+
+[source]
+connection    = "app"
+object        = "firms"
+key           = "id"
+cursor_column = "updated_at"
+
+[destination]
+connection = "hubspot"
+object     = "companies"
+
+[match]
+source      = "domain"
+destination = "domain"
+normalize   = ["trim", "lowercase"]
+
+[field_map]
+domain = "domain"
+name   = "name"
+)";
+}
+
 std::string hubspot_to_csv_toml(const std::string& source_extra) {
   return R"(direction = "one-way"
 mode      = "upsert"

@@ -62,6 +62,9 @@ std::string people_to_hubspot_toml(const std::string& extra = "");
 // syncs/from_hubspot.toml: HubSpot contacts -> out/people.csv by email; `source_extra` goes
 // into [source] (e.g. lookback = "0s").
 std::string hubspot_to_csv_toml(const std::string& source_extra = "");
+// syncs/to_companies.toml: the SQLite table `firms` (connection "app", cursor updated_at) ->
+// HubSpot companies, matched by domain (not unique in HubSpot: lookups go through search).
+std::string firms_to_companies_toml();
 
 // Seed records for the emulator: {"objects": {"contacts": [...]}}; record ids `first_id`,
 // `first_id` + 1, ...; lastmodifieddate `modified` (ISO 8601).

@@ -686,28 +686,7 @@ TEST_CASE("companies whose batch create answer was lost are not created a second
   start_emulator(emu);
   Project project;
   write_hubspot_project(project, connection_to(emu, [](HubspotConnection& c) { c.timeout = "5s"; }));
-  project.write_sync("to_companies", R"(direction = "one-way"
-mode      = "upsert"
-
-[source]
-connection    = "app"
-object        = "firms"
-key           = "id"
-cursor_column = "updated_at"
-
-[destination]
-connection = "hubspot"
-object     = "companies"
-
-[match]
-source      = "domain"
-destination = "domain"
-normalize   = ["trim", "lowercase"]
-
-[field_map]
-domain = "domain"
-name   = "name"
-)");
+  project.write_sync("to_companies", firms_to_companies_toml());
   {
     Db db(project.path(kAppDb));
     db.exec("CREATE TABLE firms (id INTEGER PRIMARY KEY, domain TEXT, name TEXT, updated_at TEXT)");

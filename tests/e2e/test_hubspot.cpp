@@ -96,31 +96,6 @@ void write_firms(const Project& project, int n) {
 
 constexpr const char* kToCompanies = "to_companies";
 
-std::string firms_to_companies_toml() {
-  return R"(direction = "one-way"
-mode      = "upsert"
-
-[source]
-connection    = "app"
-object        = "firms"
-key           = "id"
-cursor_column = "updated_at"
-
-[destination]
-connection = "hubspot"
-object     = "companies"
-
-[match]
-source      = "domain"
-destination = "domain"
-normalize   = ["trim", "lowercase"]
-
-[field_map]
-domain = "domain"
-name   = "name"
-)";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
