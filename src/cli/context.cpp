@@ -1,12 +1,12 @@
 #include "cli/context.hpp"
 
+#include "cli/connector_catalog.hpp"
 #include "connectors/registry.hpp"
 #include "engine/report.hpp"
 #include "state/lmdb_store.hpp"
 #include "util/clock.hpp"
 
 #include <iostream>
-#include <map>
 
 namespace synctool::cli {
 
@@ -27,27 +27,10 @@ void Output::error(const std::string& what) const {
   std::cerr << "synctool: error: " << redactor_.apply(what) << "\n" << std::flush;
 }
 
-spec::ConnectorCatalog connector_catalog() {
-  // Built once from the registry, so the spec module never needs to know a connector.
-  static const std::map<std::string, spec::ConnectorKeys> catalog = [] {
-    std::map<std::string, spec::ConnectorKeys> m;
-    for (const auto& type : connectors::connector_types())
-      m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys,
-                      type.schema_mode, type.schema_types, type.schema_name_problem};
-    return m;
-  }();
-  return [](const std::string& type) -> const spec::ConnectorKeys* {
-    auto it = catalog.find(type);
-    return it == catalog.end() ? nullptr : &it->second;
-  };
-}
-
 const spec::ProjectSpec& Context::project() {
   if (!project_) {
     auto file = spec::find_project_file(options_.config);
-    std::vector<std::string> known_types;
-    for (const auto& type : connectors::connector_types()) known_types.push_back(type.type);
-    project_ = std::make_unique<spec::ProjectSpec>(spec::load_project(file, connector_catalog(), known_types));
+    project_ = std::make_unique<spec::ProjectSpec>(spec::load_project(file, connector_catalog(), connector_type_names()));
     out_.add_secrets(project_->secrets);
   }
   return *project_;

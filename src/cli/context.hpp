@@ -77,8 +77,6 @@ class Context {
   std::unique_ptr<spec::ProjectSpec> project_;
 };
 
-spec::ConnectorCatalog connector_catalog();
-
 // Exit code 2 and every problem printed: the common end of a command that met a spec error.
 int report_spec_error(Output& out, const spec::SpecError& error);
 

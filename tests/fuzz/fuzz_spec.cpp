@@ -8,7 +8,7 @@
 // must name a line: "a bad spec ends with a clear error naming file and line, not a crash".
 #include "fuzz_support.hpp"
 
-#include "connectors/registry.hpp"
+#include "cli/connector_catalog.hpp"
 #include "engine/compiled_sync.hpp"
 #include "spec/loader.hpp"
 
@@ -48,26 +48,6 @@ type = "mailchimp"
 api_key = "${MAILCHIMP_API_KEY}"
 )";
 
-// The CLI's catalog (src/cli/context.cpp), built from the connector registry.
-spec::ConnectorCatalog catalog() {
-  static const std::map<std::string, spec::ConnectorKeys> keys = [] {
-    std::map<std::string, spec::ConnectorKeys> m;
-    for (const auto& type : connectors::connector_types())
-      m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys,
-                      type.schema_mode,     type.schema_types,             type.schema_name_problem};
-    return m;
-  }();
-  return [](const std::string& type) -> const spec::ConnectorKeys* {
-    auto it = keys.find(type);
-    return it == keys.end() ? nullptr : &it->second;
-  };
-}
-
-std::vector<std::string> known_types() {
-  std::vector<std::string> names;
-  for (const auto& type : connectors::connector_types()) names.push_back(type.type);
-  return names;
-}
 
 std::optional<std::string> environment(const std::string& name) {
   static const std::map<std::string, std::string> env = {{"WAREHOUSE_DB", "/srv/warehouse.db"},
@@ -126,7 +106,7 @@ void check_problems(const spec::SpecError& error, const fs::path& file) {
 
 const spec::ProjectSpec& fixed_project() {
   static const spec::ProjectSpec project =
-      spec::load_project(folder().project_file, catalog(), known_types(), &environment);
+      spec::load_project(folder().project_file, cli::connector_catalog(), cli::connector_type_names(), &environment);
   return project;
 }
 
@@ -142,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (as_project) {
     write(f.input_project, text);
     try {
-      spec::load_project(f.input_project, catalog(), known_types(), &environment);
+      spec::load_project(f.input_project, cli::connector_catalog(), cli::connector_type_names(), &environment);
     } catch (const spec::SpecError& e) {
       check_problems(e, f.input_project);
     }
@@ -151,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   write(f.sync_file, text);
   try {
-    spec::SyncSpec sync = spec::load_sync(f.sync_file, project, catalog(), &environment);
+    spec::SyncSpec sync = spec::load_sync(f.sync_file, project, cli::connector_catalog(), &environment);
     engine::CompiledSync compiled(sync);
     (void)compiled.destination_read_fields();
   } catch (const spec::SpecError& e) {
