@@ -32,6 +32,14 @@ net::ClientOptions http_client_options(const ConnectionSettings& settings, const
   return options;
 }
 
+std::size_t count_field(const Json& body, const char* name, const std::string& what) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return 0;
+  if (it->is_number_unsigned()) return it->get<std::size_t>();
+  if (it->is_number_integer() && it->get<std::int64_t>() >= 0) return static_cast<std::size_t>(it->get<std::int64_t>());
+  throw ConnectorError(ErrorKind::transient, what + ": `" + name + "` is not a count: " + it->dump());
+}
+
 std::optional<net::Verdict> garbled_success_verdict(const net::HttpResponse& response) {
   if (!response.ok() || response.body.empty() || Json::accept(response.body)) return std::nullopt;
   net::Verdict retry;

@@ -37,6 +37,10 @@ std::optional<net::Verdict> garbled_success_verdict(const net::HttpResponse& res
 // The HTTP client of one connection, with the connection's name in every message and secrets
 // masked. A vendor's API class derives from it and opens the transport and client in its
 // constructor.
+// A count field of an answer (`total_items`): absent is 0; anything but a non-negative integer
+// (a float such as 1e300 would overflow the conversion) is a transient error naming `what`.
+std::size_t count_field(const Json& body, const char* name, const std::string& what);
+
 class HttpApi {
  public:
   HttpApi(const ConnectionConfig& config, std::string vendor);

@@ -103,7 +103,7 @@ const Audience& MailchimpApi::audience(const std::string& list) {
                                     "&fields=lists.id,lists.name,total_items");
     if (!response.ok()) fail(response, "listing the audiences");
     auto body = parse(response, "listing the audiences");
-    total = body.value("total_items", std::size_t{0});
+    total = count_field(body, "total_items", "mailchimp: listing the audiences");
     auto lists = body.value("lists", Json::array());
     for (const auto& entry : lists)
       if (entry.is_object()) all.push_back({entry.value("id", ""), entry.value("name", "")});
@@ -135,7 +135,7 @@ const std::vector<MergeField>& MailchimpApi::merge_fields(const Audience& audien
                                     std::to_string(fields.size()));
     if (!response.ok()) fail(response, "reading the merge fields of audience '" + audience.name + "'");
     auto body = parse(response, "reading the merge fields of audience '" + audience.name + "'");
-    total = body.value("total_items", std::size_t{0});
+    total = count_field(body, "total_items", "mailchimp: reading merge fields");
     auto list = body.value("merge_fields", Json::array());
     for (const auto& definition : list)
       if (definition.is_object()) fields.push_back(MergeField::from_json(definition));

@@ -259,7 +259,7 @@ class MailchimpConnector final : public Connector {
         if (!response.ok()) fail_audience(audience, response, "reading members");
         auto body = api_.parse(response, "reading the members of audience '" + audience.name + "'");
         auto members = body.value("members", Json::array());
-        total = body.value("total_items", std::size_t{0});
+        total = count_field(body, "total_items", "mailchimp: reading members");
         Page page;
         page.cursor = resume;
         for (const auto& member : members) {
