@@ -34,13 +34,13 @@ net::ClientOptions http_client_options(const ConnectionSettings& settings, const
 // is asked again rather than half read: the retry verdict for such a response, if it is one.
 std::optional<net::Verdict> garbled_success_verdict(const net::HttpResponse& response);
 
-// The HTTP client of one connection, with the connection's name in every message and secrets
-// masked. A vendor's API class derives from it and opens the transport and client in its
-// constructor.
 // A count field of an answer (`total_items`): absent is 0; anything but a non-negative integer
 // (a float such as 1e300 would overflow the conversion) is a transient error naming `what`.
 std::size_t count_field(const Json& body, const char* name, const std::string& what);
 
+// The HTTP client of one connection, with the connection's name in every message and secrets
+// masked. A vendor's API class derives from it and opens the transport and client in its
+// constructor.
 class HttpApi {
  public:
   HttpApi(const ConnectionConfig& config, std::string vendor);
