@@ -47,6 +47,10 @@ class AnswerGuard final : public Connector {
       throw;
     }
   }
+  void probe(const ObjectRef& object) override {
+    guarded("probing", &object, [&] { inner_->probe(object); });
+  }
+  void check_options(const ObjectRef& object) const override { inner_->check_options(object); }
   std::vector<Record> lookup(const ObjectRef& object, const std::string& field,
                              const std::vector<std::string>& values) override {
     return guarded("looking up records of", &object, [&] { return inner_->lookup(object, field, values); });

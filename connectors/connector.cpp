@@ -25,6 +25,10 @@ const char* to_string(OpKind kind) {
 
 std::string Connector::write_problem(const ObjectRef&, const WriteOp&) { return ""; }
 
+void Connector::probe(const ObjectRef& object) { describe(object); }
+
+void Connector::check_options(const ObjectRef&) const {}
+
 std::vector<SchemaChange> Connector::schema_plan(const ObjectRef& object, const std::vector<DeclaredField>&) {
   throw ConnectorError(ErrorKind::config, type() + ": cannot manage the schema of '" + object.name + "'");
 }

@@ -35,10 +35,17 @@ const char* to_string(ErrorKind kind);
 class ConnectorError : public std::runtime_error {
  public:
   ConnectorError(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  // `setting`: the connection or endpoint key whose value is at fault ("delimiter"), so that
+  // `synctool check` can point at its line in the spec.
+  ConnectorError(ErrorKind kind, const std::string& message, std::string setting)
+      : std::runtime_error(message), kind_(kind), setting_(std::move(setting)) {}
   ErrorKind kind() const { return kind_; }
+  // The key at fault, or "" when the error is not about one key.
+  const std::string& setting() const { return setting_; }
 
  private:
   ErrorKind kind_;
+  std::string setting_;
 };
 
 // One record as a connector sees it.
@@ -47,6 +54,12 @@ struct Record {
   Json fields = Json::object();    // field name -> value; nested objects allowed
   std::optional<std::string> modified_at;  // ISO 8601 or the connector's sortable cursor text
   bool deleted = false;            // a tombstone: only `id` (and maybe fields) is meaningful
+  // Where the record was read, for messages about it ("line 17" of a CSV file); "" when the
+  // id says it well enough.
+  std::string origin;
+  // Why the record could not be read whole (invalid UTF-8 on its line...): the engine rejects
+  // it with this reason and writes nothing for it. "" for a good record.
+  std::string problem;
 };
 
 // A field of the typed [schema] a sync declares for its destination.
@@ -124,6 +137,11 @@ struct FieldInfo {
 struct ObjectDescription {
   std::string name;
   std::vector<FieldInfo> fields;
+  // Fields that are not listed may still be written: the system creates them on the first
+  // write that uses them (a CSV destination's columns, a table with `create_table`).
+  bool accepts_new_fields = false;
+  // Field names compare without regard to case (SQL column names).
+  bool case_insensitive = false;
 };
 
 // One difference between a declared schema and the system's fields.
@@ -148,6 +166,12 @@ struct Capabilities {
   // search index that lags behind writes). The engine waits it out before looking up the
   // creates an earlier run sent without hearing back, so that it never creates them twice.
   std::int64_t lookup_lag_ms = 0;
+  // True when native ids are unique and stable: two records read under one id are one record
+  // seen twice (a page repeated while paging) and collapse into one. False when the id is a
+  // column's value that may repeat (a CSV key column, a SQL column without a unique
+  // constraint): every repeat is then another record, and the engine rejects all of them as
+  // duplicates of one match key.
+  bool unique_ids = true;
 };
 
 class Connector {
@@ -164,7 +188,20 @@ class Connector {
   virtual Capabilities capabilities(const ObjectRef& object) const = 0;
 
   // Fields of the object with types; throws ConnectorError(config) for an unknown object.
+  // Every field a record of the object can carry is listed (the engine refuses a sync that
+  // names a field the object does not have), unless accepts_new_fields says otherwise.
   virtual ObjectDescription describe(const ObjectRef& object) = 0;
+
+  // Proves that `object` can be reached with these credentials through the cheapest real read
+  // the system offers (one record of a CRM object, a SELECT of no rows, the file's header).
+  // Throws ConnectorError(config) for an unknown object, a refused credential or a missing
+  // permission. The default calls describe().
+  virtual void probe(const ObjectRef& object);
+
+  // Checks the object's endpoint options (its [source] / [destination] keys) without any I/O;
+  // throws ConnectorError(config) whose setting() names the key at fault. The default accepts
+  // every option.
+  virtual void check_options(const ObjectRef& object) const;
 
   // Streams the object's records to `sink` in pages. A full scan returns every live record;
   // with `since`, records modified at or after it (inclusive), plus tombstones where the

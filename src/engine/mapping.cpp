@@ -3,6 +3,7 @@
 #include "engine/values.hpp"
 #include "util/json_path.hpp"
 #include "util/strings.hpp"
+#include "util/unicode.hpp"
 
 #include <algorithm>
 
@@ -33,9 +34,16 @@ nlohmann::json apply_transform(const spec::Transform& transform, const nlohmann:
     case Kind::trim:
       return value.is_string() ? nlohmann::json(util::trim(value.get_ref<const std::string&>())) : value;
     case Kind::lowercase:
-      return value.is_string() ? nlohmann::json(util::to_lower(value.get_ref<const std::string&>())) : value;
     case Kind::uppercase:
-      return value.is_string() ? nlohmann::json(util::to_upper(value.get_ref<const std::string&>())) : value;
+    case Kind::nfc: {
+      if (!value.is_string()) return value;
+      const auto& text = value.get_ref<const std::string&>();
+      auto mapped = transform.kind == Kind::lowercase   ? util::unicode_lower(text)
+                    : transform.kind == Kind::uppercase ? util::unicode_upper(text)
+                                                        : util::nfc(text);
+      // Invalid UTF-8 passes through unchanged; the record is rejected for it elsewhere.
+      return mapped ? nlohmann::json(std::move(*mapped)) : value;
+    }
     case Kind::default_value: {
       // Blank text counts as missing: a CSV cell of spaces is not a value worth keeping.
       bool blank = value.is_null() || (value.is_string() && util::trim(value.get_ref<const std::string&>()).empty());

@@ -2,6 +2,32 @@
 
 namespace synctool::engine {
 
+namespace exit_code {
+
+namespace {
+
+int rank(int code) {
+  switch (code) {
+    case interrupted_int:
+    case interrupted_term: return 10;
+    case local_failure: return 9;
+    case connection: return 8;
+    case resync_needed: return 7;
+    case usage: return 6;
+    case safeguard: return 5;
+    case locked: return 4;
+    case rows_failed: return 3;
+    case ok: return 0;
+  }
+  return 8;  // an unknown code counts as an error that stopped a run
+}
+
+}  // namespace
+
+int most_severe(int a, int b) { return rank(b) > rank(a) ? b : a; }
+
+}  // namespace exit_code
+
 const char* to_string(RunKind kind) {
   switch (kind) {
     case RunKind::baseline: return "baseline";
@@ -14,13 +40,17 @@ const char* to_string(RunKind kind) {
 namespace {
 
 nlohmann::json counts_json(const SideCounts& c) {
-  return {{"read", c.read},         {"created", c.created},   {"updated", c.updated}, {"deleted", c.deleted},
-          {"unchanged", c.unchanged}, {"rejected", c.rejected}, {"failed", c.failed}};
+  return {{"read", c.read},           {"created", c.created},   {"updated", c.updated},
+          {"deleted", c.deleted},     {"unchanged", c.unchanged}, {"skipped", c.skipped},
+          {"rejected", c.rejected},   {"failed", c.failed}};
 }
+
+std::uint64_t omitted(std::uint64_t total, std::size_t listed) { return total > listed ? total - listed : 0; }
 
 nlohmann::json problems_json(const std::vector<RowProblem>& problems) {
   auto list = nlohmann::json::array();
-  for (const auto& p : problems) list.push_back({{"key", p.key}, {"source_id", p.source_id}, {"reason", p.reason}});
+  for (const auto& p : problems)
+    list.push_back({{"key", p.key}, {"source_id", p.source_id}, {"reason", p.reason}, {"new", p.is_new}});
   return list;
 }
 
@@ -37,7 +67,12 @@ nlohmann::json RunReport::to_json() const {
                       {"source", counts_json(source)},
                       {"destination", counts_json(destination)},
                       {"rejected", problems_json(rejected)},
+                      // The lists hold the first kMaxListedProblems rows; *_omitted says how many
+                      // more there were (`synctool state show` lists every one).
+                      {"rejected_omitted", omitted(source.rejected + destination.rejected, rejected.size())},
                       {"failed", problems_json(failed)},
+                      {"failed_omitted", omitted(source.failed + destination.failed, failed.size())},
+                      {"new_problems", new_problems},
                       {"exit_code", exit_code}};
   if (!error.empty()) j["error"] = error;
   return j;

@@ -15,6 +15,7 @@ struct SideCounts {
   std::uint64_t updated = 0;
   std::uint64_t deleted = 0;
   std::uint64_t unchanged = 0;
+  std::uint64_t skipped = 0;  // append mode: already at the destination, left as it is
   std::uint64_t rejected = 0;
   std::uint64_t failed = 0;
 };
@@ -24,6 +25,9 @@ struct RowProblem {
   std::string key;
   std::string source_id;
   std::string reason;
+  // The row had no failed row in state before this run: a problem to alert on (exit 1). A
+  // row that keeps failing run after run is listed, but is not new.
+  bool is_new = true;
 };
 
 enum class RunKind { baseline, incremental, full };
@@ -38,6 +42,13 @@ inline constexpr int connection = 3;
 inline constexpr int safeguard = 4;
 inline constexpr int locked = 5;
 inline constexpr int resync_needed = 6;
+inline constexpr int local_failure = 7;  // state unreadable / corrupt / unwritable, disk full
+inline constexpr int interrupted_int = 130;   // SIGINT: stopped at a batch boundary
+inline constexpr int interrupted_term = 143;  // SIGTERM: likewise
+
+// The code of several runs together: the most severe one, in the order 130/143, 7, 3, 6, 2,
+// 4, 5, 1, 0 (DESIGN section 6).
+int most_severe(int a, int b);
 }  // namespace exit_code
 
 struct RunReport {
@@ -53,6 +64,8 @@ struct RunReport {
   SideCounts destination;
   std::vector<RowProblem> rejected;  // bounded: the first kMaxListedProblems
   std::vector<RowProblem> failed;    // bounded likewise
+  // Rejected and failed rows that had no failed row in state before this run (see RowProblem).
+  std::uint64_t new_problems = 0;
   std::string error;      // why the run stopped (connection error, safeguard), "" if it did not
   int exit_code = exit_code::ok;
 

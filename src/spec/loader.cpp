@@ -94,7 +94,7 @@ const std::vector<std::string> kSyncKeys = {"name",   "title",       "direction"
                                             "schema", "deletes",     "conflicts", "manage_schema"};
 const std::vector<std::string> kSourceKeys = {"connection", "object", "fields", "filter", "key"};
 const std::vector<std::string> kDestinationKeys = {"connection", "object", "key"};
-const std::vector<std::string> kTransforms = {"trim", "lowercase", "uppercase"};
+const std::vector<std::string> kTransforms = {"trim", "lowercase", "uppercase", "nfc"};
 const std::vector<std::string> kDirections = {"one-way", "bidirectional"};
 const std::vector<std::string> kModes = {"upsert", "mirror", "append"};
 const std::vector<std::string> kPropagations = {"ignore", "archive", "delete"};
@@ -626,7 +626,8 @@ class SyncLoader {
         for (const auto& name : *names) {
           Transform::Kind kind = name == "trim"        ? Transform::Kind::trim
                                  : name == "lowercase" ? Transform::Kind::lowercase
-                                                       : Transform::Kind::uppercase;
+                                 : name == "uppercase" ? Transform::Kind::uppercase
+                                                       : Transform::Kind::nfc;
           mapping.transforms.push_back(Transform{kind, nullptr});
         }
       }

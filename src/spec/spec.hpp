@@ -55,7 +55,8 @@ struct EndpointSpec {
 };
 
 struct Transform {
-  enum class Kind { trim, lowercase, uppercase, default_value, constant };
+  // lowercase / uppercase map every Unicode letter; nfc composes ("e" + U+0301 -> "é").
+  enum class Kind { trim, lowercase, uppercase, nfc, default_value, constant };
   Kind kind = Kind::trim;
   nlohmann::json value;  // for default_value and constant
 };
@@ -70,7 +71,8 @@ struct FieldMapping {
 struct MatchSpec {
   std::string source;       // source field holding the match key
   std::string destination;  // destination field holding it
-  std::vector<std::string> normalize;  // "trim", "lowercase", "uppercase"
+  // "trim", "lowercase" (full Unicode case folding), "uppercase", "nfc"
+  std::vector<std::string> normalize;
   Location where;
 };
 

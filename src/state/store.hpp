@@ -9,10 +9,19 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace synctool::state {
+
+// The state cannot be read or written: the file is corrupt or truncated, the disk is full,
+// a permission is missing. A local failure (exit 7), never retried by the run.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Which records are the same record. Either id may be empty while only one side is known.
 struct Link {
@@ -53,6 +62,15 @@ struct Conflict {
   nlohmann::json destination_values = nlohmann::json::object();
   std::int64_t seen_ms = 0;
 };
+
+// A failed row whose record has no match key (the field is empty) is kept in `failed` under
+// its source id behind a NUL byte: no match key contains one (the mapper refuses them).
+inline std::string unkeyed_failure_key(std::string_view source_id) {
+  std::string key(1, '\0');
+  key += source_id;
+  return key;
+}
+inline bool is_unkeyed_failure_key(std::string_view key) { return !key.empty() && key.front() == '\0'; }
 
 // One atomic group of changes. Nothing is visible to readers until commit(); destroying an
 // uncommitted transaction discards it.

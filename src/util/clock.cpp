@@ -1,5 +1,8 @@
 #include "util/clock.hpp"
 
+#include "util/interrupt.hpp"
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -17,7 +20,13 @@ std::int64_t SystemClock::steady_ms() const {
 }
 
 void SystemClock::sleep_ms(std::int64_t ms) const {
-  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  // In slices, so that a waiting run notices SIGINT / SIGTERM within a tenth of a second.
+  constexpr std::int64_t kSlice = 100;
+  while (ms > 0 && !stop_requested()) {
+    std::int64_t step = std::min(ms, kSlice);
+    std::this_thread::sleep_for(std::chrono::milliseconds(step));
+    ms -= step;
+  }
 }
 
 const Clock& system_clock() {
@@ -48,6 +57,12 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
   d = doy - (153 * mp + 2) / 5 + 1;
   m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
+}
+
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
 bool read_digits(std::string_view s, std::size_t& pos, std::size_t count, int& out) {
@@ -89,7 +104,8 @@ std::optional<std::int64_t> parse_iso8601(std::string_view s) {
   if (!read_digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, month) ||
       pos >= s.size() || s[pos++] != '-' || !read_digits(s, pos, 2, day))
     return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  // An impossible date (2024-02-30) is not a date: never shifted into the next month.
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
   std::int64_t offset_ms = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
     ++pos;

@@ -15,6 +15,7 @@ class Clock {
   virtual std::int64_t now_ms() const = 0;
   // Monotonic milliseconds for measuring durations and pacing.
   virtual std::int64_t steady_ms() const = 0;
+  // Returns early when a stop was requested (util/interrupt.hpp): callers look at it after.
   virtual void sleep_ms(std::int64_t ms) const = 0;
 };
 

@@ -1,0 +1,100 @@
+// Exact decimals, Unicode text and ISO 8601 dates: the small pieces values travel through.
+#include "util/clock.hpp"
+#include "util/decimal.hpp"
+#include "util/unicode.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
+using namespace synctool::util;
+
+TEST_CASE("canonical_decimal keeps every digit and drops only what does not change the value", "[util][decimal]") {
+  CHECK(canonical_decimal("12345678901234567.89") == "12345678901234567.89");
+  CHECK(canonical_decimal("+007.50") == "7.5");
+  CHECK(canonical_decimal("-0") == "0");
+  CHECK(canonical_decimal("-0.000") == "0");
+  CHECK(canonical_decimal("1e3") == "1000");
+  CHECK(canonical_decimal("1.5E-3") == "0.0015");
+  CHECK(canonical_decimal(".5") == "0.5");
+  CHECK(canonical_decimal("5.") == "5");
+  CHECK(canonical_decimal("-12.340e1") == "-123.4");
+  CHECK(canonical_decimal("123456789012345678901234567890") == "123456789012345678901234567890");
+  for (const char* bad : {"", "-", ".", "1.2.3", "1e", "1e+", " 1", "1 ", "0x10", "inf", "nan", "1,5", "--1"}) {
+    INFO("text: '" << bad << "'");
+    CHECK_FALSE(canonical_decimal(bad));
+  }
+  // A huge exponent is refused instead of being expanded into a million zeros.
+  CHECK_FALSE(canonical_decimal("1e999999"));
+  CHECK_FALSE(canonical_decimal("1e-999999999999999999999"));
+}
+
+TEST_CASE("a double holds a decimal only when its shortest form is that decimal", "[util][decimal]") {
+  CHECK(double_holds("0.1"));
+  CHECK(double_holds("42"));
+  CHECK(double_holds("-3.25"));
+  CHECK(double_holds("9007199254740992"));
+  CHECK_FALSE(double_holds("9007199254740993"));  // 2^53 + 1
+  CHECK_FALSE(double_holds("12345678901234567.89"));
+  CHECK_FALSE(double_holds("0.1000000000000000000001"));
+  CHECK(canonical_decimal(0.1) == "0.1");
+  CHECK(canonical_decimal(1e16) == "10000000000000000");
+  CHECK(canonical_decimal(-2.5e-3) == "-0.0025");
+
+  // Property: every double's canonical form is held by a double, and reads back as it.
+  std::mt19937_64 random(7);
+  std::uniform_int_distribution<std::uint64_t> bits;
+  for (int i = 0; i < 2000; ++i) {
+    std::uint64_t b = bits(random);
+    double d;
+    std::memcpy(&d, &b, sizeof d);
+    auto text = canonical_decimal(d);
+    if (!std::isfinite(d)) {
+      CHECK_FALSE(text);
+      continue;
+    }
+    REQUIRE(text);
+    INFO("double bits " << b << " -> " << *text);
+    CHECK(double_holds(*text));
+    CHECK(std::stod(*text) == d);
+  }
+}
+
+TEST_CASE("Unicode case folding makes keys that differ only in case equal", "[util][unicode]") {
+  CHECK(fold_case("ÅSA.Ünicode@Example.com") == fold_case("åsa.ünicode@example.com"));
+  CHECK(fold_case("ÅSA.Ünicode@Example.com") == "åsa.ünicode@example.com");
+  CHECK(fold_case("Straße") == "strasse");
+  CHECK(unicode_lower("ÅSA Ünicode") == "åsa ünicode");
+  CHECK(unicode_upper("åsa straße") == "ÅSA STRAßE");
+  CHECK(fold_case("") == "");
+  CHECK_FALSE(fold_case("bad \xff byte"));
+  CHECK_FALSE(unicode_lower("bad \xc3"));
+}
+
+TEST_CASE("NFC composes the two spellings of one character", "[util][unicode]") {
+  CHECK(nfc("e\xcc\x81") == "\xc3\xa9");  // e + combining acute -> é
+  CHECK(nfc("\xc3\xa9") == "\xc3\xa9");
+  CHECK_FALSE(nfc("\xed\xa0\x80"));  // a UTF-16 surrogate is not UTF-8
+}
+
+TEST_CASE("first_invalid_utf8 finds the first malformed sequence", "[util][unicode]") {
+  CHECK_FALSE(first_invalid_utf8("plain ascii"));
+  CHECK_FALSE(first_invalid_utf8("Zoë, 東京"));
+  CHECK(first_invalid_utf8("ab\xff") == 2u);
+  CHECK(first_invalid_utf8("ok \xc0\xaf") == 3u);  // an overlong '/'
+  CHECK(first_invalid_utf8("\xe6\x9d") == 0u);     // cut short
+  CHECK(valid_utf8(""));
+}
+
+TEST_CASE("impossible dates are not dates", "[util][time]") {
+  CHECK_FALSE(parse_iso8601("2024-02-30"));
+  CHECK_FALSE(parse_iso8601("2023-02-29"));
+  CHECK_FALSE(parse_iso8601("2024-04-31T10:00:00Z"));
+  CHECK_FALSE(parse_iso8601("1900-02-29"));
+  CHECK(parse_iso8601("2024-02-29"));
+  CHECK(parse_iso8601("2000-02-29"));
+  CHECK(format_iso8601(*parse_iso8601("2024-12-31T23:59:59Z")) == "2024-12-31T23:59:59Z");
+}
