@@ -18,13 +18,17 @@ void ConnectionSettings::fail(const std::string& what) const {
   throw ConnectorError(ErrorKind::config, vendor_ + ": connection '" + config_.name + "': " + what);
 }
 
+void ConnectionSettings::fail(const std::string& key, const std::string& what) const {
+  throw ConnectorError(ErrorKind::config, vendor_ + ": connection '" + config_.name + "': " + what, key);
+}
+
 std::int64_t ConnectionSettings::duration_ms(const std::string& key, std::int64_t fallback_ms) const {
   auto it = config_.settings.find(key);
   if (it == config_.settings.end()) return fallback_ms;
   if (it->is_number()) return static_cast<std::int64_t>(it->get<double>() * 1000);
   if (it->is_string())
     if (auto ms = util::parse_duration(it->get<std::string>()); ms && *ms > 0) return *ms;
-  fail("'" + key + "' must be a duration such as \"30s\" or \"2m\"");
+  fail(key, "'" + key + "' must be a duration such as \"30s\" or \"2m\"");
 }
 
 std::int64_t ConnectionSettings::integer(const std::string& key, std::int64_t fallback, std::int64_t low,
@@ -38,17 +42,17 @@ std::int64_t ConnectionSettings::integer(const std::string& key, std::int64_t fa
              it->get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
     value = std::stoll(it->get<std::string>());
   } else {
-    fail("'" + key + "' must be a whole number");
+    fail(key, "'" + key + "' must be a whole number");
   }
   if (value < low || value > high)
-    fail("'" + key + "' must be between " + std::to_string(low) + " and " + std::to_string(high));
+    fail(key, "'" + key + "' must be between " + std::to_string(low) + " and " + std::to_string(high));
   return value;
 }
 
 bool ConnectionSettings::flag(const std::string& key, bool fallback) const {
   auto it = config_.settings.find(key);
   if (it == config_.settings.end()) return fallback;
-  if (!it->is_boolean()) fail("'" + key + "' must be true or false");
+  if (!it->is_boolean()) fail(key, "'" + key + "' must be true or false");
   return it->get<bool>();
 }
 
@@ -62,7 +66,7 @@ bool endpoint_flag(const std::string& vendor, const ObjectRef& object, const std
   auto it = object.options.find(key);
   if (it == object.options.end()) return fallback;
   if (it->is_boolean()) return it->get<bool>();
-  throw ConnectorError(ErrorKind::config, vendor + ": '" + key + "' must be true or false");
+  throw ConnectorError(ErrorKind::config, vendor + ": '" + key + "' must be true or false", key);
 }
 
 std::int64_t endpoint_duration_ms(const std::string& vendor, const ObjectRef& object, const std::string& key,
@@ -73,7 +77,7 @@ std::int64_t endpoint_duration_ms(const std::string& vendor, const ObjectRef& ob
   auto ms = util::parse_duration(text);
   if (!ms)
     throw ConnectorError(ErrorKind::config,
-                         vendor + ": '" + key + "' must be a duration such as \"2m\" (got '" + text + "')");
+                         vendor + ": '" + key + "' must be a duration such as \"2m\" (got '" + text + "')", key);
   return *ms;
 }
 

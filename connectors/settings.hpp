@@ -22,6 +22,8 @@ class ConnectionSettings {
   bool flag(const std::string& key, bool fallback) const;
   // Throws ConnectorError(config): "<vendor>: connection '<name>': <what>".
   [[noreturn]] void fail(const std::string& what) const;
+  // The same, naming the key at fault (ConnectorError::setting), so `check` can show its line.
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
 
   const ConnectionConfig& config() const { return config_; }
   // The connection's name, or the vendor's when it has none.
@@ -32,7 +34,8 @@ class ConnectionSettings {
   std::string vendor_;
 };
 
-// Endpoint options ([source] / [destination] keys) of an object.
+// Endpoint options ([source] / [destination] keys) of an object. Malformed values throw
+// ConnectorError(config) naming the key (ConnectorError::setting).
 std::string endpoint_text(const ObjectRef& object, const std::string& key);  // "" when absent
 bool endpoint_flag(const std::string& vendor, const ObjectRef& object, const std::string& key, bool fallback);
 // A duration option such as lookback = "2m"; "0" and "0s" mean none.
