@@ -138,7 +138,8 @@ struct ObjectDescription {
   std::string name;
   std::vector<FieldInfo> fields;
   // Fields that are not listed may still be written: the system creates them on the first
-  // write that uses them (a CSV destination's columns, a table with `create_table`).
+  // write that uses them (a CSV destination's columns, a table with `create_table`). The
+  // engine then checks no field names against the list.
   bool accepts_new_fields = false;
   // Field names compare without regard to case (SQL column names).
   bool case_insensitive = false;

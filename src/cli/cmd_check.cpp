@@ -1,5 +1,8 @@
 #include "cli/commands.hpp"
+#include "engine/field_check.hpp"
 #include "engine/report.hpp"
+
+#include <map>
 
 namespace synctool::cli {
 
@@ -12,6 +15,55 @@ void collect(std::vector<spec::SpecProblem>& problems, const std::function<void(
   } catch (const spec::SpecError& e) {
     problems.insert(problems.end(), e.problems().begin(), e.problems().end());
   }
+}
+
+// Where a connection's key is written (its table when the key is not known).
+spec::Location connection_location(const spec::ProjectSpec& project, const std::string& connection,
+                                   const std::string& key) {
+  auto it = project.connections.find(connection);
+  if (it == project.connections.end()) return {project.file.string(), 0, 0};
+  (void)key;
+  return it->second.where;
+}
+
+spec::Location endpoint_location(const spec::EndpointSpec& endpoint, const std::string& key) {
+  (void)key;
+  return endpoint.where;
+}
+
+// The connectors of one `check`, made once per connection. Making one validates the
+// connection's keys without any I/O; `--connect` then talks to the systems.
+class Connectors {
+ public:
+  explicit Connectors(Context& ctx) : ctx_(ctx) {}
+
+  // The connector, or null when its settings are wrong (the problem is added once).
+  connectors::Connector* get(const std::string& connection, std::vector<spec::SpecProblem>& problems) {
+    auto it = made_.find(connection);
+    if (it != made_.end()) return it->second.get();
+    std::unique_ptr<connectors::Connector> connector;
+    try {
+      connector = ctx_.open_connector(connection);
+    } catch (const connectors::ConnectorError& e) {
+      problems.push_back({connection_location(ctx_.project(), connection, e.setting()), e.what()});
+    }
+    return made_.emplace(connection, std::move(connector)).first->second.get();
+  }
+
+ private:
+  Context& ctx_;
+  std::map<std::string, std::unique_ptr<connectors::Connector>> made_;
+};
+
+struct Side {
+  const char* name;  // "source" / "destination"
+  const spec::EndpointSpec& endpoint;
+  const connectors::ObjectRef& object;
+};
+
+std::string object_label(const connectors::Connector& connector, const std::string& connection,
+                         const connectors::ObjectRef& object) {
+  return connector.type() + " connection '" + connection + "', object '" + object.name + "'";
 }
 
 }  // namespace
@@ -36,31 +88,75 @@ int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect)
       checked.push_back(name);
     });
   }
+
+  // The connectors' own keys: each connection's settings and each endpoint's options, checked
+  // by the connector that will read them, each problem at the key's line.
+  Connectors made(ctx);
+  for (const auto& sync : loaded) {
+    for (const Side side : {Side{"source", sync.spec->source, sync.compiled->source_object()},
+                            Side{"destination", sync.spec->destination, sync.compiled->destination_object()}}) {
+      auto* connector = made.get(side.endpoint.connection, problems);
+      if (!connector) continue;
+      try {
+        connector->check_options(side.object);
+      } catch (const connectors::ConnectorError& e) {
+        problems.push_back({endpoint_location(side.endpoint, e.setting()), "[" + std::string(side.name) + "] " + e.what()});
+      }
+    }
+  }
   if (!problems.empty()) return report_spec_error(ctx.out(), spec::SpecError(problems));
 
   nlohmann::json connections = nlohmann::json::array();
   int code = engine::exit_code::ok;
   if (connect) {
-    // Each connection used by a checked sync: reachable, and its objects describable.
+    // Each object a checked sync uses: reachable with these credentials, and holding every
+    // field the sync names (what `run` checks first).
     for (const auto& sync : loaded) {
-      for (const auto* endpoint : {&sync.spec->source, &sync.spec->destination}) {
-        const auto& object = endpoint == &sync.spec->source ? sync.compiled->source_object()
-                                                            : sync.compiled->destination_object();
-        std::string label = sync.spec->name + " " + (endpoint == &sync.spec->source ? "source" : "destination");
+      std::vector<std::optional<connectors::ObjectDescription>> described;
+      std::vector<std::string> labels;
+      for (const Side side : {Side{"source", sync.spec->source, sync.compiled->source_object()},
+                              Side{"destination", sync.spec->destination, sync.compiled->destination_object()}}) {
+        std::string label = sync.spec->name + " " + side.name;
+        const std::string& connection = side.endpoint.connection;
+        auto* connector = made.get(connection, problems);
+        described.emplace_back();
+        labels.emplace_back();
+        if (!connector) continue;
         try {
-          auto connector = ctx.open_connector(endpoint->connection);
           connector->check();
-          if (endpoint == &sync.spec->source) connector->describe(object);
-          connections.push_back({{"sync", sync.spec->name}, {"connection", endpoint->connection}, {"ok", true}});
-          if (!ctx.out().json()) ctx.out().print("ok: " + label + " (" + endpoint->connection + ")\n");
+          connector->probe(side.object);
+          described.back() = connector->describe(side.object);
+          labels.back() = object_label(*connector, connection, side.object);
+          connections.push_back({{"sync", sync.spec->name}, {"side", side.name}, {"connection", connection}, {"ok", true}});
+          if (!ctx.out().json()) ctx.out().print("ok: " + label + " (" + connection + ", " + side.object.name + ")\n");
         } catch (const connectors::ConnectorError& e) {
           code = engine::exit_code::connection;
-          connections.push_back(
-              {{"sync", sync.spec->name}, {"connection", endpoint->connection}, {"ok", false}, {"error", e.what()}});
-          ctx.out().error(label + " (" + endpoint->connection + "): " + e.what());
+          connections.push_back({{"sync", sync.spec->name},
+                                 {"side", side.name},
+                                 {"connection", connection},
+                                 {"ok", false},
+                                 {"error", e.what()}});
+          ctx.out().error(label + " (" + connection + "): " + e.what());
         }
       }
+      if (described[0] && described[1]) {
+        auto missing = engine::field_problems(*sync.compiled, *described[0], *described[1], labels[0], labels[1]);
+        problems.insert(problems.end(), missing.begin(), missing.end());
+      }
     }
+  }
+  if (!problems.empty()) {
+    // Fields the systems lack: the spec must change (exit 2, with every problem's line).
+    code = engine::exit_code::most_severe(code, engine::exit_code::usage);
+    if (ctx.out().json()) {
+      auto list = nlohmann::json::array();
+      for (const auto& p : problems)
+        list.push_back({{"file", p.where.file}, {"line", p.where.line}, {"column", p.where.column}, {"message", p.message}});
+      ctx.out().print_json({{"ok", false}, {"syncs", checked}, {"connections", connections}, {"problems", list},
+                            {"exit_code", code}});
+    }
+    for (const auto& p : problems) ctx.out().error(p.to_string());
+    return code;
   }
   if (ctx.out().json()) {
     ctx.out().print_json({{"ok", code == 0}, {"syncs", checked}, {"connections", connections}, {"exit_code", code}});

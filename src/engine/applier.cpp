@@ -10,8 +10,20 @@ namespace {
 // records does not pay one fsync per record.
 constexpr std::size_t kStateChangesPerCommit = 5000;
 
-void note_problem(std::vector<RowProblem>& list, const Action& action, const std::string& reason) {
-  if (list.size() < RunReport::kMaxListedProblems) list.push_back({action.key, action.source_id, reason});
+// Counts a rejected or failed row, and lists it while the list has room. A row is new when its
+// key had no failed row before this run: only new problems make a run exit 1.
+void note_problem(RunReport& report, std::vector<RowProblem>& list, const Action& action, const std::string& reason) {
+  bool is_new = !action.retry;
+  if (is_new) ++report.new_problems;
+  if (list.size() < RunReport::kMaxListedProblems)
+    list.push_back({action.key, action.source_id.empty() ? action.origin : action.source_id, reason, is_new});
+}
+
+// Where a failed row is kept: its match key, or for a record without one its source id (or,
+// where ids are not unique, where it was read) behind a NUL byte (state/store.hpp).
+std::string failure_key(const Action& action) {
+  if (!action.key.empty()) return action.key;
+  return state::unkeyed_failure_key(action.source_id.empty() ? action.origin : action.source_id);
 }
 
 state::BaseValue base_of(const Action& action) {
@@ -45,7 +57,8 @@ void Applier::add(Action&& action) {
       }
       break;
     case Action::Kind::link:
-      ++counts.unchanged;
+    case Action::Kind::skip:
+      ++(action.kind == Action::Kind::skip ? counts.skipped : counts.unchanged);
       if (!dry_run()) {
         state_changes_.push_back([a = action](state::WriteTxn& txn) {
           if (!a.linked) txn.put_link(a.key, {a.source_id, a.destination_id});
@@ -57,7 +70,7 @@ void Applier::add(Action&& action) {
       break;
     case Action::Kind::reject:
       ++counts.rejected;
-      note_problem(in_.report.rejected, action, action.reason);
+      note_problem(in_.report, in_.report.rejected, action, action.reason);
       if (!dry_run()) record_failure(state_changes_, action, action.reason, "reject");
       break;
     case Action::Kind::create:
@@ -73,11 +86,19 @@ void Applier::add(Action&& action) {
       if (batch_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_batch)) write_batch();
       break;
   }
-  if (state_changes_.size() >= kStateChangesPerCommit) commit_state_changes();
+  if (state_changes_.size() >= kStateChangesPerCommit) {
+    commit_state_changes();
+    stop_if_requested();
+  }
 }
 
 void Applier::finish() {
   write_batch();
+  commit_state_changes();
+}
+
+void Applier::commit_confirmed() {
+  batch_.clear();  // never sent: nothing of it happened
   commit_state_changes();
 }
 
@@ -92,7 +113,9 @@ void Applier::commit_state_changes() {
 void Applier::record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
                              const char* kind) {
   state::FailedRow row;
-  if (auto previous = in_.store->get_failed(action.key)) row = *previous;
+  const std::string key = failure_key(action);
+  if (action.retry)
+    if (auto previous = in_.store->get_failed(key)) row = *previous;
   auto now = in_.clock.now_ms();
   if (row.attempts == 0) row.first_seen_ms = now;
   row.attempts += 1;
@@ -101,7 +124,7 @@ void Applier::record_failure(std::vector<StateChange>& changes, const Action& ac
   row.kind = kind;
   row.source_id = action.source_id;
   row.delete_id = action.kind == Action::Kind::remove ? action.destination_id : "";
-  changes.push_back([key = action.key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
+  changes.push_back([key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
 }
 
 connectors::WriteOp Applier::to_op(const Action& action) const {
@@ -171,14 +194,14 @@ void Applier::write_batch() {
     if (!batch_error.empty()) {
       // Outcome unknown: creates keep their intent so the next run looks them up.
       ++counts.failed;
-      note_problem(in_.report.failed, action, batch_error);
+      note_problem(in_.report, in_.report.failed, action, batch_error);
       record_failure(changes, action, batch_error, "transient");
       continue;
     }
     const auto& result = results[i];
     if (!result.ok) {
       ++counts.failed;
-      note_problem(in_.report.failed, action, result.error);
+      note_problem(in_.report, in_.report.failed, action, result.error);
       record_failure(changes, action, result.error, connectors::to_string(result.error_kind));
       if (action.kind == Action::Kind::create && result.error_kind == connectors::ErrorKind::record)
         changes.push_back([key = action.key](state::WriteTxn& txn) { txn.erase_pending(key); });
@@ -211,6 +234,7 @@ void Applier::write_batch() {
   auto txn = in_.store->begin();
   for (auto& change : changes) change(*txn);
   txn->commit();
+  stop_if_requested();
 }
 
 }  // namespace synctool::engine

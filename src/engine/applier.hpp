@@ -34,8 +34,12 @@ class Applier {
 
   void add(Action&& action);
   // Writes what is still buffered. Throws ConnectorError(config) if the destination refused
-  // the whole batch for a reason that retrying will not fix.
+  // the whole batch for a reason that retrying will not fix. After every committed batch it
+  // throws RunInterrupted when a stop was requested (SIGINT / SIGTERM).
   void finish();
+  // A run that stops early: commits the state changes that need no write (links of records
+  // found equal, rejects) and drops the writes not yet sent.
+  void commit_confirmed();
 
  private:
   using StateChange = std::function<void(state::WriteTxn&)>;

@@ -57,6 +57,12 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
   }
 }
 
+nlohmann::json CompiledSync::project_destination(const nlohmann::json& destination_fields) const {
+  nlohmann::json values = mapper_.project_destination(destination_fields);
+  schema_.normalize(values);
+  return values;
+}
+
 std::vector<std::string> CompiledSync::destination_read_fields() const {
   std::vector<std::string> fields;
   auto add = [&](const std::string& path) {

@@ -24,6 +24,10 @@ class CompiledSync {
   const connectors::ObjectRef& destination_object() const { return destination_object_; }
   // Top-level destination fields to read (the mapped paths' first steps).
   std::vector<std::string> destination_read_fields() const;
+  // What a destination record holds of the mapped paths, in the form the source's mapped
+  // values take (mapper projection, then the [schema]'s coercions without judging), so that
+  // equal values compare equal whatever each system's spelling of them.
+  nlohmann::json project_destination(const nlohmann::json& destination_fields) const;
 
  private:
   const spec::SyncSpec& sync_;

@@ -11,12 +11,34 @@ namespace synctool::engine {
 
 namespace {
 
-const nlohmann::json kNull;
-
-const nlohmann::json& value_at(const nlohmann::json& fields, const std::string& path) {
-  if (path.empty()) return kNull;
-  const nlohmann::json* v = util::json_get_path(fields, path);
-  return v ? *v : kNull;
+// The value at a dotted path, null when absent. A step into text that holds a JSON object (a
+// SQL or CSV column written from a nested path such as "address.city") reads inside it, so
+// what was written nested reads back the same.
+nlohmann::json value_at(const nlohmann::json& fields, std::string_view path) {
+  if (path.empty()) return nullptr;
+  if (const nlohmann::json* v = util::json_get_path(fields, path)) return *v;
+  const nlohmann::json* node = &fields;
+  nlohmann::json parsed;
+  while (true) {
+    if (node->is_string()) {
+      const auto& text = node->get_ref<const std::string&>();
+      auto start = text.find_first_not_of(" \t\r\n");
+      if (start == std::string::npos || text[start] != '{') return nullptr;
+      nlohmann::json inner = nlohmann::json::parse(text, nullptr, false);
+      if (inner.is_discarded()) return nullptr;
+      parsed = std::move(inner);
+      node = &parsed;
+    }
+    if (!node->is_object()) return nullptr;
+    auto dot = path.find('.');
+    auto it = node->find(path.substr(0, dot));
+    if (it == node->end()) return nullptr;
+    if (dot == std::string_view::npos) return nlohmann::json(*it);
+    nlohmann::json next = *it;  // `parsed` is about to be replaced: hold the step by value
+    parsed = std::move(next);
+    node = &parsed;
+    path.remove_prefix(dot + 1);
+  }
 }
 
 // Connectors read whole top-level columns; a nested path needs its top-level field.
@@ -71,31 +93,47 @@ nlohmann::json RecordMapper::map(const nlohmann::json& source_fields) const {
 std::string RecordMapper::normalize_key(const nlohmann::json& value) const {
   std::string key = value_text(value);
   for (const auto& step : sync_.match.normalize) {
+    std::optional<std::string> next;
     if (step == "trim")
-      key = util::trim(key);
+      next = util::trim(key);
     else if (step == "lowercase")
-      key = util::to_lower(key);
+      next = util::fold_case(key);  // full case folding: "ÅSA" and "åsa" are one key
     else if (step == "uppercase")
-      key = util::to_upper(key);
+      next = util::unicode_upper(key);
+    else if (step == "nfc")
+      next = util::nfc(key);
+    // Text that is not UTF-8 has no Unicode form; key_of() refuses such keys anyway.
+    if (next) key = std::move(*next);
   }
   return key;
 }
 
-std::optional<std::string> RecordMapper::source_key(const nlohmann::json& source_fields) const {
-  const auto& value = value_at(source_fields, sync_.match.source);
+std::optional<std::string> RecordMapper::key_of(const nlohmann::json& fields, const std::string& path,
+                                                std::string* problem) const {
+  const nlohmann::json value = value_at(fields, path);
   if (value.is_null()) return std::nullopt;
+  std::string text = value_text(value);
+  if (auto bad = util::first_invalid_utf8(text)) {
+    if (problem) *problem = "the match field '" + path + "' is not valid UTF-8 (at byte " + std::to_string(*bad) + ")";
+    return std::nullopt;
+  }
+  // Failed rows without a key are kept under "\0" + their id (state/store.hpp).
+  if (text.find('\0') != std::string::npos) {
+    if (problem) *problem = "the match field '" + path + "' contains a NUL character";
+    return std::nullopt;
+  }
   std::string key = normalize_key(value);
   // A blank key identifies nothing; linking on it would merge unrelated records.
   if (util::trim(key).empty()) return std::nullopt;
   return key;
 }
 
+std::optional<std::string> RecordMapper::source_key(const nlohmann::json& source_fields, std::string* problem) const {
+  return key_of(source_fields, sync_.match.source, problem);
+}
+
 std::optional<std::string> RecordMapper::destination_key(const nlohmann::json& destination_fields) const {
-  const auto& value = value_at(destination_fields, sync_.match.destination);
-  if (value.is_null()) return std::nullopt;
-  std::string key = normalize_key(value);
-  if (util::trim(key).empty()) return std::nullopt;
-  return key;
+  return key_of(destination_fields, sync_.match.destination, nullptr);
 }
 
 nlohmann::json RecordMapper::project_destination(const nlohmann::json& destination_fields) const {

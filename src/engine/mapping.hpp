@@ -20,9 +20,12 @@ class RecordMapper {
   nlohmann::json map(const nlohmann::json& source_fields) const;
 
   // The normalized match key of a source record / a destination record, or nullopt when the
-  // match field is missing, null or empty after normalization.
-  std::optional<std::string> source_key(const nlohmann::json& source_fields) const;
+  // match field is missing, null or empty after normalization, or holds text that cannot be a
+  // key (not valid UTF-8, a NUL character: then `problem`, when given, says so).
+  std::optional<std::string> source_key(const nlohmann::json& source_fields, std::string* problem = nullptr) const;
   std::optional<std::string> destination_key(const nlohmann::json& destination_fields) const;
+  // [match] normalize applied to a value's text: trim, lowercase (full Unicode case folding),
+  // uppercase, nfc.
   std::string normalize_key(const nlohmann::json& value) const;
 
   // The destination record restricted to the mapped destination paths (same shape as map()),
@@ -36,6 +39,8 @@ class RecordMapper {
   std::vector<std::string> source_read_fields(const std::vector<std::string>& filter_fields) const;
 
  private:
+  std::optional<std::string> key_of(const nlohmann::json& fields, const std::string& path, std::string* problem) const;
+
   const spec::SyncSpec& sync_;
   std::vector<std::string> destination_paths_;
 };

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,12 @@ struct Action {
     unchanged,  // linked and equal to the base values: nothing to do
     remove,     // mirror mode: gone from the source, delete (or archive) at the destination
     reject,     // not writable: duplicate key, schema violation, missing key
+    skip,       // append mode: at the destination already (or changed since); append never touches it
   };
   Kind kind = Kind::unchanged;
   std::string key;
   std::string source_id;
+  std::string origin;  // where the source record was read ("line 17"), for messages
   std::string destination_id;
   nlohmann::json values = nlohmann::json::object();  // mapped values to write / remember
   std::string source_modified;
@@ -37,6 +40,20 @@ struct Action {
 };
 
 const char* to_string(Action::Kind kind);
+
+// Thrown at a batch boundary once SIGINT or SIGTERM asked the run to stop (util/interrupt.hpp):
+// the runner commits what the destination confirmed and records the run as interrupted.
+class RunInterrupted : public std::runtime_error {
+ public:
+  explicit RunInterrupted(int signal);
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// Throws RunInterrupted when a stop was requested.
+void stop_if_requested();
 
 // Receives every planned action in key order (deletes after creates and updates).
 class PlanObserver {

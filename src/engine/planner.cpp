@@ -2,8 +2,10 @@
 
 #include "engine/values.hpp"
 #include "util/json_path.hpp"
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 
+#include <csignal>
 #include <map>
 
 namespace synctool::engine {
@@ -16,8 +18,19 @@ const char* to_string(Action::Kind kind) {
     case Action::Kind::unchanged: return "unchanged";
     case Action::Kind::remove: return "delete";
     case Action::Kind::reject: return "reject";
+    case Action::Kind::skip: return "skip";
   }
   return "?";
+}
+
+RunInterrupted::RunInterrupted(int signal)
+    : std::runtime_error(std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal") +
+                         " at a batch boundary: what the destination confirmed is committed; the next run goes on "
+                         "from there"),
+      signal_(signal) {}
+
+void stop_if_requested() {
+  if (int signal = util::stop_signal()) throw RunInterrupted(signal);
 }
 
 namespace {
@@ -40,10 +53,11 @@ std::vector<FieldChange> changed_fields(const nlohmann::json& old_values, const 
   return changes;
 }
 
-std::string quoted_list(const std::vector<std::string>& ids) {
-  std::vector<std::string> quoted;
-  for (const auto& id : ids) quoted.push_back("'" + id + "'");
-  return util::join(quoted, ", ");
+std::string duplicate_list(const StagedRecord& record) {
+  std::vector<std::string> labels;
+  for (std::size_t i = 0; i < record.duplicate_ids.size(); ++i) labels.push_back(record.duplicate_label(i));
+  if (labels.size() == 2) return labels[0] + " and " + labels[1];
+  return util::join(labels, ", ");
 }
 
 }  // namespace
@@ -69,12 +83,13 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
   Action action;
   action.key = key;
   action.source_id = record.id;
+  action.origin = record.origin;
   action.source_modified = record.modified;
-  action.retry = in_.store.get_failed(key).has_value();
+  action.retry = had_failed(key);
   if (record.duplicated()) {
     action.kind = Action::Kind::reject;
-    action.reason = "duplicate match key: source records " + quoted_list(record.duplicate_ids) +
-                    " share it; fix the source so that only one remains";
+    action.reason = "duplicate match key: source records " + duplicate_list(record) +
+                    " share it; neither is written until the source has only one";
     sink(std::move(action));
     return;
   }
@@ -98,9 +113,11 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
     action.destination_id = link->destination_id;
     action.linked = link->source_id == record.id;
     auto base = in_.store.get_base(key);
+    bool same = base && base->hash == values_hash(action.values);
     if (in_.sync.spec().mode == spec::Mode::append) {
-      action.kind = Action::Kind::unchanged;  // append never touches an existing record
-    } else if (base && base->hash == values_hash(action.values)) {
+      // Append never touches an existing record: a change to it is skipped, and said so.
+      action.kind = same ? Action::Kind::unchanged : Action::Kind::skip;
+    } else if (same) {
       action.kind = link->source_id == record.id ? Action::Kind::unchanged : Action::Kind::link;
     } else {
       action.kind = Action::Kind::update;
@@ -135,18 +152,21 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
     action.kind = Action::Kind::create;
   } else if (existing->duplicated()) {
     action.kind = Action::Kind::reject;
-    action.reason = "duplicate match key at the destination: records " + quoted_list(existing->duplicate_ids) +
+    action.reason = "duplicate match key at the destination: records " + duplicate_list(*existing) +
                     " share it; merge them so that only one remains";
   } else {
     action.destination_id = existing->id;
     if (auto link = in_.store.get_link(action.key))
       action.linked = link->source_id == action.source_id && link->destination_id == existing->id;
     action.changes = changed_fields(existing->values, action.values, paths);
-    if (!action.changes.empty() && in_.sync.spec().mode != spec::Mode::append) {
+    if (!action.changes.empty() && in_.sync.spec().mode == spec::Mode::append) {
+      action.kind = Action::Kind::skip;  // at the destination with other values: append leaves it
+      action.changes.clear();
+    } else if (!action.changes.empty()) {
       action.kind = Action::Kind::update;
     } else {
       action.changes.clear();
-      // Equal (or append mode, which never touches existing records): at most a new link.
+      // Equal: at most a new link.
       auto base = in_.store.get_base(action.key);
       bool known = action.linked && base && base->hash == values_hash(action.values);
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
@@ -160,6 +180,7 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
   std::vector<std::string> keys;
   keys.reserve(awaiting_lookup_.size());
   for (const auto& a : awaiting_lookup_) keys.push_back(a.key);
+  stop_if_requested();
   wait_for_lookup_lag();
   const auto& mapper = in_.sync.mapper();
   auto found = in_.destination.lookup(in_.sync.destination_object(), in_.sync.spec().match.destination, keys);
@@ -171,11 +192,16 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
     StagedRecord& staged = it->second;
     if (inserted) {
       staged.id = record.id;
-      staged.values = mapper.project_destination(record.fields);
+      staged.origin = record.origin;
+      staged.values = in_.sync.project_destination(record.fields);
       staged.modified = record.modified_at.value_or("");
-    } else {
-      if (staged.duplicate_ids.empty()) staged.duplicate_ids.push_back(staged.id);
+    } else if (!in_.destination_caps.unique_ids || staged.id != record.id || staged.duplicated()) {
+      if (staged.duplicate_ids.empty()) {
+        staged.duplicate_ids.push_back(staged.id);
+        staged.duplicate_origins.push_back(staged.origin);
+      }
       staged.duplicate_ids.push_back(record.id);
+      staged.duplicate_origins.push_back(record.origin);
     }
   }
   for (auto& action : awaiting_lookup_) {
@@ -217,7 +243,7 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
     action.key = key;
     action.destination_id = destination_id;
     action.source_id = source_id;
-    action.retry = in_.store.get_failed(key).has_value();
+    action.retry = had_failed(key);
     sink(std::move(action));
   };
   // Tombstones and records the filter now leaves out.

@@ -31,7 +31,7 @@ struct PlanInputs {
 
 class Planner {
  public:
-  explicit Planner(PlanInputs inputs) : in_(inputs) {}
+  explicit Planner(PlanInputs inputs) : in_(inputs), any_failed_(in_.store.failed_count() > 0) {}
 
   // The deletes the plan will contain, counted without any lookup (for the safeguards).
   std::size_t count_deletes() const;
@@ -48,8 +48,11 @@ class Planner {
   void flush_lookups(const std::function<void(Action&&)>& sink);
   void wait_for_lookup_lag() const;
   void for_each_delete(const std::function<void(Action&&)>& sink) const;
+  // Whether `key` had a failed row before this run (an empty table is never looked up).
+  bool had_failed(const std::string& key) const { return any_failed_ && in_.store.get_failed(key).has_value(); }
 
   PlanInputs in_;
+  bool any_failed_;
   std::vector<Action> awaiting_lookup_;  // unlinked records whose destination state is unknown
 };
 

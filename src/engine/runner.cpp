@@ -1,13 +1,17 @@
 #include "engine/runner.hpp"
 
 #include "engine/applier.hpp"
+#include "engine/field_check.hpp"
 #include "engine/planner.hpp"
 #include "engine/staged_record.hpp"
 #include "state/staging.hpp"
+#include "util/interrupt.hpp"
 #include "util/json_path.hpp"
+#include "util/unicode.hpp"
 
 #include <cmath>
 #include <fmt/format.h>
+#include <unordered_set>
 
 namespace synctool::engine {
 
@@ -20,64 +24,93 @@ RunKind choose_kind(const RunInputs& in, const RunOptions& options) {
   if (const auto& every = in.sync.spec().full_sync_every_ms) {
     auto last = store.get_meta(state::meta::last_full_sync);
     auto last_ms = last ? util::parse_iso8601(*last) : std::nullopt;
-    if (!last_ms || *last_ms + *every <= in.clock.now_ms()) return RunKind::full;
+    const std::int64_t now = in.clock.now_ms();
+    // A last full run stamped in the future (the clock was set back since) is not trusted:
+    // waiting for it would stop full reconciliation until the clock catches up.
+    if (!last_ms || *last_ms > now || *last_ms + *every <= now) return RunKind::full;
   }
   return RunKind::incremental;
 }
 
-// Adds a record under its key; a second record with the same key marks both as duplicates.
-void stage(state::Staging& staging, const std::string& key, StagedRecord record) {
+// Adds a record under its key. A second record with the same key marks both as duplicates,
+// unless it is the same record read again (the same id where the connector's ids are unique).
+void stage(state::Staging& staging, const std::string& key, StagedRecord record, bool unique_ids) {
   auto previous = staging.put(key, record.to_json());
   if (!previous) return;
   auto earlier = StagedRecord::from_json(*previous);
-  std::vector<std::string> ids = earlier.duplicated() ? earlier.duplicate_ids : std::vector<std::string>{earlier.id};
-  if (std::find(ids.begin(), ids.end(), record.id) == ids.end()) ids.push_back(record.id);
-  if (ids.size() > 1) {
-    earlier.duplicate_ids = std::move(ids);
-    staging.put(key, earlier.to_json());
-  } else {
-    staging.put(key, record.to_json());  // the same record twice (a re-read): keep the newer
+  if (!earlier.duplicated()) {
+    earlier.duplicate_ids = {earlier.id};
+    earlier.duplicate_origins = {earlier.origin};
   }
+  bool reread = unique_ids && std::find(earlier.duplicate_ids.begin(), earlier.duplicate_ids.end(), record.id) !=
+                                  earlier.duplicate_ids.end();
+  if (reread) {
+    // The same record twice (a page read again): the newer copy, already stored, stands
+    // unless the key is already shared by others.
+    if (earlier.duplicate_ids.size() > 1) staging.put(key, earlier.to_json());
+    return;
+  }
+  earlier.duplicate_ids.push_back(record.id);
+  earlier.duplicate_origins.push_back(record.origin);
+  staging.put(key, earlier.to_json());
 }
+
+// A source record's name in messages: its id, or where it was read when it has none.
+std::string identity_of(const connectors::Record& record) { return record.id.empty() ? record.origin : record.id; }
 
 class SourceStager {
  public:
-  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report)
-      : in_(in), staging_(staging), report_(report) {}
+  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report, Applier& applier, bool unique_ids)
+      : in_(in), staging_(staging), report_(report), applier_(applier), unique_ids_(unique_ids),
+        any_failed_(in.store.failed_count() > 0) {}
 
   void add(connectors::Record& record) {
     ++report_.source.read;
     const auto& mapper = in_.sync.mapper();
     StagedRecord staged;
     staged.id = record.id;
+    staged.origin = record.origin;
     staged.modified = record.modified_at.value_or("");
     if (record.deleted) {
       auto key = in_.store.key_for_source_id(record.id);
       if (!key) key = mapper.source_key(record.fields);
       if (!key) return;  // never synced: nothing to delete
       staged.state = StagedRecord::State::deleted;
-      stage(staging_, *key, std::move(staged));
+      stage(staging_, *key, std::move(staged), unique_ids_);
       return;
     }
-    auto key = mapper.source_key(record.fields);
-    if (!in_.sync.filter().matches(record.fields)) {
+    std::string key_problem;
+    auto key = mapper.source_key(record.fields, &key_problem);
+    if (record.problem.empty() && !in_.sync.filter().matches(record.fields)) {
       if (!key) key = in_.store.key_for_source_id(record.id);
       if (!key) return;
       staged.state = StagedRecord::State::excluded;
-      stage(staging_, *key, std::move(staged));
+      stage(staging_, *key, std::move(staged), unique_ids_);
       return;
     }
     if (!key) {
-      // Without a key the record cannot be staged or remembered as failed; it is reported on
-      // every run until the source fills in the field.
+      // Without a key the record cannot be staged; it is rejected here and kept among the
+      // failed rows by its source id until the source fills in the field.
       Action reject;
       reject.kind = Action::Kind::reject;
       reject.source_id = record.id;
-      reject.reason = "no value in the match field '" + in_.sync.spec().match.source + "'";
-      ++report_.destination.rejected;
-      if (report_.rejected.size() < RunReport::kMaxListedProblems)
-        report_.rejected.push_back({"", record.id, reject.reason});
-      if (in_.observer) in_.observer->on_action(reject);
+      reject.origin = record.origin;
+      if (!record.problem.empty())
+        reject.reason = record.problem;
+      else if (!key_problem.empty())
+        reject.reason = key_problem;
+      else
+        reject.reason = "no value in the match field '" + in_.sync.spec().match.source + "'";
+      const std::string identity = identity_of(record);
+      reject.retry = any_failed_ && in_.store.get_failed(state::unkeyed_failure_key(identity)).has_value();
+      unkeyed_.insert(identity);
+      applier_.add(std::move(reject));
+      return;
+    }
+    if (!record.problem.empty()) {
+      staged.state = StagedRecord::State::rejected;
+      staged.reason = record.problem;
+      stage(staging_, *key, std::move(staged), unique_ids_);
       return;
     }
     nlohmann::json values = mapper.map(record.fields);
@@ -88,32 +121,45 @@ class SourceStager {
       staged.reason = *violation;
     }
     staged.values = std::move(values);
-    stage(staging_, *key, std::move(staged));
+    stage(staging_, *key, std::move(staged), unique_ids_);
   }
+
+  // Source ids (or origins) of the records rejected for having no key in this run.
+  const std::unordered_set<std::string>& unkeyed() const { return unkeyed_; }
 
  private:
   const RunInputs& in_;
   state::Staging& staging_;
   RunReport& report_;
+  Applier& applier_;
+  bool unique_ids_;
+  bool any_failed_;
+  std::unordered_set<std::string> unkeyed_;
 };
 
 std::vector<std::string> failed_source_ids(const state::StateStore& store, const state::Staging& staged) {
   std::vector<std::string> ids;
   store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
-    if (!row.source_id.empty() && !staged.contains(key)) ids.push_back(row.source_id);
+    if (row.source_id.empty()) return true;
+    if (state::is_unkeyed_failure_key(key) || !staged.contains(key)) ids.push_back(row.source_id);
     return true;
   });
   return ids;
 }
 
-std::string safeguard_message(const RunInputs& in, std::size_t deletes, std::size_t live, std::size_t population,
-                              bool source_complete) {
+std::string safeguard_message(const RunInputs& in, const RunReport& report, std::size_t deletes, std::size_t live,
+                              std::size_t excluded, std::size_t population, bool source_complete) {
   const auto& d = in.sync.spec().deletes;
-  if (source_complete && live == 0 && deletes > 0)
+  if (source_complete && live == 0 && deletes > 0) {
+    std::string what =
+        report.source.read == 0 ? "the source returned no records"
+        : excluded > 0 ? fmt::format("the filter matched none of the {} records the source returned", report.source.read)
+                       : fmt::format("none of the {} records the source returned can be synced", report.source.read);
     return fmt::format(
-        "the source returned no records; refusing to delete {} destination record(s) (an empty source is "
-        "usually an outage or a wrong filter; run with --force if it is really empty)",
-        deletes);
+        "{}; refusing to delete {} destination record(s) (an empty source is usually an outage or a wrong "
+        "filter; run with --force if it is really meant to be empty)",
+        what, deletes);
+  }
   double cap = d.max_is_percent ? std::floor(d.max_value * static_cast<double>(population) / 100.0) : d.max_value;
   if (static_cast<double>(deletes) > cap)
     return fmt::format(
@@ -123,13 +169,22 @@ std::string safeguard_message(const RunInputs& in, std::size_t deletes, std::siz
   return "";
 }
 
-// Masks secrets in every string of a JSON document (keys are synctool's own names).
-void redact_strings(nlohmann::json& value, const std::function<std::string(std::string_view)>& redact) {
+// What is stored of a report: secrets masked in every string, and text that is not UTF-8
+// (a value quoted from a broken CSV row) repaired, so that the run history can always be
+// written as JSON.
+void clean_strings(nlohmann::json& value, const std::function<std::string(std::string_view)>& redact) {
   if (value.is_string()) {
-    value = redact(value.get_ref<const std::string&>());
+    auto& text = value.get_ref<std::string&>();
+    if (!util::valid_utf8(text)) text = util::repair_utf8(text);
+    if (redact) text = redact(text);
   } else if (value.is_structured()) {
-    for (auto& item : value) redact_strings(item, redact);
+    for (auto& item : value) clean_strings(item, redact);
   }
+}
+
+std::string object_label(const connectors::Connector& connector, const std::string& connection,
+                         const connectors::ObjectRef& object) {
+  return connector.type() + " connection '" + connection + "', object '" + object.name + "'";
 }
 
 }  // namespace
@@ -154,39 +209,58 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (writable) {
       try {
         auto stored = report.to_json();
-        if (in.redact) redact_strings(stored, in.redact);
+        clean_strings(stored, in.redact);
         auto txn = writable->begin();
         txn->put_run(report.started_ms, stored);
         txn->commit();
       } catch (const std::exception& e) {
         if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
-        if (report.exit_code == exit_code::ok) report.exit_code = exit_code::connection;
+        if (report.exit_code == exit_code::ok || report.exit_code == exit_code::rows_failed)
+          report.exit_code = dynamic_cast<const state::StateError*>(&e) ? exit_code::local_failure : exit_code::connection;
       }
     }
     return report;
   };
 
-  auto stored_identity = in.store.get_meta(state::meta::identity_hash);
-  if (stored_identity && *stored_identity != sync.identity_hash() && !options.resync) {
-    report.kind = RunKind::incremental;
-    return finish(exit_code::resync_needed,
-                  "the match key or the synced objects changed since the last run, so the stored links no "
-                  "longer fit; run again with --resync to match records afresh");
-  }
-  report.kind = choose_kind(in, options);
+  const auto& source_object = in.sync.source_object();
+  const auto& destination_object = in.sync.destination_object();
+  auto source_caps = in.source.capabilities(source_object);
+  auto destination_caps = in.destination.capabilities(destination_object);
+  Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer, in.redact,
+                   in.log});
 
   try {
+    auto stored_identity = in.store.get_meta(state::meta::identity_hash);
+    if (stored_identity && *stored_identity != sync.identity_hash() && !options.resync) {
+      report.kind = RunKind::incremental;
+      return finish(exit_code::resync_needed,
+                    "the match key or the synced objects changed since the last run, so the stored links no "
+                    "longer fit; run again with --resync to match records afresh");
+    }
+    report.kind = choose_kind(in, options);
+
+    // 0. Both systems answer, with these credentials, for these objects, and have every field
+    //    the sync names: checked on every run, also when nothing turns out to need writing.
+    in.source.probe(source_object);
+    in.destination.probe(destination_object);
+    auto problems = field_problems(in.sync, in.source.describe(source_object), in.destination.describe(destination_object),
+                                   object_label(in.source, sync.source.connection, source_object),
+                                   object_label(in.destination, sync.destination.connection, destination_object));
+    if (!problems.empty()) {
+      std::string message;
+      for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p.to_string();
+      return finish(exit_code::usage, message);
+    }
+
     if (options.resync && writable) {
       auto txn = writable->begin();
       txn->clear_sync_state();
       txn->commit();
     }
-    auto source_caps = in.source.capabilities(in.sync.source_object());
-    auto destination_caps = in.destination.capabilities(in.sync.destination_object());
 
     // 1. Stage the source.
     auto source_staging = state::make_disk_staging(in.scratch_dir);
-    SourceStager stager(in, *source_staging, report);
+    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
     auto cursor = in.store.get_meta(state::meta::source_cursor);
@@ -196,19 +270,22 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       in.log(std::string(to_string(report.kind)) + " run: reading the source " +
              (request.since ? "changed since " + *request.since : std::string("in full")));
     std::string last_cursor;
-    in.source.read(in.sync.source_object(), request, [&](connectors::Page&& page) {
+    in.source.read(source_object, request, [&](connectors::Page&& page) {
       for (auto& record : page.records) stager.add(record);
       if (!page.cursor.empty()) last_cursor = page.cursor;
+      stop_if_requested();
     });
     // Rows that failed before are tried again even though the cursor has moved past them.
+    std::unordered_set<std::string> retried_unkeyed;
     if (!source_complete) {
       auto ids = failed_source_ids(in.store, *source_staging);
+      retried_unkeyed.insert(ids.begin(), ids.end());
       std::size_t chunk = std::max<std::size_t>(1, source_caps.max_lookup);
       for (std::size_t i = 0; i < ids.size(); i += chunk) {
         std::vector<std::string> part(ids.begin() + static_cast<std::ptrdiff_t>(i),
                                       ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + chunk)));
-        for (auto& record : in.source.lookup(in.sync.source_object(), connectors::kNativeIdField, part))
-          stager.add(record);
+        for (auto& record : in.source.lookup(source_object, connectors::kNativeIdField, part)) stager.add(record);
+        stop_if_requested();
       }
     }
     source_staging->seal();
@@ -223,7 +300,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       const auto& mapper = in.sync.mapper();
       connectors::ReadRequest all;
       all.fields = in.sync.destination_read_fields();
-      in.destination.read(in.sync.destination_object(), all, [&](connectors::Page&& page) {
+      in.destination.read(destination_object, all, [&](connectors::Page&& page) {
         for (auto& record : page.records) {
           ++report.destination.read;
           if (record.deleted) continue;
@@ -231,10 +308,12 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
           if (!key) continue;  // cannot be matched; a mirror never deletes what it cannot identify
           StagedRecord staged;
           staged.id = record.id;
-          staged.values = mapper.project_destination(record.fields);
+          staged.origin = record.origin;
+          staged.values = in.sync.project_destination(record.fields);
           staged.modified = record.modified_at.value_or("");
-          stage(*destination_staging, *key, std::move(staged));
+          stage(*destination_staging, *key, std::move(staged), destination_caps.unique_ids);
         }
+        stop_if_requested();
       });
       destination_staging->seal();
       if (in.log) in.log("read " + std::to_string(report.destination.read) + " destination records");
@@ -247,22 +326,26 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (sync.mode == spec::Mode::mirror && !options.force) {
       std::size_t deletes = planner.count_deletes();
       if (deletes > 0) {
-        std::size_t live = 0;
+        std::size_t live = 0, excluded = 0;
         source_staging->for_each([&](const std::string&, const nlohmann::json& j) {
           auto state = StagedRecord::from_json(j).state;
-          if (state != StagedRecord::State::deleted && state != StagedRecord::State::excluded) ++live;
+          if (state == StagedRecord::State::excluded)
+            ++excluded;
+          else if (state != StagedRecord::State::deleted)
+            ++live;
           return true;
         });
         std::size_t population = std::max(in.store.link_count(), destination_staging ? destination_staging->size() : 0);
-        auto message = safeguard_message(in, deletes, live, population, source_complete);
-        if (!message.empty()) return finish(exit_code::safeguard, message);
+        auto message = safeguard_message(in, report, deletes, live, excluded, population, source_complete);
+        if (!message.empty()) {
+          applier.commit_confirmed();
+          return finish(exit_code::safeguard, message);
+        }
       }
     }
 
     // 4. Plan and apply.
     if (in.log) in.log("planning and applying");
-    Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer, in.redact,
-                     in.log});
     planner.plan([&](Action&& action) { applier.add(std::move(action)); });
     applier.finish();
 
@@ -286,27 +369,44 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         });
         for (const auto& key : stale) txn->erase_pending(key);
       }
-      if (destination_staging) {
-        // A delete that failed before and whose record neither side has any more is done.
-        std::vector<std::string> done;
-        in.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
-          if (!row.delete_id.empty() && !destination_staging->contains(key) && !source_staging->contains(key))
-            done.push_back(key);
-          return true;
-        });
-        for (const auto& key : done) txn->erase_failed(key);
-      }
+      // A record rejected for having no key that was read again with one (or that the source
+      // no longer has) is no longer a failed row.
+      std::vector<std::string> resolved;
+      in.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
+        if (state::is_unkeyed_failure_key(key)) {
+          std::string identity = key.substr(1);
+          bool looked_at = source_complete || retried_unkeyed.contains(row.source_id);
+          if (looked_at && !stager.unkeyed().contains(identity)) resolved.push_back(key);
+        } else if (destination_staging && !row.delete_id.empty() && !destination_staging->contains(key) &&
+                   !source_staging->contains(key)) {
+          resolved.push_back(key);  // a delete that failed before, whose record neither side has any more
+        }
+        return true;
+      });
+      for (const auto& key : resolved) txn->erase_failed(key);
       txn->commit();
     }
+  } catch (const RunInterrupted& e) {
+    try {
+      applier.commit_confirmed();
+    } catch (const std::exception&) {
+      // Nothing more can be saved; the run is recorded as interrupted all the same.
+    }
+    return finish(util::exit_code_for_signal(e.signal()), e.what());
+  } catch (const state::StateError& e) {
+    return finish(exit_code::local_failure, e.what());
   } catch (const connectors::ConnectorError& e) {
     return finish(exit_code::connection, e.what());
   } catch (const std::exception& e) {
     return finish(exit_code::connection, e.what());
   }
 
-  bool problems = report.destination.rejected + report.destination.failed + report.source.rejected +
-                      report.source.failed > 0;
-  return finish(problems ? exit_code::rows_failed : exit_code::ok, "");
+  const std::uint64_t problems = report.destination.rejected + report.destination.failed + report.source.rejected +
+                                 report.source.failed;
+  // Rows that keep failing run after run are listed but do not alert again (exit 0) unless
+  // --strict: only problems this run found new make it exit 1.
+  bool alert = report.new_problems > 0 || (options.strict && problems > 0);
+  return finish(alert ? exit_code::rows_failed : exit_code::ok, "");
 }
 
 }  // namespace synctool::engine

@@ -21,6 +21,7 @@ struct RunOptions {
   bool resync = false;   // forget links and cursors, baseline again
   bool force = false;    // override the delete safeguards
   bool dry_run = false;  // plan only: `diff`
+  bool strict = false;   // exit 1 for every rejected or failed row, not only for new ones
 };
 
 struct RunInputs {
@@ -39,7 +40,9 @@ struct RunInputs {
 };
 
 // Never throws for connector or state trouble: the report's exit_code and error say what
-// happened. In a real run the report is also stored in the state's run history.
+// happened (3 for a connector, 7 for the state, 2 for a field the spec names that an object
+// lacks, 130/143 when SIGINT/SIGTERM stopped it at a batch boundary). In a real run the
+// report is also stored in the state's run history.
 RunReport run_sync(const RunInputs& inputs, const RunOptions& options);
 
 }  // namespace synctool::engine

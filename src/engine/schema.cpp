@@ -70,13 +70,16 @@ Outcome bad(std::string message) { return {nullptr, std::move(message)}; }
 Outcome to_string_type(const spec::SchemaField& f, const nlohmann::json& v) {
   if (v.is_string()) return ok(v);
   if (v.is_structured()) return bad("field '" + f.name + "': expected text, got " + kind_name(v));
+  // A number as its plain decimal digits ("10000000000000000", never "1e+16").
+  if (auto digits = decimal_text(v)) return ok(std::move(*digits));
   return ok(value_text(v));
 }
 
+// Exact: numeric text keeps every digit (values.hpp, exact_number).
 Outcome to_number(const spec::SchemaField& f, const nlohmann::json& v) {
   if (v.is_number()) return ok(v);
   if (v.is_string()) {
-    if (auto n = parse_number_text(util::trim(v.get_ref<const std::string&>()))) return ok(std::move(*n));
+    if (auto n = exact_number(util::trim(v.get_ref<const std::string&>()))) return ok(std::move(*n));
   }
   return bad(problem(f, v, "is not a number"));
 }
@@ -135,23 +138,39 @@ Outcome to_date(const spec::SchemaField& f, const nlohmann::json& v) {
   return bad(problem(f, v, "is not a date (YYYY-MM-DD)"));
 }
 
-// A list of option values: an array, or text joined with ';' (HubSpot's and most exports' way).
+// A set of option values: an array, JSON array text (how SQL and CSV destinations keep one),
+// or text joined with ';' (HubSpot's and most exports' way). Kept sorted and without repeats,
+// the one form in which two systems' copies of a set compare equal whatever their order.
 Outcome to_multiselect(const spec::SchemaField& f, const nlohmann::json& v) {
   std::vector<std::string> values;
-  if (v.is_array()) {
-    for (const auto& item : v) {
-      if (item.is_structured()) return bad(problem(f, v, "is not a list of values"));
+  auto add_items = [&](const nlohmann::json& array) {
+    for (const auto& item : array) {
+      if (item.is_structured()) return false;
       values.push_back(value_text(item));
     }
+    return true;
+  };
+  if (v.is_array()) {
+    if (!add_items(v)) return bad(problem(f, v, "is not a list of values"));
   } else if (v.is_string()) {
-    for (auto& part : util::split(v.get_ref<const std::string&>(), ';'))
-      if (auto value = util::trim(part); !value.empty()) values.push_back(std::move(value));
+    const auto& text = v.get_ref<const std::string&>();
+    auto start = text.find_first_not_of(" \t\r\n");
+    nlohmann::json array;
+    if (start != std::string::npos && text[start] == '[') array = nlohmann::json::parse(text, nullptr, false);
+    if (array.is_array()) {
+      if (!add_items(array)) return bad(problem(f, v, "is not a list of values"));
+    } else {
+      for (auto& part : util::split(text, ';'))
+        if (auto value = util::trim(part); !value.empty()) values.push_back(std::move(value));
+    }
   } else {
     return bad(problem(f, v, "is not a list of values"));
   }
   for (const auto& value : values)
     if (std::find(f.options.begin(), f.options.end(), value) == f.options.end())
       return bad(problem(f, nlohmann::json(value), "is not one of: " + util::join(f.options, ", ")));
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
   return ok(nlohmann::json(values));
 }
 
@@ -186,6 +205,15 @@ std::optional<std::string> SchemaValidator::validate(nlohmann::json& record) con
     util::json_set_path(record, field.name, std::move(outcome.value));
   }
   return std::nullopt;
+}
+
+void SchemaValidator::normalize(nlohmann::json& record) const {
+  for (const auto& field : fields_) {
+    const nlohmann::json* value = util::json_get_path(record, field.name);
+    if (is_blank(value)) continue;
+    Outcome outcome = coerce(field, *value);
+    if (!outcome.error) util::json_set_path(record, field.name, std::move(outcome.value));
+  }
 }
 
 bool is_valid_email(const std::string& text) {

@@ -21,6 +21,12 @@ class SchemaValidator {
   // "field 'age': 'abc' is not a number", or nullopt when the record is valid.
   std::optional<std::string> validate(nlohmann::json& record) const;
 
+  // The same coercions without judging: every declared field whose value coerces takes its
+  // canonical form, the rest stay as they are. Applied to what the destination holds before
+  // it is compared with what the source maps to, so that both sides compare in one form
+  // ("a;b" and ["b", "a"] are one multiselect value, "42" and 42 one number).
+  void normalize(nlohmann::json& record) const;
+
   bool empty() const { return fields_.empty(); }
 
  private:

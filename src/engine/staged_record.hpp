@@ -13,16 +13,22 @@ struct StagedRecord {
     live,      // a record to sync
     deleted,   // a tombstone from the source
     excluded,  // read, but the filter leaves it out
-    rejected,  // cannot be written (schema violation); `reason` says why
+    rejected,  // cannot be written (schema violation, unreadable record); `reason` says why
   };
   State state = State::live;
   std::string id;                       // native id
+  std::string origin;                   // where it was read ("line 17"), "" when the id says it
   nlohmann::json values;                // mapped values (source) / projected values (destination)
   std::string modified;                 // modified_at
   std::string reason;                   // rejected: why
-  std::vector<std::string> duplicate_ids;  // every native id sharing this key (>= 2 when duplicated)
+  // Every record sharing this key (>= 2 when duplicated): native ids and, beside them, where
+  // each was read (ids repeat where a connector's ids are not unique, e.g. CSV key columns).
+  std::vector<std::string> duplicate_ids;
+  std::vector<std::string> duplicate_origins;
 
   bool duplicated() const { return duplicate_ids.size() > 1; }
+  // "'id'" or "line 17": how a message names the i-th duplicate.
+  std::string duplicate_label(std::size_t i) const;
   nlohmann::json to_json() const;
   static StagedRecord from_json(const nlohmann::json& j);
 };

@@ -1,6 +1,7 @@
 #include "engine/values.hpp"
 
 #include "util/clock.hpp"
+#include "util/decimal.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
 
@@ -93,6 +94,29 @@ std::optional<nlohmann::json> parse_number_text(std::string_view text) {
   return nlohmann::json(d);
 }
 
+std::optional<nlohmann::json> exact_number(std::string_view text) {
+  auto canonical = util::canonical_decimal(text);
+  if (!canonical) return std::nullopt;
+  if (util::is_integral_decimal(*canonical)) {
+    const char* first = canonical->data();
+    const char* last = first + canonical->size();
+    std::int64_t s = 0;
+    if (auto r = std::from_chars(first, last, s); r.ec == std::errc() && r.ptr == last) return nlohmann::json(s);
+    std::uint64_t u = 0;
+    if (auto r = std::from_chars(first, last, u); r.ec == std::errc() && r.ptr == last) return nlohmann::json(u);
+  }
+  if (util::double_holds(*canonical)) return nlohmann::json(std::stod(*canonical));
+  return nlohmann::json(std::move(*canonical));
+}
+
+std::optional<std::string> decimal_text(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.get<std::int64_t>());
+  if (value.is_number_float()) return util::canonical_decimal(value.get<double>());
+  if (value.is_string()) return util::canonical_decimal(value.get_ref<const std::string&>());
+  return std::nullopt;
+}
+
 std::optional<nlohmann::json> numeric_value(const nlohmann::json& value) {
   if (value.is_number()) return value;
   if (value.is_string()) return parse_number_text(value.get_ref<const std::string&>());
@@ -162,8 +186,9 @@ bool values_equal(const nlohmann::json& a, const nlohmann::json& b) {
   if (b.is_boolean()) return bool_equals(b.get<bool>(), a);
 
   if (a.is_number() || b.is_number()) {
-    auto x = numeric_value(a), y = numeric_value(b);
-    return x && y && compare_numbers(*x, *y) == std::partial_ordering::equivalent;
+    // Digit for digit: two numbers a double cannot tell apart may still differ.
+    auto x = decimal_text(a), y = decimal_text(b);
+    return x && y && *x == *y;
   }
 
   if (a.is_string() && b.is_string()) {

@@ -12,7 +12,7 @@
 namespace synctool::engine {
 
 // Equal as far as a sync is concerned: same JSON; or null vs "" (or []); or numbers vs numeric text
-// with the same numeric value; or booleans vs "true"/"false" (any case), "1"/"0" or 1/0; or
+// with the same decimal value, digit for digit (decimal_text); or booleans vs "true"/"false" (any case), "1"/"0" or 1/0; or
 // two ISO 8601 texts naming the same instant ("...T10:00:00Z" vs "...T10:00:00.000Z").
 // Objects compare member-wise with the same rules (a missing member equals null, so a null
 // equals an object whose members are all null); arrays element-wise.
@@ -27,8 +27,19 @@ std::string values_hash(const nlohmann::json& values);
 // double. nullopt when the text is not a number or out of double range.
 std::optional<nlohmann::json> parse_number_text(std::string_view text);
 
-// The value as a JSON number: numbers as they are, numeric text parsed; nullopt otherwise
-// (booleans are not numbers).
+// Numeric text as an exact value (the value model, util/decimal.hpp): a JSON integer when it
+// is a whole number that fits 64 bits, a JSON double when a double holds it exactly, else its
+// canonical decimal text as a JSON string ("12345678901234567.89"). nullopt when the text is
+// not a number. The [schema] type `number` coerces with it.
+std::optional<nlohmann::json> exact_number(std::string_view text);
+
+// The canonical decimal text of a number or of numeric text ("7.50" -> "7.5"); nullopt for
+// anything else. Numbers compare equal when these are equal.
+std::optional<std::string> decimal_text(const nlohmann::json& value);
+
+// The value as a JSON number, for ordering (filters): numbers as they are, numeric text
+// parsed (a double when it is not a 64-bit integer); nullopt otherwise (booleans are not
+// numbers). Never use it to decide equality: a double rounds.
 std::optional<nlohmann::json> numeric_value(const nlohmann::json& value);
 
 // Orders two JSON numbers; exact for 64-bit integers, unordered when either is NaN.

@@ -112,6 +112,7 @@ std::string render_action(const engine::Action& a) {
     case Kind::reject:
       return fmt::format("! reject  {}: {}\n", a.key.empty() ? "source record '" + a.source_id + "'" : a.key, a.reason);
     case Kind::link: return fmt::format("= link    {}  (id {}, already equal)\n", a.key, a.destination_id);
+    case Kind::skip: return fmt::format("  skip    {}  (append mode leaves existing records as they are)\n", a.key);
     case Kind::unchanged: return "";
   }
   return "";

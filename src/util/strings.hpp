@@ -15,7 +15,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 
-// Edit distance, for "did you mean" hints.
+// Edit distance (insertions, deletions, substitutions, and swaps of two neighbours), for "did
+// you mean" hints.
 std::size_t levenshtein(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a plausible typo, else "".
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);

@@ -66,6 +66,18 @@ std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
 
 bool valid_utf8(std::string_view text) { return !first_invalid_utf8(text).has_value(); }
 
+std::string repair_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (auto bad = first_invalid_utf8(text)) {
+    out.append(text.substr(0, *bad));
+    out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+    text.remove_prefix(*bad + 1);
+  }
+  out.append(text);
+  return out;
+}
+
 std::optional<std::string> fold_case(std::string_view text) { return map(text, UTF8PROC_CASEFOLD); }
 
 std::optional<std::string> unicode_lower(std::string_view text) {

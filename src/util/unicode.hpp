@@ -14,6 +14,10 @@ bool valid_utf8(std::string_view text);
 // The byte offset of the first malformed sequence, or nullopt when the text is valid UTF-8.
 std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 
+// `text` with every malformed byte replaced by U+FFFD, for showing and storing text that must
+// be UTF-8 (JSON) whatever a source held.
+std::string repair_utf8(std::string_view text);
+
 // Full Unicode case folding, for comparing text without regard to case: "ÅSA" -> "åsa",
 // "Straße" -> "strasse". Match keys use it (`normalize = ["lowercase"]`).
 std::optional<std::string> fold_case(std::string_view text);

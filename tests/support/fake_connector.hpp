@@ -7,6 +7,7 @@
 #include "connectors/connector.hpp"
 #include "util/json_path.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -34,7 +35,11 @@ class FakeConnector final : public connectors::Connector {
   // Adds or replaces a record; modified_at defaults to a counter so later edits sort later.
   std::string put(const std::string& id, nlohmann::json fields, std::string modified = "") {
     if (modified.empty()) modified = next_stamp();
-    records[id] = connectors::Record{id, std::move(fields), modified, false};
+    connectors::Record record;
+    record.id = id;
+    record.fields = std::move(fields);
+    record.modified_at = modified;
+    records[id] = std::move(record);
     return id;
   }
   std::size_t count_with(const std::string& field, const std::string& value) const {
@@ -49,10 +54,27 @@ class FakeConnector final : public connectors::Connector {
     return nullptr;
   }
 
+  // Records read after `records` on every read: where ids repeat (caps.unique_ids false) or a
+  // record arrives with a problem or an origin.
+  std::vector<connectors::Record> also_read;
+  // Called after each write() applied its batch, with the number of write() calls so far.
+  std::function<void(std::size_t)> on_write;
+  // When set, probe() fails with this config error (credentials revoked, object gone).
+  std::string probe_error;
+
   std::string type() const override { return "fake"; }
   void check() override {}
+  void probe(const connectors::ObjectRef&) override {
+    if (!probe_error.empty()) throw connectors::ConnectorError(connectors::ErrorKind::config, probe_error);
+  }
   connectors::Capabilities capabilities(const connectors::ObjectRef&) const override { return caps; }
-  connectors::ObjectDescription describe(const connectors::ObjectRef& object) override { return {object.name, {}}; }
+  // Schemaless unless a test lists `fields`: then a sync naming another field is refused.
+  std::vector<std::string> fields;
+  connectors::ObjectDescription describe(const connectors::ObjectRef& object) override {
+    connectors::ObjectDescription description{object.name, {}, fields.empty(), false};
+    for (const auto& name : fields) description.fields.push_back({name, "string", false, false});
+    return description;
+  }
 
   void read(const connectors::ObjectRef&, const connectors::ReadRequest& request,
             const connectors::PageSink& sink) override {
@@ -69,6 +91,7 @@ class FakeConnector final : public connectors::Connector {
         page = {};
       }
     }
+    for (const auto& r : also_read) page.records.push_back(r);
     page.cursor = max_cursor;
     sink(std::move(page));
   }
@@ -131,6 +154,7 @@ class FakeConnector final : public connectors::Connector {
       result.ok = true;
       results.push_back(result);
     }
+    if (on_write) on_write(static_cast<std::size_t>(write_calls));
     if (crash_after_write) {
       crash_after_write = false;
       throw connectors::ConnectorError(connectors::ErrorKind::config, "fake: connection lost after the write");

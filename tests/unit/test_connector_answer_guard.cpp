@@ -18,7 +18,9 @@ class MistypedAnswers final : public Connector {
   ObjectDescription describe(const ObjectRef& object) override { return {object.name, {}}; }
   void read(const ObjectRef&, const ReadRequest&, const PageSink& sink) override {
     Page page;
-    page.records.push_back(Record{"1", Json::object(), std::nullopt, false});
+    Record record;
+    record.id = "1";
+    page.records.push_back(std::move(record));
     sink(std::move(page));
     for (const auto& item : answer.at("results").get<std::vector<Json>>()) (void)item;
   }

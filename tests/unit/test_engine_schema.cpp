@@ -82,8 +82,12 @@ TEST_CASE("number fields accept numbers and convert numeric text", "[schema]") {
   CHECK(v2 == 3.25);
   auto [e3, v3] = check(f, "1e3");
   CHECK(e3.empty());
-  CHECK(v3.is_number_float());
-  CHECK(v3 == 1000.0);
+  CHECK(v3.is_number_integer());  // a whole number, exactly
+  CHECK(v3 == 1000);
+  // Every digit stays: a double would make it 12345678901234568.
+  CHECK(check(f, "12345678901234567.89").second == "12345678901234567.89");
+  CHECK(check(f, "99999999999999999999").second == "99999999999999999999");
+  CHECK(check(f, "0.10").second == 0.1);
   CHECK(check(f, "-7").second == -7);
   CHECK(check(f, "abc").first == "field 'age': 'abc' is not a number");
   CHECK(check(f, "12 years").first == "field 'age': '12 years' is not a number");

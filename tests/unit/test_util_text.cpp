@@ -1,10 +1,12 @@
 // Exact decimals, Unicode text and ISO 8601 dates: the small pieces values travel through.
 #include "util/clock.hpp"
 #include "util/decimal.hpp"
+#include "util/strings.hpp"
 #include "util/unicode.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -59,7 +61,10 @@ TEST_CASE("a double holds a decimal only when its shortest form is that decimal"
     REQUIRE(text);
     INFO("double bits " << b << " -> " << *text);
     CHECK(double_holds(*text));
-    CHECK(std::stod(*text) == d);
+    double back = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), back);
+    CHECK((ec == std::errc() && end == text->data() + text->size()));
+    CHECK(back == d);
   }
 }
 
@@ -68,7 +73,7 @@ TEST_CASE("Unicode case folding makes keys that differ only in case equal", "[ut
   CHECK(fold_case("ÅSA.Ünicode@Example.com") == "åsa.ünicode@example.com");
   CHECK(fold_case("Straße") == "strasse");
   CHECK(unicode_lower("ÅSA Ünicode") == "åsa ünicode");
-  CHECK(unicode_upper("åsa straße") == "ÅSA STRAßE");
+  CHECK(unicode_upper("åsa straße") == "ÅSA STRAẞE");  // utf8proc maps ß to the capital ẞ
   CHECK(fold_case("") == "");
   CHECK_FALSE(fold_case("bad \xff byte"));
   CHECK_FALSE(unicode_lower("bad \xc3"));
@@ -87,6 +92,14 @@ TEST_CASE("first_invalid_utf8 finds the first malformed sequence", "[util][unico
   CHECK(first_invalid_utf8("ok \xc0\xaf") == 3u);  // an overlong '/'
   CHECK(first_invalid_utf8("\xe6\x9d") == 0u);     // cut short
   CHECK(valid_utf8(""));
+}
+
+TEST_CASE("did-you-mean counts a swap of two neighbours as one typo", "[util]") {
+  CHECK(levenshtein("name", "nmae") == 1);
+  CHECK(levenshtein("email", "emial") == 1);
+  CHECK(levenshtein("kitten", "sitting") == 3);
+  CHECK(closest_match("nmae", {"email", "name", "age"}) == "name");
+  CHECK(closest_match("zzzz", {"email", "name", "age"}).empty());
 }
 
 TEST_CASE("impossible dates are not dates", "[util][time]") {

@@ -1,0 +1,321 @@
+// What the engine must never do silently (issue "trust the one-way core"): write a field the
+// spec names but a system lacks as empty, let one of two records with one key win, bend a
+// value, alert forever on rows that keep failing, lose a run to a signal or a bad byte.
+#include "engine/runner.hpp"
+#include "state/memory_store.hpp"
+#include "support/fake_clock.hpp"
+#include "support/fake_connector.hpp"
+#include "support/temp_dir.hpp"
+#include "util/clock.hpp"
+#include "util/interrupt.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+using namespace synctool;
+using synctool::testing::FakeConnector;
+
+namespace {
+
+spec::SyncSpec people_spec(spec::Mode mode = spec::Mode::upsert) {
+  spec::SyncSpec s;
+  s.name = "people";
+  s.file = "syncs/people.toml";
+  s.mode = mode;
+  s.source = {"src", "people", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.destination = {"dst", "people", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.match = {"email", "email", {"trim", "lowercase"}, {"syncs/people.toml", 9, 1}};
+  s.field_map = {{"email", "email", {}, {"syncs/people.toml", 14, 1}},
+                 {"name", "full_name", {}, {"syncs/people.toml", 15, 1}},
+                 {"age", "age", {}, {"syncs/people.toml", 16, 1}}};
+  return s;
+}
+
+struct Harness {
+  spec::SyncSpec spec;
+  std::unique_ptr<engine::CompiledSync> compiled;
+  FakeConnector source, destination;
+  std::unique_ptr<state::StateStore> store = state::make_memory_store();
+  synctool::testing::TempDir scratch;
+  synctool::testing::FakeClock clock;
+
+  explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
+
+  engine::RunReport run(engine::RunOptions options = {}) {
+    engine::RunInputs in{*compiled, source, destination, *store, clock, scratch.path(), nullptr, {}, {}};
+    return engine::run_sync(in, options);
+  }
+  engine::RunReport diff() {
+    engine::RunOptions options;
+    options.dry_run = true;
+    return run(options);
+  }
+  void person(int i, const std::string& name = "") {
+    source.put("s" + std::to_string(i), {{"email", "user" + std::to_string(i) + "@acme.io"},
+                                         {"name", name.empty() ? "User " + std::to_string(i) : name},
+                                         {"age", i}});
+  }
+  std::uint64_t writes(const engine::RunReport& r) const {
+    return r.destination.created + r.destination.updated + r.destination.deleted;
+  }
+};
+
+connectors::Record record(std::string id, nlohmann::json fields, std::string origin = "", std::string problem = "") {
+  connectors::Record r;
+  r.id = std::move(id);
+  r.fields = std::move(fields);
+  r.modified_at = "2026-01-01T00:00:00Z";
+  r.origin = std::move(origin);
+  r.problem = std::move(problem);
+  return r;
+}
+
+// Clears a stop request however a test ends, so that no other test sees it.
+struct StopGuard {
+  ~StopGuard() { util::request_stop(0); }
+};
+
+}  // namespace
+
+TEST_CASE("a field the spec names that the source lacks stops the run and the dry run before anything is written",
+          "[engine][fields]") {
+  Harness h(people_spec());
+  h.source.fields = {"email", "nmae", "age"};  // the system calls it "nmae"
+  h.destination.fields = {"email", "full_name", "age"};
+  for (int i = 0; i < 5; ++i) h.person(i);
+
+  auto planned = h.diff();
+  CHECK(planned.exit_code == engine::exit_code::usage);
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::usage);
+  CHECK_THAT(report.error, Catch::Contains("syncs/people.toml:15:1") &&
+                               Catch::Contains("[field_map] source field 'name' does not exist in fake connection 'src'") &&
+                               Catch::Contains("did you mean 'nmae'?"));
+  CHECK(planned.error == report.error);  // diff reports exactly what run meets
+  CHECK(h.destination.write_calls == 0);
+  CHECK(h.destination.records.empty());
+  CHECK(h.store->link_count() == 0);
+}
+
+TEST_CASE("a destination field the system lacks is one error before any write, not a failure per row",
+          "[engine][fields]") {
+  Harness h(people_spec());
+  h.destination.fields = {"email", "fullname", "age"};
+  for (int i = 0; i < 149; ++i) h.person(i);
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::usage);
+  CHECK_THAT(report.error, Catch::Contains("[field_map] destination field 'full_name' does not exist") &&
+                               Catch::Contains("did you mean 'fullname'?"));
+  CHECK(report.destination.failed == 0);
+  CHECK(h.destination.write_calls == 0);
+}
+
+TEST_CASE("a filter on a field the source lacks is an error, not a filter that matches nothing", "[engine][fields]") {
+  auto spec = people_spec(spec::Mode::mirror);
+  spec.source.filter = "stage = 'customer'";
+  spec.source.filter_where = {"syncs/people.toml", 6, 10};
+  Harness h(spec);
+  h.source.fields = {"email", "name", "age", "lifecycle_stage"};
+  h.person(1);
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::usage);
+  CHECK_THAT(report.error, Catch::Contains("syncs/people.toml:6:10") && Catch::Contains("[source] filter field 'stage'"));
+}
+
+TEST_CASE("every run proves both connections, also when there is nothing to write", "[engine][connections]") {
+  Harness h(people_spec());
+  h.person(1);
+  REQUIRE(h.run().exit_code == 0);
+  REQUIRE(h.run().exit_code == 0);  // nothing to write
+  h.destination.probe_error = "fake: 401 the token was revoked";
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::connection);
+  CHECK_THAT(report.error, Catch::Contains("401"));
+}
+
+TEST_CASE("two records with one key are both rejected, also when their ids are the same text", "[engine][duplicates]") {
+  Harness h(people_spec());
+  h.source.caps.unique_ids = false;  // a CSV file: the id is the key column's value
+  h.person(1);
+  h.source.also_read.push_back(record("user2@acme.io", {{"email", "user2@acme.io"}, {"name", "First"}}, "line 3"));
+  h.source.also_read.push_back(record("user2@acme.io", {{"email", "user2@acme.io"}, {"name", "Second"}}, "line 9"));
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::rows_failed);
+  CHECK(report.destination.created == 1);
+  CHECK(report.destination.rejected == 1);
+  REQUIRE(report.rejected.size() == 1);
+  CHECK_THAT(report.rejected[0].reason, Catch::Contains("line 3 and line 9"));
+  CHECK(h.destination.count_with("email", "user2@acme.io") == 0);
+}
+
+TEST_CASE("a record read twice under a unique id is one record, not a duplicate", "[engine][duplicates]") {
+  Harness h(people_spec());
+  h.person(1);
+  h.source.also_read.push_back(h.source.records.at("s1"));  // a page repeated while paging
+  auto report = h.run();
+  CHECK(report.exit_code == 0);
+  CHECK(report.destination.created == 1);
+  CHECK(report.destination.rejected == 0);
+}
+
+TEST_CASE("a record the connector could not read whole is rejected with its reason, the rest is written",
+          "[engine][utf8]") {
+  Harness h(people_spec());
+  h.person(1);
+  h.source.also_read.push_back(record("x", {{"email", "zoe@acme.io"}, {"name", "Zo\xff"}}, "line 7",
+                                      "line 7: column 'name' is not valid UTF-8"));
+  h.source.also_read.push_back(record("y", {{"email", "bad\xfe@acme.io"}}, "line 8"));
+  auto report = h.run();
+  CHECK(report.exit_code == engine::exit_code::rows_failed);
+  CHECK(report.destination.created == 1);
+  CHECK(report.destination.rejected == 2);
+  std::string reasons;
+  for (const auto& p : report.rejected) reasons += p.reason + "\n";
+  CHECK_THAT(reasons, Catch::Contains("line 7: column 'name' is not valid UTF-8") &&
+                          Catch::Contains("the match field 'email' is not valid UTF-8"));
+  // The run is in the history although its report quoted bytes that are not UTF-8.
+  auto runs = h.store->runs(1);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].dump().find("rejected") != std::string::npos);
+}
+
+TEST_CASE("rows that keep failing are listed but alert only the first time; --strict alerts always",
+          "[engine][known-rejects]") {
+  auto spec = people_spec();
+  spec.schema = {{"age", spec::FieldType::number, false, {}, {}}};
+  Harness h(spec);
+  h.person(1);
+  h.source.put("bad", {{"email", "bad@acme.io"}, {"name", "Bad"}, {"age", "old"}});
+  h.source.put("nokey", {{"email", ""}, {"name", "No key"}, {"age", 3}});
+
+  auto first = h.run();
+  CHECK(first.exit_code == engine::exit_code::rows_failed);
+  CHECK(first.new_problems == 2);
+  CHECK(first.destination.rejected == 2);
+
+  engine::RunOptions full;
+  full.full = true;
+  auto second = h.run(full);  // reads them all again: the same two problems
+  CHECK(second.exit_code == 0);
+  CHECK(second.destination.rejected == 2);
+  CHECK(second.new_problems == 0);
+  REQUIRE(second.rejected.size() == 2);
+  CHECK_FALSE(second.rejected[0].is_new);
+  CHECK_FALSE(second.rejected[1].is_new);
+
+  engine::RunOptions strict = full;
+  strict.strict = true;
+  CHECK(h.run(strict).exit_code == engine::exit_code::rows_failed);
+
+  // A new problem alerts again.
+  h.source.put("worse", {{"email", "worse@acme.io"}, {"name", "Worse"}, {"age", "older"}});
+  auto third = h.run(full);
+  CHECK(third.exit_code == engine::exit_code::rows_failed);
+  CHECK(third.new_problems == 1);
+
+  // The keyless row is kept among the failed rows by its id, and leaves once it has a key.
+  CHECK(h.store->get_failed(state::unkeyed_failure_key("nokey")).has_value());
+  h.source.put("nokey", {{"email", "nokey@acme.io"}, {"name", "No key"}, {"age", 3}});
+  h.run(full);
+  CHECK_FALSE(h.store->get_failed(state::unkeyed_failure_key("nokey")).has_value());
+  CHECK(h.destination.count_with("email", "nokey@acme.io") == 1);
+}
+
+TEST_CASE("append mode counts existing and changed records as skipped", "[engine][append]") {
+  Harness h(people_spec(spec::Mode::append));
+  for (int i = 0; i < 3; ++i) h.person(i);
+  h.destination.put("d9", {{"email", "user2@acme.io"}, {"full_name", "Someone else"}, {"age", 99}});
+  auto first = h.run();
+  CHECK(first.destination.created == 2);
+  CHECK(first.destination.skipped == 1);
+  CHECK(h.destination.records.at("d9").fields["full_name"] == "Someone else");
+  h.person(1, "Renamed");
+  auto second = h.run();
+  CHECK(second.destination.updated == 0);
+  CHECK(second.destination.skipped == 1);
+  CHECK(h.run().destination.skipped == 0);  // that change was skipped once; nothing new
+}
+
+TEST_CASE("SIGTERM stops the run at a batch boundary, keeps what was confirmed and records the run",
+          "[engine][signals]") {
+  StopGuard guard;
+  Harness h(people_spec());
+  h.destination.caps.max_batch = 10;
+  for (int i = 0; i < 95; ++i) h.person(i);
+  h.destination.on_write = [&](std::size_t calls) {
+    if (calls == 3) util::request_stop(SIGTERM);
+  };
+  auto report = h.run();
+  CHECK(report.exit_code == 143);
+  CHECK_THAT(report.error, Catch::Contains("stopped by SIGTERM"));
+  CHECK(report.destination.created == 30);  // three batches confirmed, nothing after
+  CHECK(h.destination.records.size() == 30);
+  CHECK(h.store->link_count() == 30);
+  auto runs = h.store->runs(1);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0]["exit_code"] == 143);
+  CHECK_FALSE(h.store->get_meta(state::meta::baseline_done));  // no cursor, no baseline mark
+
+  util::request_stop(0);
+  h.destination.on_write = nullptr;
+  auto resumed = h.run();
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.destination.created == 65);
+  CHECK(h.destination.records.size() == 95);
+}
+
+TEST_CASE("a last full run stamped in the future does not hold off full reconciliation", "[engine][clock]") {
+  auto spec = people_spec();
+  spec.full_sync_every_ms = 24 * 3600 * 1000;
+  Harness h(spec);
+  h.person(1);
+  h.clock.set_now_ms(*util::parse_iso8601("2026-12-31T00:00:00Z"));  // a clock a month ahead
+  REQUIRE(h.run().kind == engine::RunKind::baseline);
+  h.clock.set_now_ms(*util::parse_iso8601("2026-12-01T00:00:00Z"));  // set right again
+  CHECK(h.run().kind == engine::RunKind::full);
+  CHECK(h.run().kind == engine::RunKind::incremental);
+}
+
+TEST_CASE("keys that differ only in Unicode case are one key", "[engine][unicode]") {
+  Harness h(people_spec());
+  h.source.put("a", {{"email", "ÅSA.Ünicode@Example.com"}, {"name", "Åsa"}, {"age", 1}});
+  h.destination.put("d", {{"email", "åsa.ünicode@example.com"}, {"full_name", "Åsa"}, {"age", 1}});
+  auto report = h.run();
+  CHECK(report.exit_code == 0);
+  CHECK(report.destination.created == 0);
+  CHECK(h.destination.records.size() == 1);
+  CHECK(h.store->get_link("åsa.ünicode@example.com")->destination_id == "d");
+}
+
+TEST_CASE("numbers keep their digits, and an unchanged full run writes nothing", "[engine][exact]") {
+  auto spec = people_spec();
+  spec.field_map.push_back({"amount", "amount", {}, {}});
+  spec.field_map.push_back({"tags", "tags", {}, {}});
+  spec.field_map.push_back({"city", "address.city", {}, {}});
+  spec.schema = {{"amount", spec::FieldType::number, false, {}, {}},
+                 {"tags", spec::FieldType::multiselect, false, {"a", "b", "c"}, {}}};
+  Harness h(spec);
+  h.source.put("s1", {{"email", "a@acme.io"}, {"name", "A"}, {"age", 1}, {"amount", "12345678901234567.89"},
+                      {"tags", "c;a"}, {"city", "Oslo"}});
+  h.source.put("s2", {{"email", "b@acme.io"}, {"name", "B"}, {"age", 2}, {"amount", "12345678901234567.88"},
+                      {"tags", "b"}, {"city", "Rome"}});
+  REQUIRE(h.run().destination.created == 2);
+  CHECK(h.destination.find_by("email", "a@acme.io")->fields["amount"] == "12345678901234567.89");
+  CHECK(h.destination.find_by("email", "a@acme.io")->fields["tags"] == nlohmann::json({"a", "c"}));
+
+  // The destination spells the same values its own way: a multiselect as text in another
+  // order, the nested object as JSON text.
+  auto& stored = h.destination.records.at(h.destination.find_by("email", "a@acme.io")->id);
+  stored.fields["tags"] = "c;a";
+  stored.fields["address"] = R"({"city": "Oslo"})";
+  engine::RunOptions full;
+  full.full = true;
+  auto report = h.run(full);
+  CHECK(h.writes(report) == 0);
+
+  // One cent apart is a change, although a double cannot tell them apart.
+  h.source.put("s2", {{"email", "b@acme.io"}, {"name", "B"}, {"age", 2}, {"amount", "12345678901234567.89"},
+                      {"tags", "b"}, {"city", "Rome"}});
+  CHECK(h.run().destination.updated == 1);
+}
