@@ -21,6 +21,7 @@ struct RunOptions {
   bool resync = false;   // forget links and cursors, baseline again
   bool force = false;    // override the delete safeguards
   bool dry_run = false;  // plan only: `diff`
+  bool strict = false;   // exit 1 for any rejected or failed row, not only for new ones
 };
 
 struct RunInputs {
