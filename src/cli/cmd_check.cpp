@@ -25,6 +25,9 @@ int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect)
     // Without a valid project file the syncs cannot be checked against its connections.
     return report_spec_error(ctx.out(), e);
   }
+  // The whole project (no names): every connection's problems too, used by a sync or not. The
+  // syncs named report those of the connections they use (load_sync).
+  if (names.empty()) problems = spec::connection_problems(ctx.project());
   std::vector<std::string> targets = names;
   collect(problems, [&] {
     if (targets.empty()) targets = ctx.all_sync_names();
