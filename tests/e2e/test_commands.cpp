@@ -28,6 +28,13 @@ TEST_CASE("status, runs and state show report the sync; state reset makes the ne
   CHECK(only_sync(never.json()).at("sync") == kSync);
   CHECK(only_sync(never.json()).at("status") == "never run");
   CHECK(only_sync(never.json()).at("last_sync").is_null());
+  // Complete for a sync that never ran: every field, with its empty value.
+  CHECK(only_sync(never.json()).at("records") == 0);
+  CHECK(only_sync(never.json()).at("failed_rows") == 0);
+  CHECK(only_sync(never.json()).at("last_run").is_null());
+  CHECK(only_sync(never.json()).at("direction") == "one-way");
+  CHECK(only_sync(never.json()).at("exit_code") == 0);
+  CHECK(never.json().at("exit_code") == 0);
   auto no_state = project.run({"state", "show", kSync, "--json"});
   INFO(no_state.describe());
   REQUIRE(no_state.exit_code == 0);
