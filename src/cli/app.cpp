@@ -4,11 +4,58 @@
 #include "cli/context.hpp"
 #include "engine/report.hpp"
 
+#include "state/store.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string_view>
 
 namespace synctool::cli {
+
+int command_error(Output& out, int code, const std::string& message) {
+  if (out.json()) out.print_json({{"ok", false}, {"error", message}, {"exit_code", code}});
+  out.error(message);
+  return code;
+}
+
+int usage_error(Output& out, const std::string& message) {
+  return command_error(out, engine::exit_code::usage, message);
+}
+
+namespace {
+
+spec::SpecProblem displayed(spec::SpecProblem problem) {
+  problem.where.file = display_path(problem.where.file);
+  return problem;
+}
+
+// Whether --json is among the arguments, for the errors met before they are parsed.
+bool json_requested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--json") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+nlohmann::json spec_problems_json(const std::vector<spec::SpecProblem>& problems) {
+  auto list = nlohmann::json::array();
+  for (const auto& original : problems) {
+    auto p = displayed(original);
+    list.push_back({{"file", p.where.file}, {"line", p.where.line}, {"column", p.where.column}, {"message", p.message}});
+  }
+  return list;
+}
+
+std::vector<std::string> spec_problem_lines(const std::vector<spec::SpecProblem>& problems) {
+  std::vector<std::string> lines;
+  for (const auto& p : problems) lines.push_back(displayed(p).to_string());
+  return lines;
+}
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"synctool: keeps records in two systems in step, declared in TOML (synctool.toml + syncs/*.toml)"};
@@ -41,6 +88,8 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--full", run_flags.full, "Full reconciliation: read both sides whole and repair any drift");
   run->add_flag("--resync", run_flags.resync, "Forget links and cursors and match records afresh (baseline)");
   run->add_flag("--force", run_flags.force, "Go past the delete safeguards (delete cap, empty source)");
+  run->add_flag("--strict", run_flags.strict,
+                "Exit 1 for every rejected or failed row, also those that failed before this run");
 
   auto* status = app.add_subcommand("status", "One line per sync: SYNC, DIRECTION, STATUS, LAST SYNC, RECORDS");
 
@@ -69,8 +118,15 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : engine::exit_code::usage;
+    // --help and --version end here too, with exit code 0.
+    if (e.get_exit_code() == 0 || !json_requested(argc, argv)) {
+      int code = app.exit(e);
+      return code == 0 ? 0 : engine::exit_code::usage;
+    }
+    GlobalOptions as_json = global;
+    as_json.json = true;
+    Output out(as_json);
+    return usage_error(out, std::string(e.what()) + " (synctool --help lists the commands and options)");
   }
 
   Output out(global);
@@ -86,11 +142,12 @@ int run_cli(int argc, char** argv) {
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);
+  } catch (const state::StateError& e) {
+    return command_error(out, engine::exit_code::local_failure, e.what());
   } catch (const std::exception& e) {
-    out.error(e.what());
-    return engine::exit_code::connection;
+    return command_error(out, engine::exit_code::connection, e.what());
   }
-  return engine::exit_code::usage;
+  return usage_error(out, "no command given (synctool --help lists them)");
 }
 
 }  // namespace synctool::cli

@@ -22,13 +22,13 @@ spec::Location connection_location(const spec::ProjectSpec& project, const std::
                                    const std::string& key) {
   auto it = project.connections.find(connection);
   if (it == project.connections.end()) return {project.file.string(), 0, 0};
-  (void)key;
-  return it->second.where;
+  auto at = it->second.key_where.find(key);
+  return at != it->second.key_where.end() ? at->second : it->second.where;
 }
 
 spec::Location endpoint_location(const spec::EndpointSpec& endpoint, const std::string& key) {
-  (void)key;
-  return endpoint.where;
+  auto at = endpoint.key_where.find(key);
+  return at != endpoint.key_where.end() ? at->second : endpoint.where;
 }
 
 // The connectors of one `check`, made once per connection. Making one validates the
@@ -37,15 +37,21 @@ class Connectors {
  public:
   explicit Connectors(Context& ctx) : ctx_(ctx) {}
 
-  // The connector, or null when its settings are wrong (the problem is added once).
+  // The connector, or null when its settings are wrong (the problem is added once) or the
+  // connection has problems the loader reported already (an unset variable...).
   connectors::Connector* get(const std::string& connection, std::vector<spec::SpecProblem>& problems) {
     auto it = made_.find(connection);
     if (it != made_.end()) return it->second.get();
     std::unique_ptr<connectors::Connector> connector;
-    try {
-      connector = ctx_.open_connector(connection);
-    } catch (const connectors::ConnectorError& e) {
-      problems.push_back({connection_location(ctx_.project(), connection, e.setting()), e.what()});
+    const auto& project = ctx_.project();
+    auto defined = project.connections.find(connection);
+    if (defined != project.connections.end() && defined->second.problems.empty()) {
+      try {
+        connector = ctx_.open_connector(connection);
+      } catch (const connectors::ConnectorError& e) {
+        problems.push_back({connection_location(project, connection, e.setting()),
+                            "[connections." + connection + "] " + e.what()});
+      }
     }
     return made_.emplace(connection, std::move(connector)).first->second.get();
   }
@@ -77,6 +83,9 @@ int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect)
     // Without a valid project file the syncs cannot be checked against its connections.
     return report_spec_error(ctx.out(), e);
   }
+  // The whole project (no names): every connection's problems too, used by a sync or not. The
+  // syncs named report those of the connections they use (load_sync).
+  if (names.empty()) problems = spec::connection_problems(ctx.project());
   std::vector<std::string> targets = names;
   collect(problems, [&] {
     if (targets.empty()) targets = ctx.all_sync_names();
@@ -151,11 +160,14 @@ int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect)
     if (ctx.out().json()) {
       auto list = nlohmann::json::array();
       for (const auto& p : problems)
-        list.push_back({{"file", p.where.file}, {"line", p.where.line}, {"column", p.where.column}, {"message", p.message}});
+        list.push_back({{"file", display_path(p.where.file)}, {"line", p.where.line}, {"column", p.where.column}, {"message", p.message}});
       ctx.out().print_json({{"ok", false}, {"syncs", checked}, {"connections", connections}, {"problems", list},
                             {"exit_code", code}});
     }
-    for (const auto& p : problems) ctx.out().error(p.to_string());
+    for (auto p : problems) {
+      p.where.file = display_path(p.where.file);
+      ctx.out().error(p.to_string());
+    }
     return code;
   }
   if (ctx.out().json()) {

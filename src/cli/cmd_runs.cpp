@@ -1,36 +1,65 @@
+// `synctool runs [SYNC]`: the run history, newest first. One sync's runs come in the order
+// its state keeps them (run sequence), whatever its clock said; several syncs' lists are
+// merged by start time, each keeping its own order. Only the sync's name is needed: a broken
+// spec does not hide its history.
 #include "cli/commands.hpp"
 #include "engine/report.hpp"
 #include "report/text.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace synctool::cli {
+
+std::vector<nlohmann::json> merge_runs(std::vector<std::vector<nlohmann::json>> lists, std::size_t limit) {
+  std::vector<nlohmann::json> merged;
+  std::vector<std::size_t> next(lists.size(), 0);
+  for (;;) {
+    if (limit && merged.size() >= limit) break;
+    std::optional<std::size_t> pick;
+    for (std::size_t i = 0; i < lists.size(); ++i) {
+      if (next[i] >= lists[i].size()) continue;
+      if (!pick || lists[i][next[i]].value("started_at", "") > lists[*pick][next[*pick]].value("started_at", ""))
+        pick = i;
+    }
+    if (!pick) break;
+    merged.push_back(std::move(lists[*pick][next[*pick]++]));
+  }
+  return merged;
+}
 
 int cmd_runs(Context& ctx, const std::string& name, std::size_t limit) {
   std::vector<std::string> names;
   try {
-    names = name.empty() ? ctx.all_sync_names() : std::vector<std::string>{name};
-    if (!name.empty()) ctx.load_sync(name);  // an unknown name is an error, not an empty list
+    if (name.empty()) {
+      names = ctx.all_sync_names();
+    } else {
+      spec::sync_file(ctx.project(), name);  // an unknown name is an error, not an empty list
+      names = {name};
+    }
   } catch (const spec::SpecError& e) {
     return report_spec_error(ctx.out(), e);
   }
-  std::vector<nlohmann::json> runs;
+  int code = engine::exit_code::ok;
+  auto errors = nlohmann::json::array();
+  std::vector<std::vector<nlohmann::json>> lists;
   for (const auto& n : names) {
     try {
-      if (auto store = ctx.open_state_read_only(n))
-        for (auto& run : store->runs(limit)) runs.push_back(std::move(run));
+      if (auto store = ctx.open_state_read_only(n)) lists.push_back(store->runs(limit));
     } catch (const std::exception& e) {
-      ctx.out().error(n + ": " + e.what());
+      code = engine::exit_code::local_failure;
+      std::string message = n + ": state unreadable: " + e.what();
+      errors.push_back(message);
+      ctx.out().error(message);
     }
   }
-  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
-    return a.value("started_at", "") > b.value("started_at", "");
-  });
-  if (limit && runs.size() > limit) runs.resize(limit);
+  auto runs = merge_runs(std::move(lists), limit);
   if (ctx.out().json()) {
-    ctx.out().print_json({{"runs", runs}});
-    return engine::exit_code::ok;
+    nlohmann::json j = {{"runs", runs}, {"exit_code", code}};
+    if (!errors.empty()) j["errors"] = errors;
+    ctx.out().print_json(j);
+    return code;
   }
   std::vector<std::vector<std::string>> rows;
   auto n = [](const nlohmann::json& run, const char* side, const char* field) {
@@ -46,7 +75,7 @@ int cmd_runs(Context& ctx, const std::string& name, std::size_t limit) {
   ctx.out().print(report::render_table({"STARTED", "SYNC", "KIND", "TIME", "READ", "CREATED", "UPDATED", "DELETED",
                                         "UNCHANGED", "REJECTED", "FAILED", "EXIT"},
                                        rows));
-  return engine::exit_code::ok;
+  return code;
 }
 
 }  // namespace synctool::cli

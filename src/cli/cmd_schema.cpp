@@ -10,10 +10,9 @@ int cmd_schema(Context& ctx, const std::string& name, bool apply) {
   const auto& sync = *loaded.spec;
   auto& out = ctx.out();
   if (sync.manage_schema.empty()) {
-    out.error(sync.file.filename().string() + ": sync '" + name +
-              "' does not manage its destination's schema; add manage_schema (e.g. manage_schema = \"properties\") "
-              "and a [schema] table");
-    return engine::exit_code::usage;
+    return usage_error(out, sync.file.filename().string() + ": sync '" + name +
+                                "' does not manage its destination's schema; add manage_schema (e.g. "
+                                "manage_schema = \"properties\") and a [schema] table");
   }
   const auto& object = loaded.compiled->destination_object();
   std::vector<connectors::SchemaChange> changes;
@@ -22,8 +21,8 @@ int cmd_schema(Context& ctx, const std::string& name, bool apply) {
     changes = destination->schema_plan(object, object.schema);
     if (apply && !changes.empty()) destination->schema_apply(object, changes);
   } catch (const connectors::ConnectorError& e) {
-    out.error(name + ": destination '" + sync.destination.connection + "': " + e.what());
-    return engine::exit_code::connection;
+    return command_error(out, engine::exit_code::connection,
+                         name + ": destination '" + sync.destination.connection + "': " + e.what());
   }
 
   if (out.json()) {

@@ -1,3 +1,8 @@
+// `synctool status`: one line per sync, whatever state its spec and its state are in. A sync
+// is in error when its spec is broken (2), its state cannot be read (7), or its last run ended
+// with 2, 3, 4, 6 or 7; status then exits with the most severe of those codes
+// (engine::exit_code::most_severe). Failed rows, a lock found held (5) and an interrupted run
+// (130/143) are shown but are not errors: the next run takes them up.
 #include "cli/commands.hpp"
 #include "engine/report.hpp"
 #include "report/text.hpp"
@@ -6,20 +11,38 @@ namespace synctool::cli {
 
 namespace {
 
-struct SyncStatus {
-  std::string name, direction, status, last_sync, records;
-  int last_exit = -1;
-};
-
+// `failed_rows`: the rows the state keeps as failed; when it keeps none, the last run's count.
 std::string status_word(const nlohmann::json& run, std::size_t failed_rows) {
   int code = run.value("exit_code", 0);
+  if (failed_rows == 0) {
+    auto side = [&](const char* name, const char* field) {
+      return run.value(name, nlohmann::json::object()).value(field, std::size_t{0});
+    };
+    failed_rows = side("source", "rejected") + side("source", "failed") + side("destination", "rejected") +
+                  side("destination", "failed");
+  }
   switch (code) {
     case engine::exit_code::ok: return failed_rows ? "failed rows (" + std::to_string(failed_rows) + ")" : "ok";
     case engine::exit_code::rows_failed: return "failed rows (" + std::to_string(failed_rows) + ")";
     case engine::exit_code::connection: return "error";
     case engine::exit_code::safeguard: return "stopped by safeguard";
     case engine::exit_code::resync_needed: return "needs --resync";
+    case engine::exit_code::local_failure: return "local failure";
+    case engine::exit_code::interrupted_int:
+    case engine::exit_code::interrupted_term: return "interrupted";
     default: return "exit " + std::to_string(code);
+  }
+}
+
+// Whether a last run that ended with `code` leaves the sync in error.
+bool run_in_error(int code) {
+  switch (code) {
+    case engine::exit_code::usage:
+    case engine::exit_code::connection:
+    case engine::exit_code::safeguard:
+    case engine::exit_code::resync_needed:
+    case engine::exit_code::local_failure: return true;
+    default: return false;
   }
 }
 
@@ -32,45 +55,81 @@ int cmd_status(Context& ctx) {
   } catch (const spec::SpecError& e) {
     return report_spec_error(ctx.out(), e);
   }
+  int worst = engine::exit_code::ok;
   std::vector<std::vector<std::string>> rows;
+  std::string details;  // what went wrong, under the table: the columns stay short
   auto list = nlohmann::json::array();
   for (const auto& name : names) {
-    nlohmann::json item = {{"sync", name}};
-    std::string direction = "?";
+    // Every field is always present, whatever is known of the sync.
+    nlohmann::json item = {{"sync", name},        {"direction", nullptr}, {"status", "never run"},
+                           {"records", 0},        {"failed_rows", 0},     {"last_run", nullptr},
+                           {"last_sync", nullptr}, {"paused", false},      {"errors", nlohmann::json::array()},
+                           {"problems", nlohmann::json::array()}};
+    std::string direction = "-", status = "never run", last_sync = "-", records = "0";
+    int code = engine::exit_code::ok;
+    auto add_error = [&](const std::string& text) {
+      item["errors"].push_back(text);
+      details += name + ": " + text + "\n";
+    };
+
+    bool spec_error = false;
     try {
       auto loaded = ctx.load_sync(name);
       direction = spec::to_string(loaded.spec->direction);
-    } catch (const spec::SpecError&) {
-      direction = "(spec error)";
+      item["direction"] = direction;
+    } catch (const spec::SpecError& e) {
+      spec_error = true;
+      code = engine::exit_code::usage;
+      item["problems"] = spec_problems_json(e.problems());
+      for (const auto& line : spec_problem_lines(e.problems())) add_error("spec error: " + line);
     }
-    item["direction"] = direction;
-    std::string status = "never run", last_sync = "-", records = "0";
+
+    bool unreadable = false;
     try {
+      // The state is found by the name alone: a broken spec does not hide it.
       if (auto store = ctx.open_state_read_only(name)) {
         auto runs = store->runs(1);
-        records = std::to_string(store->link_count());
-        item["records"] = store->link_count();
-        item["failed_rows"] = store->failed_count();
-        if (auto last = store->get_meta(state::meta::last_run)) last_sync = *last;
-        if (!runs.empty()) {
-          status = status_word(runs[0], store->failed_count());
-          item["last_run"] = runs[0];
+        auto links = store->link_count();
+        auto failed = store->failed_count();
+        records = std::to_string(links);
+        item["records"] = links;
+        item["failed_rows"] = failed;
+        if (auto last = store->get_meta(state::meta::last_run)) {
+          last_sync = *last;
+          item["last_sync"] = *last;
         }
-        if (store->get_meta(state::meta::paused)) status = "paused";
+        if (!runs.empty()) {
+          status = status_word(runs[0], failed);
+          item["last_run"] = runs[0];
+          int last_code = runs[0].value("exit_code", 0);
+          if (run_in_error(last_code)) code = engine::exit_code::most_severe(code, last_code);
+        }
+        if (store->get_meta(state::meta::paused)) {
+          status = "paused";
+          item["paused"] = true;
+        }
       }
     } catch (const std::exception& e) {
-      status = std::string("state unreadable: ") + e.what();
+      unreadable = true;
+      code = engine::exit_code::most_severe(code, engine::exit_code::local_failure);
+      add_error(std::string("state unreadable: ") + e.what());
     }
+    if (unreadable) status = "state unreadable";
+    if (spec_error) status = "spec error";
     item["status"] = status;
-    item["last_sync"] = last_sync == "-" ? nlohmann::json() : nlohmann::json(last_sync);
-    list.push_back(item);
+    item["exit_code"] = code;
+    worst = engine::exit_code::most_severe(worst, code);
+    list.push_back(std::move(item));
     rows.push_back({name, direction, status, last_sync, records});
   }
-  if (ctx.out().json())
-    ctx.out().print_json({{"syncs", list}});
-  else
-    ctx.out().print(report::render_table({"SYNC", "DIRECTION", "STATUS", "LAST SYNC", "RECORDS"}, rows));
-  return engine::exit_code::ok;
+  if (ctx.out().json()) {
+    ctx.out().print_json({{"syncs", list}, {"exit_code", worst}});
+  } else {
+    std::string text = report::render_table({"SYNC", "DIRECTION", "STATUS", "LAST SYNC", "RECORDS"}, rows);
+    if (!details.empty()) text += "\n" + details;
+    ctx.out().print(text);
+  }
+  return worst;
 }
 
 }  // namespace synctool::cli

@@ -3,6 +3,8 @@
 
 #include "cli/context.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@ struct RunFlags {
   bool full = false;
   bool resync = false;
   bool force = false;
+  bool strict = false;  // run: exit 1 for every rejected or failed row, not only new ones
 };
 
 int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect);
@@ -27,5 +30,21 @@ int cmd_runs(Context& ctx, const std::string& name, std::size_t limit);
 int cmd_state_show(Context& ctx, const std::string& name);
 int cmd_state_reset(Context& ctx, const std::string& name);
 int cmd_schema(Context& ctx, const std::string& name, bool apply);
+
+// A command that cannot go on: `message` on stderr once ("synctool: error: ..."), and with
+// --json also {"ok": false, "error": message, "exit_code": code} on stdout. Returns `code`.
+int command_error(Output& out, int code, const std::string& message);
+// A usage error: command_error with exit 2.
+int usage_error(Output& out, const std::string& message);
+
+// The runs of several syncs, each list newest first in the order its state keeps (run
+// sequence), merged newest first by `started_at` while each list keeps its own order (a sync
+// whose clock jumped is not reordered); at most `limit` (0 = all).
+std::vector<nlohmann::json> merge_runs(std::vector<std::vector<nlohmann::json>> lists, std::size_t limit);
+
+// A spec error's problems as a user reads them (files relative to the working directory when
+// inside it): JSON objects {file, line, column, message}, or "file:line:col: message" lines.
+nlohmann::json spec_problems_json(const std::vector<spec::SpecProblem>& problems);
+std::vector<std::string> spec_problem_lines(const std::vector<spec::SpecProblem>& problems);
 
 }  // namespace synctool::cli

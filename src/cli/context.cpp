@@ -83,9 +83,6 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   return connectors::make_connector(config);
 }
 
-namespace {
-
-// A spec file as the user would type it: relative to the working directory when inside it.
 std::string display_path(const std::string& file) {
   if (file.empty()) return file;
   std::error_code ec;
@@ -93,8 +90,6 @@ std::string display_path(const std::string& file) {
   if (ec || relative.empty() || relative.string().starts_with("..")) return file;
   return relative.string();
 }
-
-}  // namespace
 
 int report_spec_error(Output& out, const spec::SpecError& original) {
   std::vector<spec::SpecProblem> shown = original.problems();

@@ -77,6 +77,9 @@ class Context {
   std::unique_ptr<spec::ProjectSpec> project_;
 };
 
+// A spec file as the user would type it: relative to the working directory when inside it.
+std::string display_path(const std::string& file);
+
 // Exit code 2 and every problem printed: the common end of a command that met a spec error.
 int report_spec_error(Output& out, const spec::SpecError& error);
 

@@ -169,14 +169,14 @@ bool in_fields(const std::vector<std::string>& fields, const std::string& path) 
   return contains(fields, path) || contains(fields, path.substr(0, path.find('.')));
 }
 
-void read_connection(TomlReader& r, ProjectSpec& project, const std::string& name, const toml::node& node,
-                     const ConnectorCatalog& catalog, const std::vector<std::string>& known_types) {
+// Reads one [connections.NAME] table into `conn`, reporting its problems to `r`.
+void read_connection_table(TomlReader& r, ProjectSpec& project, ConnectionSpec& conn, const toml::node& node,
+                           const ConnectorCatalog& catalog, const std::vector<std::string>& known_types) {
+  const std::string& name = conn.name;
   const std::string context = "[connections." + name + "]";
   const toml::table* table = r.table(node, context);
   if (!table) return;
-  ConnectionSpec conn;
-  conn.name = name;
-  conn.where = r.at(*table);
+  for (auto [key, value] : in_file_order(*table)) conn.key_where[std::string(key->str())] = r.at(*key);
 
   const ConnectorKeys* keys = nullptr;
   if (const toml::node* type = table->get("type")) {
@@ -245,6 +245,19 @@ void read_connection(TomlReader& r, ProjectSpec& project, const std::string& nam
     }
     conn.settings[k] = std::move(*json);
   }
+}
+
+// A connection's problems stay with the connection (see ConnectionSpec::problems), so that one
+// broken connection, such as one whose ${VARIABLE} is unset on this machine, stops only the
+// syncs that use it.
+void read_connection(TomlReader& r, ProjectSpec& project, const std::string& name, const toml::node& node,
+                     const ConnectorCatalog& catalog, const std::vector<std::string>& known_types) {
+  const std::size_t before = r.problem_count();
+  ConnectionSpec conn;
+  conn.name = name;
+  conn.where = r.at(node);
+  read_connection_table(r, project, conn, node, catalog, known_types);
+  conn.problems = r.take_problems_since(before);
   project.connections[name] = std::move(conn);
 }
 
@@ -291,6 +304,16 @@ ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatal
   }
   if (r.has_problems()) throw SpecError(r.take_problems());
   return project;
+}
+
+std::vector<SpecProblem> connection_problems(const ProjectSpec& project) {
+  std::vector<SpecProblem> problems;
+  for (const auto& [name, conn] : project.connections)
+    problems.insert(problems.end(), conn.problems.begin(), conn.problems.end());
+  std::stable_sort(problems.begin(), problems.end(), [](const SpecProblem& a, const SpecProblem& b) {
+    return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
+  });
+  return problems;
 }
 
 namespace {
@@ -414,17 +437,21 @@ class SyncLoader {
     if (!table) return;
     out.where = r_.at(*table);
     const std::vector<std::string>& base_keys = is_source ? kSourceKeys : kDestinationKeys;
+    for (auto [k, value] : in_file_order(*table)) out.key_where[std::string(k->str())] = r_.at(*k);
 
     const ConnectorKeys* keys = nullptr;
     if (const toml::node* node = table->get("connection")) {
       if (auto t = r_.text(*node, context + " connection")) {
         out.connection = t->value;
         auto it = project_.connections.find(t->value);
-        if (it == project_.connections.end())
+        if (it == project_.connections.end()) {
           r_.report(t->where, context + " connection '" + t->shown + "' is not defined in " + project_name() +
                                   connection_hint(t->shown));
-        else if (catalog_)
-          keys = catalog_(it->second.type);
+        } else {
+          for (const auto& problem : it->second.problems)
+            r_.report(t->where, context + " connection '" + t->shown + "' cannot be used: " + problem.to_string());
+          if (catalog_) keys = catalog_(it->second.type);
+        }
       }
     } else {
       r_.report(out.where, context + " is missing required key 'connection' (a name from [connections] in " +

@@ -11,12 +11,6 @@
 
 namespace synctool::spec {
 
-struct SpecProblem {
-  Location where;
-  std::string message;
-  std::string to_string() const;  // "file:line:col: message" (parts that are unknown omitted)
-};
-
 class SpecError : public std::runtime_error {
  public:
   explicit SpecError(std::vector<SpecProblem> problems);
@@ -50,7 +44,10 @@ EnvLookup process_environment();
 // ./synctool.toml. Throws SpecError when there is none.
 std::filesystem::path find_project_file(const std::string& explicit_path);
 
-// Throws SpecError with every problem found.
+// Throws SpecError with every problem found outside the [connections.NAME] tables (a TOML
+// syntax error, state_dir, syncs_dir, an unknown top-level key). A problem inside one
+// connection's table (an unset ${VARIABLE}, an unknown type or key, a bad value) is kept in
+// that ConnectionSpec's `problems` instead: it fails only the syncs that use the connection.
 ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog,
                          const EnvLookup& env = process_environment());
 // The same; `known_types` (every type the catalog knows, e.g. from the connector registry)
@@ -58,7 +55,12 @@ ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatal
 ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog,
                          const std::vector<std::string>& known_types, const EnvLookup& env = process_environment());
 
-// Loads one sync; validates it against the project (connections, their types' keys).
+// The problems of every connection of the project, in file order (`synctool check`).
+std::vector<SpecProblem> connection_problems(const ProjectSpec& project);
+
+// Loads one sync; validates it against the project (connections, their types' keys). A
+// connection with problems that the sync uses is a problem of the sync, at its `connection`
+// line, quoting the connection's own problem with its file and line.
 SyncSpec load_sync(const std::filesystem::path& file, const ProjectSpec& project, const ConnectorCatalog& catalog,
                    const EnvLookup& env = process_environment());
 

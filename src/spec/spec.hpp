@@ -19,11 +19,26 @@ struct Location {
   int column = 0;
 };
 
+// One problem of a spec, where it is.
+struct SpecProblem {
+  Location where;
+  std::string message;
+  std::string to_string() const;  // "file:line:col: message" (parts that are unknown omitted)
+};
+
 struct ConnectionSpec {
   std::string name;
   std::string type;
   nlohmann::json settings = nlohmann::json::object();  // every key but `type`, ${ENV} resolved
   Location where;
+  // Where each key of the [connections.NAME] table is written (`type` included), so that a
+  // value refused later (by the connector) can be pointed at.
+  std::map<std::string, Location> key_where = {};
+  // What is wrong with the table (an unset ${VARIABLE}, an unknown type or key, a bad value).
+  // A connection with problems does not fail the project: it fails each sync that uses it
+  // (load_sync reports these at that sync's `connection` line), and `synctool check` reports
+  // it even when no sync uses it. `settings` then holds only the keys that could be read.
+  std::vector<SpecProblem> problems = {};
 };
 
 struct ProjectSpec {
@@ -52,6 +67,8 @@ struct EndpointSpec {
   std::string key;                  // identifying field for id-less systems ("" = match field)
   nlohmann::json options = nlohmann::json::object();  // connector-specific keys (query, list...)
   Location where;
+  // Where each key of the [source] / [destination] table is written.
+  std::map<std::string, Location> key_where = {};
 };
 
 struct Transform {

@@ -72,11 +72,28 @@ void TomlReader::report(Location where, std::string message) {
   problems_.push_back(SpecProblem{std::move(where), std::move(message)});
 }
 
-std::vector<SpecProblem> TomlReader::take_problems() {
-  std::stable_sort(problems_.begin(), problems_.end(), [](const SpecProblem& a, const SpecProblem& b) {
+namespace {
+
+void sort_by_position(std::vector<SpecProblem>::iterator begin, std::vector<SpecProblem>::iterator end) {
+  std::stable_sort(begin, end, [](const SpecProblem& a, const SpecProblem& b) {
     return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
   });
+}
+
+}  // namespace
+
+std::vector<SpecProblem> TomlReader::take_problems() {
+  sort_by_position(problems_.begin(), problems_.end());
   return std::move(problems_);
+}
+
+std::vector<SpecProblem> TomlReader::take_problems_since(std::size_t count) {
+  if (count >= problems_.size()) return {};
+  auto first = problems_.begin() + static_cast<std::ptrdiff_t>(count);
+  std::vector<SpecProblem> taken(std::make_move_iterator(first), std::make_move_iterator(problems_.end()));
+  problems_.erase(first, problems_.end());
+  sort_by_position(taken.begin(), taken.end());
+  return taken;
 }
 
 std::optional<std::string> TomlReader::interpolate(std::string_view raw, const Location& where,

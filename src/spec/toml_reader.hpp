@@ -47,6 +47,10 @@ class TomlReader {
   bool has_problems() const { return !problems_.empty(); }
   // The problems in file order (problems without a line first).
   std::vector<SpecProblem> take_problems();
+  // How many problems were reported so far, and the ones reported after such a count (in file
+  // order), taken out of this reader: the problems of one part of the file kept apart.
+  std::size_t problem_count() const { return problems_.size(); }
+  std::vector<SpecProblem> take_problems_since(std::size_t count);
 
   // Replaces every ${NAME} from the environment; `$${` is a literal `${`. Reports unset
   // variables at `where`. Each substituted value is appended to `substituted` when given.

@@ -28,6 +28,13 @@ TEST_CASE("status, runs and state show report the sync; state reset makes the ne
   CHECK(only_sync(never.json()).at("sync") == kSync);
   CHECK(only_sync(never.json()).at("status") == "never run");
   CHECK(only_sync(never.json()).at("last_sync").is_null());
+  // Complete for a sync that never ran: every field, with its empty value.
+  CHECK(only_sync(never.json()).at("records") == 0);
+  CHECK(only_sync(never.json()).at("failed_rows") == 0);
+  CHECK(only_sync(never.json()).at("last_run").is_null());
+  CHECK(only_sync(never.json()).at("direction") == "one-way");
+  CHECK(only_sync(never.json()).at("exit_code") == 0);
+  CHECK(never.json().at("exit_code") == 0);
   auto no_state = project.run({"state", "show", kSync, "--json"});
   INFO(no_state.describe());
   REQUIRE(no_state.exit_code == 0);
@@ -138,6 +145,68 @@ TEST_CASE("the state folder of a sync is private (mode 0700)", "[e2e][commands]"
   REQUIRE(::stat(project.state_dir(kSync).c_str(), &st) == 0);
   CHECK(S_ISDIR(st.st_mode));
   CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("rows that keep failing are listed and counted but exit 0 unless --strict; new ones exit 1; the report "
+          "says how many it leaves out; append mode counts what it skipped",
+          "[e2e][commands]") {
+  Project project;
+  auto contacts = make_contacts(120);
+  for (std::size_t i = 0; i < 104; ++i) contacts[i].age = "unknown";  // not a number
+  contacts[110].email = "";                                           // no match key
+  make_csv_to_sqlite(project, contacts, "upsert", "\n[schema]\nage = { type = \"number\" }\n");
+  const std::string keyless_id = contacts[110].id;
+
+  auto diff = project.run({"diff", kSync});
+  INFO(diff.describe());
+  CHECK_THAT(diff.out, Catch::Contains("! reject  source record '" + keyless_id + "' (no match key): "));
+
+  auto first = project.run({"run", kSync});
+  INFO(first.describe());
+  REQUIRE(first.exit_code == 1);  // 105 new problems
+  CHECK_THAT(first.out, Catch::Contains("rejected (105, 105 new):"));
+  CHECK_THAT(first.out, Catch::Contains("  ... and 5 more: synctool state show contacts\n"));
+
+  // The same rows again: known, listed and counted, not alerted on.
+  auto second = project.run({"run", kSync});
+  INFO(second.describe());
+  CHECK(second.exit_code == 0);
+  CHECK_THAT(second.out, Catch::Contains("rejected (105, 0 new):"));
+  CHECK_THAT(second.out, Catch::Contains(" (not new: it failed before this run too)\n"));
+  CHECK_THAT(second.out, Catch::Contains("exit 0: finished; 105 row(s) still rejected or failed, none of them new"));
+  auto strict = run_sync(project, {"--strict"});
+  INFO(strict.describe());
+  CHECK(strict.exit_code == 1);
+  auto known = strict.json();
+  CHECK(known.at("new_problems") == 0);
+  CHECK(known.at("rejected").size() == 100);
+  CHECK(known.at("rejected_omitted") == 5);
+  for (const auto& p : known.at("rejected")) CHECK(p.at("new") == false);
+
+  // Two more rows the schema refuses: two new problems.
+  contacts[115].age = contacts[116].age = "old";
+  project.write_contacts_csv(kSourceCsv, contacts);
+  auto fresh = run_sync(project);
+  INFO(fresh.describe());
+  CHECK(fresh.exit_code == 1);
+  CHECK(fresh.json().at("new_problems") == 2);
+
+  // Append mode: rows the destination has already are skipped, and said so.
+  std::string events = contacts_sync_toml("append");
+  const std::string destination = "object     = \"contacts\"\nkey        = \"email\"";
+  REQUIRE(events.find(destination) != std::string::npos);
+  events.replace(events.find(destination), destination.size(), "object     = \"events\"\nkey        = \"email\"");
+  project.write_sync("events", events);
+  Db db(project.path(kWarehouse));
+  db.exec("CREATE TABLE events (email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, company TEXT, age TEXT)");
+  db.exec("INSERT INTO events (email) VALUES ('person119@example.com'), ('person120@example.com')");
+  auto append = run_sync(project, {}, "events");
+  INFO(append.describe());
+  CHECK(append.json().at("destination").at("skipped") == 2);
+  CHECK(db.query("SELECT first_name FROM events WHERE email = 'person120@example.com'")[0].at("first_name") == "");
+  auto text = project.run({"run", "events"});
+  INFO(text.describe());
+  CHECK_THAT(text.out, Catch::Contains(" skipped "));
 }
 
 }  // namespace synctool::e2e

@@ -6,6 +6,9 @@
 //
 // Documented: spec::SpecError. Its problems must each name the file, and a TOML syntax error
 // must name a line: "a bad spec ends with a clear error naming file and line, not a crash".
+// A project that loads keeps its connections' problems in them: those must name the file too,
+// and every recorded key location must be a line of the file. The fixed project has a
+// connection whose variable is unset ("offline"), for syncs that use a broken connection.
 #include "fuzz_support.hpp"
 
 #include "cli/connector_catalog.hpp"
@@ -46,6 +49,10 @@ token = "${HUBSPOT_TOKEN:-}"
 [connections.mailchimp]
 type = "mailchimp"
 api_key = "${MAILCHIMP_API_KEY}"
+
+[connections.offline]
+type = "sqlite"
+path = "${OFFLINE_DB}"
 )";
 
 
@@ -104,6 +111,21 @@ void check_problems(const spec::SpecError& error, const fs::path& file) {
   }
 }
 
+void check_locations(const std::map<std::string, spec::Location>& where, const fs::path& file) {
+  for (const auto& [key, location] : where)
+    if (location.file != file.string() || location.line <= 0)
+      fuzz::violated(kTarget, "key '" + key + "' recorded at no line of the file");
+}
+
+void check_project(const spec::ProjectSpec& project, const fs::path& file) {
+  for (const auto& [name, connection] : project.connections) {
+    for (const auto& problem : connection.problems)
+      if (problem.where.file != file.string())
+        fuzz::violated(kTarget, "a connection problem that does not name the file: " + problem.to_string());
+    check_locations(connection.key_where, file);
+  }
+}
+
 const spec::ProjectSpec& fixed_project() {
   static const spec::ProjectSpec project =
       spec::load_project(folder().project_file, cli::connector_catalog(), cli::connector_type_names(), &environment);
@@ -122,7 +144,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (as_project) {
     write(f.input_project, text);
     try {
-      spec::load_project(f.input_project, cli::connector_catalog(), cli::connector_type_names(), &environment);
+      check_project(spec::load_project(f.input_project, cli::connector_catalog(), cli::connector_type_names(),
+                                       &environment),
+                    f.input_project);
     } catch (const spec::SpecError& e) {
       check_problems(e, f.input_project);
     }
@@ -132,6 +156,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   write(f.sync_file, text);
   try {
     spec::SyncSpec sync = spec::load_sync(f.sync_file, project, cli::connector_catalog(), &environment);
+    if (sync.source.connection == "offline" || sync.destination.connection == "offline")
+      fuzz::violated(kTarget, "a sync using a connection with problems loaded");
+    check_locations(sync.source.key_where, f.sync_file);
+    check_locations(sync.destination.key_where, f.sync_file);
     engine::CompiledSync compiled(sync);
     (void)compiled.destination_read_fields();
   } catch (const spec::SpecError& e) {

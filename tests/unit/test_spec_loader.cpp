@@ -103,6 +103,14 @@ std::vector<SpecProblem> problems_of(F&& load) {
   return {};
 }
 
+// The problems a project file keeps in its connections; loading it must not fail.
+std::vector<SpecProblem> connection_problems_of(const Project& project, const EnvLookup& env = default_env()) {
+  ProjectSpec loaded = project.load(env);
+  auto problems = connection_problems(loaded);
+  if (problems.empty()) FAIL("expected problems in the connections");
+  return problems;
+}
+
 // The one problem whose message contains `text`.
 SpecProblem find_problem(const std::vector<SpecProblem>& problems, const std::string& text) {
   std::vector<SpecProblem> found;
@@ -357,7 +365,7 @@ TEST_CASE("unknown keys are reported at every level", "[spec]") {
 
 TEST_CASE("an unknown connection type suggests a known one", "[spec]") {
   Project project("[connections.crm_export]\ntype = \"csvv\"\npath = \"x\"\n");
-  auto problems = problems_of([&] { project.load(); });
+  auto problems = connection_problems_of(project);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message == "unknown connection type 'csvv' (did you mean 'csv'?)");
   CHECK(problems[0].where.line == 2);
@@ -366,14 +374,14 @@ TEST_CASE("an unknown connection type suggests a known one", "[spec]") {
 
 TEST_CASE("an unknown connection type far from any known one lists the known types", "[spec]") {
   Project project("[connections.crm]\ntype = \"oracle\"\n");
-  auto problems = problems_of([&] { project.load(); });
+  auto problems = connection_problems_of(project);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message == "unknown connection type 'oracle' (known types: csv, sqlite)");
 }
 
 TEST_CASE("a connection without a type or a required key is an error naming the key", "[spec]") {
   Project project("[connections.a]\npath = \"x\"\n\n[connections.b]\ntype = \"sqlite\"\n");
-  auto problems = problems_of([&] { project.load(); });
+  auto problems = connection_problems_of(project);
   REQUIRE(problems.size() == 2);
   auto type = find_problem(problems, "[connections.a] is missing required key 'type' (one of: csv, sqlite)");
   CHECK(type.where.line == 1);
@@ -390,7 +398,7 @@ TEST_CASE("connection keys are checked against the catalog, common keys always a
         nlohmann::json{{"path", "x"}, {"base_url", "http://127.0.0.1:9000"}, {"rate_limit", "190/10s"}, {"max_in_flight", 4}});
 
   Project bad("[connections.api]\ntype = \"csv\"\npath = \"x\"\npth = \"y\"\nrate_limit = \"fast\"\nmax_in_flight = 0\n");
-  auto problems = problems_of([&] { bad.load(); });
+  auto problems = connection_problems_of(bad);
   REQUIRE(problems.size() == 3);
   CHECK(find_problem(problems, "unknown key 'pth' in [connections.api] (did you mean 'path'?)").where.line == 4);
   auto rate = find_problem(problems, "[connections.api] rate_limit: expected requests per period");
@@ -678,7 +686,7 @@ TEST_CASE("${NAME:-fallback} takes the fallback when NAME is unset or empty", "[
 
 TEST_CASE("an unset environment variable is named with its location and a set one never shows", "[spec]") {
   Project project("[connections.warehouse]\ntype = \"sqlite\"\npath = \"x.db\"\n\n\n\ntoken = \"${WAREHOUSE_TOKEN}\"\n");
-  auto problems = problems_of([&] { project.load(env_of({})); });
+  auto problems = connection_problems_of(project, env_of({}));
   REQUIRE(problems.size() == 2);  // the unset variable, and `token` is not a sqlite key
   auto unset = find_problem(problems, "environment variable WAREHOUSE_TOKEN is not set");
   CHECK(unset.to_string() == project.file.string() + ":7:9: environment variable WAREHOUSE_TOKEN is not set");
@@ -687,10 +695,8 @@ TEST_CASE("an unset environment variable is named with its location and a set on
   const std::string secret = "hunter2-very-secret";
   Project leaky("[connections.warehouse]\ntype = \"${SECRET}\"\npath = \"x\"\nrate_limit = \"${SECRET}\"\n"
                 "password = \"${SECRET}\"\n");
-  try {
-    leaky.load(env_of({{"SECRET", secret}}));
-    FAIL("expected a SpecError");
-  } catch (const SpecError& e) {
+  {
+    const SpecError e(connection_problems_of(leaky, env_of({{"SECRET", secret}})));
     CHECK(std::string(e.what()).find(secret) == std::string::npos);
     CHECK(std::string(e.what()).find("unknown connection type '${SECRET}'") != std::string::npos);
     for (const auto& p : e.problems()) CHECK(p.to_string().find(secret) == std::string::npos);
@@ -807,6 +813,91 @@ TEST_CASE("sync names resolve to files in syncs_dir with a hint for typos", "[sp
   CHECK(far[0].message == "unknown sync 'zzz' (defined syncs: accounts, contacts)");
   auto escape = problems_of([&] { sync_file(p, "../synctool"); });
   CHECK(escape[0].message.find("unknown sync '../synctool'") == 0);
+}
+
+TEST_CASE("a connection with an unset variable fails only the syncs that use it, at their connection line",
+          "[spec]") {
+  Project project;  // warehouse.path is "${WAREHOUSE_DB}"
+  ProjectSpec p = project.load(env_of({}));  // not set on this machine: the project still loads
+  const auto& warehouse = p.connections.at("warehouse");
+  REQUIRE(warehouse.problems.size() == 1);
+  CHECK(warehouse.problems[0].to_string() == project.file.string() + ":9:8: environment variable WAREHOUSE_DB is not set");
+  CHECK(warehouse.type == "sqlite");
+  CHECK_FALSE(warehouse.settings.contains("path"));
+  CHECK(p.connections.at("crm_export").problems.empty());
+  CHECK(connection_problems(p).size() == 1);
+
+  // A sync between two good connections loads.
+  const std::string csv_only = replaced(kMinimalSync, "connection = \"warehouse\"", "connection = \"crm_export\"");
+  auto good = load_sync(project.write_sync("exports", csv_only), p, fake_catalog, env_of({}));
+  CHECK(good.destination.connection == "crm_export");
+
+  // A sync writing to the broken connection names it at its own line, quoting the cause.
+  auto problems = problems_of([&] { load_sync(project.write_sync("contacts", kMinimalSync), p, fake_catalog, env_of({})); });
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].where.file == (project.dir / "syncs" / "contacts.toml").string());
+  CHECK(problems[0].where.line == 6);
+  CHECK(problems[0].where.column == 14);
+  CHECK(problems[0].message == "[destination] connection 'warehouse' cannot be used: " + project.file.string() +
+                                   ":9:8: environment variable WAREHOUSE_DB is not set");
+}
+
+TEST_CASE("every problem inside a connection's table stays with that connection; others fail the project",
+          "[spec]") {
+  Project project("state_dir = \".state\"\nconnections.plain = 5\n\n[connections.crm_export]\ntype = \"csv\"\n"
+                  "path = \"x\"\n\n[connections.bad]\ntype = \"csv\"\npth = \"x\"\nmax_in_flight = 0\n");
+  ProjectSpec p = project.load();
+  CHECK(p.connections.at("crm_export").problems.empty());
+  const auto& plain = p.connections.at("plain");
+  REQUIRE(plain.problems.size() == 1);
+  CHECK(plain.problems[0].message.find("[connections.plain]: expected a table") == 0);
+  CHECK(plain.where.line == 2);
+  const auto& bad = p.connections.at("bad");
+  REQUIRE(bad.problems.size() == 3);  // the typo, the missing path, the bad max_in_flight
+  CHECK(bad.problems[0].where.line == 8);  // missing 'path': at the table's header
+  CHECK(bad.problems[1].where.line == 10);
+  CHECK(bad.problems[2].where.line == 11);
+  auto all = connection_problems(p);
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].where.line == 2);  // in file order across connections
+  CHECK(all[3].where.line == 11);
+
+  auto sync = problems_of([&] {
+    load_sync(project.write_sync("contacts", replaced(kMinimalSync, "\"warehouse\"", "\"plain\"")), p, fake_catalog,
+              default_env());
+  });
+  REQUIRE(sync.size() == 1);
+  CHECK(sync[0].message.find("[destination] connection 'plain' cannot be used: ") == 0);
+
+  // A problem outside the connections is the project's own.
+  Project broken("stat_dir = \".state\"\n[connections.crm_export]\ntype = \"csv\"\npath = \"x\"\n");
+  auto problems = problems_of([&] { broken.load(); });
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("unknown key 'stat_dir'") == 0);
+}
+
+TEST_CASE("the loader records where every connection and endpoint key is written", "[spec]") {
+  Project project("[connections.crm_export]\ntype = \"csv\"\n  rate_limit = \"10/s\"\npath = \"x\"\n\n"
+                  "[connections.warehouse]\ntype = \"sqlite\"\npath = \"${WAREHOUSE_DB}\"\n");
+  ProjectSpec p = project.load();
+  const auto& crm = p.connections.at("crm_export").key_where;
+  REQUIRE(crm.size() == 3);
+  CHECK(crm.at("type").line == 2);
+  CHECK(crm.at("rate_limit").line == 3);
+  CHECK(crm.at("rate_limit").column == 3);
+  CHECK(crm.at("rate_limit").file == project.file.string());
+  CHECK(crm.at("path").line == 4);
+  CHECK(p.connections.at("warehouse").key_where.at("path").line == 8);
+
+  auto sync = load_sync(project.write_sync("contacts", replaced(kMinimalSync, "object = \"contacts\"\n\n[match]",
+                                                                "object = \"contacts\"\ncreate_table = \"yes\"\n\n[match]")),
+                        p, fake_catalog, default_env());
+  CHECK(sync.source.key_where.at("connection").line == 2);
+  CHECK(sync.source.key_where.at("object").line == 3);
+  CHECK(sync.destination.key_where.at("object").line == 7);
+  CHECK(sync.destination.key_where.at("create_table").line == 8);
+  CHECK(sync.destination.key_where.at("create_table").column == 1);
+  CHECK(sync.destination.key_where.size() == 3);
 }
 
 namespace {

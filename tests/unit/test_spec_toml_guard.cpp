@@ -35,11 +35,10 @@ std::vector<SpecProblem> load_problems(const std::string& text, fs::path* file_o
   std::ofstream(file, std::ios::binary) << text;
   if (file_out) *file_out = file;
   try {
-    load_project(file, catalog, &no_env);
+    return connection_problems(load_project(file, catalog, &no_env));
   } catch (const SpecError& e) {
     return e.problems();
   }
-  return {};
 }
 
 std::string read_file(const fs::path& path) {
