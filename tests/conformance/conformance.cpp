@@ -150,6 +150,7 @@ void check_capabilities(const Capabilities& actual, const Capabilities& expected
   CHECK(actual.max_batch == expected.max_batch);
   CHECK(actual.max_lookup == expected.max_lookup);
   CHECK(actual.lookup_lag_ms == expected.lookup_lag_ms);
+  CHECK(actual.unique_ids == expected.unique_ids);
 }
 
 }  // namespace
