@@ -697,8 +697,17 @@ class PostgresConnector final : public Connector {
       return column && column->category == 'S';
     }
 
+    // A whole double goes into an integer column as an integer: the server reads "3.0" as no
+    // integer at all. (precheck() refused the doubles that are not whole or out of range.)
+    bool float_to_integer(const std::string& name, const Json& value) const {
+      if (!value.is_number_float()) return false;
+      const Column* column = relation.find(name);
+      return column && (column->type == postgres::oid::int2 || column->type == postgres::oid::int4 ||
+                        column->type == postgres::oid::int8);
+    }
+
     bool rewritten(const std::string& name, const Json& value) const {
-      return blank_to_null(name, value) || float_to_text(name, value);
+      return blank_to_null(name, value) || float_to_text(name, value) || float_to_integer(name, value);
     }
 
     Json written_fields(const WriteOp& op) const {
@@ -706,6 +715,7 @@ class PostgresConnector final : public Connector {
       for (auto& [name, value] : fields.items()) {
         if (blank_to_null(name, value)) value = nullptr;
         else if (float_to_text(name, value)) value = value_text(value);
+        else if (float_to_integer(name, value)) value = Json::parse(value_text(value));
       }
       return fields;
     }

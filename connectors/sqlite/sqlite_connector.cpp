@@ -133,8 +133,6 @@ class SqliteConnector final : public Connector {
                                              timeout->dump(-1, ' ', false, Json::error_handler_t::replace) + ")");
       busy_timeout_ms_ = static_cast<int>(timeout->get<std::int64_t>());
     }
-    if (auto create = values.find("create"); create != values.end() && !create->is_boolean())
-      settings.fail("create", "`create` must be true or false");
     create_ = settings.flag("create", false);
   }
 

@@ -690,6 +690,10 @@ TEST_CASE("postgres write: a value its column cannot hold exactly is rejected fo
   CHECK(write({{"hundreds", 1250}}) == "column hundreds (numeric(4,-2)) cannot hold 1250 exactly");
   CHECK(db.schema.query("SELECT count(*) FROM accounts") == "0");
 
+  // A whole double is a whole number to an integer column.
+  CHECK(write({{"count", 3.0}, {"big", 1e16}}).empty());
+  CHECK(db.schema.query("SELECT count || ' ' || big FROM accounts") == "3 10000000000000000");
+
   CHECK(write({{"amount", "12345678.90"},
                {"total", "12345678901234567.89"},
                {"ratio", 0.30000000000000004},
