@@ -2,6 +2,7 @@
 
 #include "connectors/connector_helpers.hpp"
 #include "connectors/csv/csv_format.hpp"
+#include "connectors/settings.hpp"
 #include "util/fs.hpp"
 #include "util/json_path.hpp"
 #include "util/strings.hpp"
@@ -16,6 +17,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <unistd.h>
 
 namespace synctool::connectors {
 
@@ -48,10 +51,15 @@ std::optional<std::size_t> column_index(const std::vector<std::string>& header, 
   return std::nullopt;
 }
 
-// An object's file, opened with its header row already read.
+// An object's file, opened with its header row already read and checked: every column name
+// valid UTF-8 and none twice (a second `email` would otherwise shadow the first).
 struct OpenFile {
   OpenFile(const fs::path& path, char delimiter) : in(path, std::ios::binary), reader(in, path.string(), delimiter) {
-    if (!reader.next(header)) header.clear();
+    if (!reader.next(header)) {
+      header.clear();
+      return;
+    }
+    csv::check_header(header, reader.name(), reader.row_line());
   }
   std::ifstream in;
   CsvReader reader;
@@ -66,18 +74,21 @@ struct KeyPlan {
 
 class CsvConnector final : public Connector {
  public:
-  explicit CsvConnector(const ConnectionConfig& config) : connection_(config.name) {
-    const auto& settings = config.settings;
-    auto path = settings.find("path");
-    if (path == settings.end() || !path->is_string() || path->get<std::string>().empty())
-      fail("connection '" + connection_ + "': `path` must name a folder");
+  // Reads the settings only: `synctool check` makes connectors to validate them, touching nothing.
+  explicit CsvConnector(const ConnectionConfig& config) {
+    ConnectionSettings settings(config, "csv");
+    const auto& values = config.settings;
+    auto path = values.find("path");
+    if (path == values.end() || !path->is_string() || path->get<std::string>().empty())
+      settings.fail("path", "`path` must name a folder");
     folder_ = path->get<std::string>();
     if (folder_.is_relative() && !config.base_dir.empty()) folder_ = fs::path(config.base_dir) / folder_;
-    if (auto delimiter = settings.find("delimiter"); delimiter != settings.end()) {
+    if (auto delimiter = values.find("delimiter"); delimiter != values.end()) {
       std::string text = delimiter->is_string() ? delimiter->get<std::string>() : std::string();
       if (text == "tab" || text == "\\t") text = "\t";
       if (text.size() != 1 || text[0] == '"' || text[0] == '\r' || text[0] == '\n')
-        fail("connection '" + connection_ + "': `delimiter` must be a single character other than a quote or line break");
+        settings.fail("delimiter", "`delimiter` must be a single character other than a quote or line break (got " +
+                                       delimiter->dump(-1, ' ', false, Json::error_handler_t::replace) + ")");
       delimiter_ = text[0];
     }
   }
@@ -100,12 +111,16 @@ class CsvConnector final : public Connector {
     caps.archive = false;
     caps.max_batch = kMaxBatch;
     caps.max_lookup = kMaxBatch;
+    // The key is a column's value: two rows may carry the same one, and each is a record.
+    caps.unique_ids = false;
     return caps;
   }
 
   ObjectDescription describe(const ObjectRef& object) override {
     ObjectDescription description;
     description.name = object.name;
+    // A destination file gains a column for every field written to it (and may not exist yet).
+    description.accepts_new_fields = object.destination;
     return guarded([&] {
       auto file = open(object, object.destination);
       if (!file) return description;
@@ -117,6 +132,18 @@ class CsvConnector final : public Connector {
         description.fields.push_back(std::move(info));
       }
       return description;
+    });
+  }
+
+  // The header of the file (which must have the key column), or for a destination whose file is
+  // not there yet, a folder synctool can write the file into.
+  void probe(const ObjectRef& object) override {
+    guarded([&] {
+      check();
+      if (object.destination && ::access(folder_.c_str(), W_OK) != 0)
+        fail(folder_.string() + ": cannot write files here: " + std::strerror(errno));
+      auto file = open(object, object.destination);
+      if (file && !file->header.empty()) key_column(object, *file);
     });
   }
 
@@ -144,7 +171,7 @@ class CsvConnector final : public Connector {
       page.records.reserve(reserve);
       std::vector<std::string> row;
       while (file->reader.next(row)) {
-        page.records.push_back(make_record(row, key, columns));
+        page.records.push_back(make_record(row, file->reader.row_line(), file->header, key, columns));
         if (page.records.size() >= page_size) {
           sink(std::move(page));
           page = Page{};
@@ -175,7 +202,8 @@ class CsvConnector final : public Connector {
       const std::unordered_set<std::string_view> wanted(values.begin(), values.end());
       std::vector<std::string> row;
       while (file->reader.next(row))
-        if (wanted.contains(row[*index])) found.push_back(make_record(row, key, columns));
+        if (wanted.contains(row[*index]))
+          found.push_back(make_record(row, file->reader.row_line(), file->header, key, columns));
       return found;
     });
   }
@@ -242,11 +270,21 @@ class CsvConnector final : public Connector {
     return *index;
   }
 
-  static Record make_record(const std::vector<std::string>& row, std::size_t key, const Columns& columns) {
+  // The record of a row that starts on `line`. A cell that is not valid UTF-8 (which no JSON
+  // value can hold) is left out, and the record carries the first such cell as its problem so
+  // that the engine rejects the row, naming its line, and goes on.
+  static Record make_record(const std::vector<std::string>& row, std::size_t line,
+                            const std::vector<std::string>& header, std::size_t key, const Columns& columns) {
     Record record;
-    record.id = row[key];
+    record.origin = "line " + std::to_string(line);
+    const auto invalid = csv::first_invalid_cell(row);
+    if (invalid)
+      record.problem = record.origin + ": column '" + header[invalid->column] + "' is not valid UTF-8 (" +
+                       csv::invalid_byte(row[invalid->column], invalid->at) + ")";
+    record.id = invalid ? csv::lossy_utf8(row[key]) : row[key];
     auto& fields = record.fields.get_ref<Json::object_t&>();
-    for (const auto& [name, index] : columns) fields.emplace_hint(fields.end(), name, row[index]);
+    for (const auto& [name, index] : columns)
+      if (!invalid || !csv::invalid_utf8_at(row[index])) fields.emplace_hint(fields.end(), name, row[index]);
     return record;
   }
 
@@ -256,7 +294,7 @@ class CsvConnector final : public Connector {
       case OpKind::create:
       case OpKind::upsert: {
         const Json* value = op.fields.is_object() ? util::json_get_path(op.fields, key_field) : nullptr;
-        std::string key = value ? util::json_to_text(*value) : std::string();
+        std::string key = value ? value_text(*value) : std::string();
         if (key.empty()) {
           result = row_error("missing key field '" + key_field + "'");
           return std::nullopt;
@@ -286,7 +324,7 @@ class CsvConnector final : public Connector {
       if (!row || !op.fields.is_object()) return;
       for (const auto& [name, value] : op.fields.items()) {
         auto column = columns.find(name);
-        if (column != columns.end()) (*row)[column->second] = util::json_to_text(value);
+        if (column != columns.end()) (*row)[column->second] = value_text(value);
       }
     };
     for (std::size_t i : plan.ops) {
@@ -407,7 +445,6 @@ class CsvConnector final : public Connector {
     });
   }
 
-  std::string connection_;
   fs::path folder_;
   char delimiter_ = ',';
 };

@@ -1,6 +1,9 @@
 #include "connectors/csv/csv_format.hpp"
 
+#include "util/unicode.hpp"
+
 #include <algorithm>
+#include <unordered_map>
 
 namespace synctool::connectors::csv {
 
@@ -133,6 +136,50 @@ bool CsvReader::next(std::vector<std::string>& row) {
                        std::to_string(width_));
   }
   return true;
+}
+
+std::optional<std::size_t> invalid_utf8_at(std::string_view text) {
+  if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    return std::nullopt;
+  return util::first_invalid_utf8(text);
+}
+
+std::string invalid_byte(std::string_view text, std::size_t at) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto byte = static_cast<unsigned char>(text[at]);
+  return std::string("byte 0x") + kHex[byte >> 4] + kHex[byte & 15] + " at position " + std::to_string(at + 1);
+}
+
+std::string lossy_utf8(std::string_view text) {
+  std::string out;
+  while (auto at = invalid_utf8_at(text)) {
+    out.append(text.substr(0, *at));
+    out.append("\xEF\xBF\xBD");
+    text.remove_prefix(*at + 1);
+  }
+  out.append(text);
+  return out;
+}
+
+void check_header(const std::vector<std::string>& header, const std::string& name, std::size_t line) {
+  std::unordered_map<std::string_view, std::size_t> seen;
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (auto at = invalid_utf8_at(header[i]))
+      throw CsvError(name, line,
+                     "column " + std::to_string(i + 1) + " of the header is not valid UTF-8 (" +
+                         invalid_byte(header[i], *at) + ")");
+    auto [it, inserted] = seen.try_emplace(header[i], i);
+    if (!inserted)
+      throw CsvError(name, line,
+                     "column '" + header[i] + "' appears twice in the header (columns " +
+                         std::to_string(it->second + 1) + " and " + std::to_string(i + 1) + ")");
+  }
+}
+
+std::optional<InvalidCell> first_invalid_cell(const std::vector<std::string>& row) {
+  for (std::size_t i = 0; i < row.size(); ++i)
+    if (auto at = invalid_utf8_at(row[i])) return InvalidCell{i, *at};
+  return std::nullopt;
 }
 
 bool needs_quotes(std::string_view field, char delimiter) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <istream>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <stdexcept>
@@ -65,6 +66,28 @@ class CsvReader {
   bool crlf_ = false;
   bool line_end_seen_ = false;
 };
+
+// Where `text` stops being valid UTF-8 (a byte offset), nullopt when it is valid. Plain
+// ASCII, nearly every cell, is passed over without decoding.
+std::optional<std::size_t> invalid_utf8_at(std::string_view text);
+
+// "byte 0xff at position 4": the byte at offset `at` and its position, counted from 1.
+std::string invalid_byte(std::string_view text, std::size_t at);
+
+// The text with each byte that breaks UTF-8 replaced by U+FFFD.
+std::string lossy_utf8(std::string_view text);
+
+// A header row's names must be valid UTF-8 and distinct (a second `email` would shadow the
+// first). Throws CsvError(name, line, "column 'email' appears twice in the header (columns 2
+// and 5)" or "column 3 of the header is not valid UTF-8 (byte 0xff at position 2)").
+void check_header(const std::vector<std::string>& header, const std::string& name, std::size_t line);
+
+// The first cell of a row that is not valid UTF-8, and where in it.
+struct InvalidCell {
+  std::size_t column = 0;  // 0-based
+  std::size_t at = 0;      // byte offset in the cell
+};
+std::optional<InvalidCell> first_invalid_cell(const std::vector<std::string>& row);
 
 // True when `field` must be quoted: it contains the delimiter, a quote, CR or LF, or starts or
 // ends with a space or tab (which many readers would trim).

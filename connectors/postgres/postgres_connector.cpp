@@ -65,6 +65,7 @@ struct Column {
   std::string name;
   std::string sql_type;  // format_type(): "text", "character varying(80)", "timestamp with time zone"
   Oid type = 0;
+  int typmod = -1;       // pg_attribute.atttypmod: numeric(p,s), varchar(n)...; -1 for none
   char category = 'U';   // pg_type.typcategory
   bool not_null = false;
   bool has_default = false;  // a default, an identity or a generated column
@@ -77,6 +78,7 @@ struct Relation {
   bool is_query = false;
   std::string name;   // for messages: schema.table, or the object's name for a query
   std::string from;   // what follows FROM: "schema"."table" or (query) AS "name"
+  std::string oid;    // the table's oid, "" for a query
   std::vector<Column> columns;
   std::vector<std::vector<std::string>> unique_sets;  // columns of each unique index, PK first
 
@@ -109,16 +111,18 @@ std::string key_match(const std::vector<std::string>& key, const std::string& le
 
 class PostgresConnector final : public Connector {
  public:
+  // Reads and checks the settings only (connections open on first use): `synctool check`
+  // makes connectors to validate their settings.
   explicit PostgresConnector(const ConnectionConfig& config)
       : clock_(config.clock ? config.clock : &util::system_clock()) {
     ConnectionSettings settings(config, kVendor);
     url_ = settings.text("url");
-    if (url_.empty()) settings.fail("`url` must name the database, e.g. url = \"${PG_URL}\"");
+    if (url_.empty()) settings.fail("url", "`url` must name the database, e.g. url = \"${PG_URL}\"");
     postgres::UrlParts parts;
     try {
       parts = postgres::parse_url(url_);
     } catch (const PgError& e) {
-      settings.fail(std::string("cannot read `url`: ") + e.what());
+      settings.fail("url", std::string("cannot read `url`: ") + e.what());
     }
     if (!parts.password.empty()) {
       redactor_.add(parts.password);
@@ -130,7 +134,7 @@ class PostgresConnector final : public Connector {
       auto value = settings.text(key);
       if (value.empty()) continue;
       if (key == "sslmode" && std::find(kSslModes.begin(), kSslModes.end(), value) == kSslModes.end())
-        settings.fail("`sslmode` must be one of " + comma_list(kSslModes) + " (got '" + value + "')");
+        settings.fail("sslmode", "`sslmode` must be one of " + comma_list(kSslModes) + " (got '" + value + "')");
       if (std::find(kSslPathKeys.begin(), kSslPathKeys.end(), key) != kSslPathKeys.end() &&
           fs::path(value).is_relative() && !config.base_dir.empty())
         value = (fs::path(config.base_dir) / value).string();
@@ -172,6 +176,10 @@ class PostgresConnector final : public Connector {
     caps.max_batch = kMaxBatch;
     caps.max_lookup = kMaxLookup;
     caps.schema_management = options.query.empty();
+    // Rows are told apart by the primary key when no key is named; a named key column may
+    // repeat (whether it has a unique index is not known without reading the catalog, and one
+    // SELECT never returns a row twice anyway).
+    caps.unique_ids = object.key_field.empty() && !object.options.contains("key_columns") && options.query.empty();
     return caps;
   }
 
@@ -180,6 +188,8 @@ class PostgresConnector final : public Connector {
     return guarded([&] {
       ObjectDescription description;
       description.name = object.name;
+      // Names are quoted, so they compare exactly (case_insensitive stays false).
+      description.accepts_new_fields = options.create_table;
       const Relation& relation = relation_of(object, options);
       if (!relation.exists) {
         if (options.create_table) return description;
@@ -197,6 +207,40 @@ class PostgresConnector final : public Connector {
       return description;
     });
   }
+
+  // A SELECT of no rows from the table or the query (a missing table, a query that does not
+  // compile, a missing SELECT privilege show), the key, cursor and soft-delete columns; for a
+  // destination table the INSERT privilege, and for one `create_table` is to make, the
+  // privilege to create tables in its schema.
+  void probe(const ObjectRef& object) override {
+    const EndpointOptions options = parse_options(object);
+    if (object.destination && !options.query.empty()) read_only_query(object);
+    guarded([&] {
+      relations_.clear();  // the catalog as it is now
+      const Relation& relation = relation_of(object, options);
+      Connection& db = conn();
+      if (!relation.exists) {
+        if (!options.create_table) no_such_table(object, options);
+        const std::string schema = schema_of(options);
+        Result can = db.exec("SELECT has_schema_privilege($1, 'CREATE')", {schema});
+        if (can.value(0, 0) != "t")
+          throw ConnectorError(ErrorKind::config, prefix() + "no privilege to create table " + object.name +
+                                                      " in schema " + schema + " (`create_table`)");
+        return;
+      }
+      db.exec("SELECT * FROM " + relation.from + " LIMIT 0");
+      key_columns(object, options, relation);
+      named_column(relation, options.cursor_column, "cursor_column");
+      if (!options.create_table) named_column(relation, options.soft_delete_column, "soft_delete_column");
+      if (object.destination) {
+        Result can = db.exec("SELECT has_table_privilege($1::oid, 'INSERT')", {relation.oid});
+        if (can.value(0, 0) != "t")
+          throw ConnectorError(ErrorKind::config, prefix() + "no privilege to insert into table " + relation.name);
+      }
+    });
+  }
+
+  void check_options(const ObjectRef& object) const override { read_options(object); }
 
   void read(const ObjectRef& object, const ReadRequest& request, const PageSink& sink) override {
     const EndpointOptions options = parse_options(object);
@@ -384,9 +428,15 @@ class PostgresConnector final : public Connector {
         if (options.create_table) return "";
         no_such_table(object, options);
       }
-      if (options.create_table || !op.fields.is_object()) return "";
-      for (const auto& [name, value] : op.fields.items())
-        if (!relation.find(name)) no_such_column(relation, name);
+      if (!op.fields.is_object()) return "";
+      for (const auto& [name, value] : op.fields.items()) {
+        const Column* column = relation.find(name);
+        if (!column) {
+          if (options.create_table) continue;  // added on the write, as text or its declared type
+          no_such_column(relation, name);
+        }
+        if (auto problem = value_problem(*column, value); !problem.empty()) return problem;
+      }
       return "";
     });
   }
@@ -539,7 +589,7 @@ class PostgresConnector final : public Connector {
         if (it == fields.end() || it->is_null()) return std::nullopt;
         parts.push_back(*it);
       }
-      return key.size() == 1 ? util::json_to_text(parts[0]) : parts.dump();
+      return key.size() == 1 ? value_text(parts[0]) : parts.dump();
     }
 
     bool key_generated() const {
@@ -548,6 +598,10 @@ class PostgresConnector final : public Connector {
 
     std::string precheck(std::size_t i) const {
       const WriteOp& op = ops[i];
+      if (op.fields.is_object() && op.kind != OpKind::remove && op.kind != OpKind::archive)
+        for (const auto& [name, value] : op.fields.items())
+          if (const Column* column = relation.find(name))
+            if (auto problem = value_problem(*column, value); !problem.empty()) return problem;
       switch (op.kind) {
         case OpKind::create:
           if (!key_texts[i] && !key_generated()) return "missing key field '" + util::join(key, "', '") + "'";
@@ -635,17 +689,41 @@ class PostgresConnector final : public Connector {
              column->type != postgres::oid::jsonb;
     }
 
+    // A double goes into a text column as its canonical decimal: the JSON form would store
+    // 1e16 as "1e+16".
+    bool float_to_text(const std::string& name, const Json& value) const {
+      if (!value.is_number_float()) return false;
+      const Column* column = relation.find(name);
+      return column && column->category == 'S';
+    }
+
+    // A whole double goes into an integer column as an integer: the server reads "3.0" as no
+    // integer at all. (precheck() refused the doubles that are not whole or out of range.)
+    bool float_to_integer(const std::string& name, const Json& value) const {
+      if (!value.is_number_float()) return false;
+      const Column* column = relation.find(name);
+      return column && (column->type == postgres::oid::int2 || column->type == postgres::oid::int4 ||
+                        column->type == postgres::oid::int8);
+    }
+
+    bool rewritten(const std::string& name, const Json& value) const {
+      return blank_to_null(name, value) || float_to_text(name, value) || float_to_integer(name, value);
+    }
+
     Json written_fields(const WriteOp& op) const {
       Json fields = op.fields;
-      for (auto& [name, value] : fields.items())
+      for (auto& [name, value] : fields.items()) {
         if (blank_to_null(name, value)) value = nullptr;
+        else if (float_to_text(name, value)) value = value_text(value);
+        else if (float_to_integer(name, value)) value = Json::parse(value_text(value));
+      }
       return fields;
     }
 
     // The op's fields as JSON text, copied only when a value has to change.
     std::string written_text(const WriteOp& op) const {
       for (const auto& [name, value] : op.fields.items())
-        if (blank_to_null(name, value)) return written_fields(op).dump(-1, ' ', false, Json::error_handler_t::replace);
+        if (rewritten(name, value)) return written_fields(op).dump(-1, ' ', false, Json::error_handler_t::replace);
       return op.fields.dump(-1, ' ', false, Json::error_handler_t::replace);
     }
 
@@ -780,6 +858,12 @@ class PostgresConnector final : public Connector {
 
   std::string prefix() const { return "postgres: " + where_ + ": "; }
 
+  // Why `column` cannot hold `value` exactly (numeric(10,2) and 1.005); "" when it can.
+  static std::string value_problem(const Column& column, const Json& value) {
+    if (postgres::column_holds_value(column.type, column.typmod, value)) return "";
+    return "column " + column.name + " (" + column.sql_type + ") cannot hold " + value_text(value) + " exactly";
+  }
+
   // Runs `body`, turning libpq errors into classified connector errors.
   template <typename Body>
   auto guarded(Body&& body) -> decltype(body()) {
@@ -902,25 +986,30 @@ class PostgresConnector final : public Connector {
       auto it = object.options.find(key);
       if (it == object.options.end()) return;
       if (!it->is_string() || it->get<std::string>().empty())
-        throw ConnectorError(ErrorKind::config, where + "`" + key + "` must be a non-empty string");
+        throw ConnectorError(ErrorKind::config, where + "`" + key + "` must be a non-empty string", key);
       out = it->get<std::string>();
     };
     text("schema", options.schema);
     text("query", options.query);
-    options.query = strip_trailing_semicolons(options.query);
+    if (!options.query.empty()) {
+      options.query = strip_trailing_semicolons(options.query);
+      if (options.query.empty())
+        throw ConnectorError(ErrorKind::config, where + "`query` must be a SELECT statement", "query");
+    }
     text("cursor_column", options.cursor_column);
     text("soft_delete_column", options.soft_delete_column);
     if (auto it = object.options.find("key_columns"); it != object.options.end()) {
       bool ok = it->is_array() && !it->empty();
       if (ok)
         for (const auto& item : *it) ok = ok && item.is_string() && !item.get<std::string>().empty();
-      if (!ok) throw ConnectorError(ErrorKind::config, where + "`key_columns` must be a list of column names");
+      if (!ok)
+        throw ConnectorError(ErrorKind::config, where + "`key_columns` must be a list of column names", "key_columns");
       for (const auto& item : *it) options.key_columns.push_back(item.get<std::string>());
     }
     options.create_table = endpoint_flag(kVendor, object, "create_table", false);
     options.lookback_ms = endpoint_duration_ms(kVendor, object, "lookback", kDefaultLookbackMs);
     if (!options.query.empty() && options.create_table)
-      throw ConnectorError(ErrorKind::config, where + "`create_table` cannot go with a `query`");
+      throw ConnectorError(ErrorKind::config, where + "`create_table` cannot go with a `query`", "create_table");
     return options;
   }
 
@@ -1000,9 +1089,10 @@ class PostgresConnector final : public Connector {
     if (oid.rows() == 0 || oid.is_null(0, 0)) return relation;
     relation.exists = true;
     const std::string relid(oid.value(0, 0));
+    relation.oid = relid;
     Result columns = db.exec(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, t.typcategory, a.attnotnull, "
-        "a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' "
+        "a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', a.atttypmod "
         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         {relid});
@@ -1014,6 +1104,7 @@ class PostgresConnector final : public Connector {
       column.category = columns.value(r, 3).empty() ? 'U' : columns.value(r, 3)[0];
       column.not_null = columns.value(r, 4) == "t";
       column.has_default = columns.value(r, 5) == "t";
+      column.typmod = std::stoi(std::string(columns.value(r, 6)));
       relation.columns.push_back(std::move(column));
     }
     // Unique indexes that ON CONFLICT can use: not partial, not on expressions, not deferrable.
@@ -1126,7 +1217,7 @@ class PostgresConnector final : public Connector {
     int c = 0;
     for (const Column* column : columns) record.fields[column->name] = column_json(rows, r, c++, column);
     if (key.size() == 1) {
-      record.id = util::json_to_text(column_json(rows, r, c++, relation.find(key[0])));
+      record.id = value_text(column_json(rows, r, c++, relation.find(key[0])));
     } else {
       Json parts = Json::array();
       for (const auto& name : key) parts.push_back(column_json(rows, r, c++, relation.find(name)));
@@ -1162,7 +1253,9 @@ class PostgresConnector final : public Connector {
     auto add = [&](const std::string& name) {
       if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) wanted.push_back(name);
     };
-    for (const auto& field : object.schema) add(field.name);
+    // A declared "address.city" is a path into the column `address` (JSON text), not a column.
+    for (const auto& field : object.schema)
+      if (field.name.find('.') == std::string::npos) add(field.name);
     for (const auto& op : ops)
       if (op.fields.is_object())
         for (const auto& [name, value] : op.fields.items()) add(name);

@@ -1,11 +1,14 @@
 #include "connectors/postgres/postgres_values.hpp"
 
+#include "util/decimal.hpp"
 #include "util/strings.hpp"
 
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 namespace synctool::connectors::postgres {
 
@@ -27,31 +30,57 @@ std::optional<std::int64_t> whole_number(std::string_view text) {
   return value;
 }
 
-// Significant digits of a decimal's text ("0.00120" has 3).
-std::size_t significant_digits(std::string_view text) {
-  std::size_t count = 0;
-  bool leading = true;
-  std::size_t trailing_zeros = 0;
-  for (char c : text) {
-    if (c == 'e' || c == 'E') break;
-    if (!std::isdigit(static_cast<unsigned char>(c))) continue;
-    if (leading && c == '0') continue;
-    leading = false;
-    ++count;
-    trailing_zeros = c == '0' ? trailing_zeros + 1 : 0;
+// A number by the value model: an integer that fits 64 bits as a JSON integer, a decimal that
+// a double holds exactly as a JSON double, any other as its canonical decimal text
+// (numeric(30,2) 12345678901234567.80 -> "12345678901234567.8"). NaN and Infinity, which have
+// no JSON number, stay as the server wrote them.
+Json exact_number(std::string_view text) {
+  auto decimal = util::canonical_decimal(text);
+  if (!decimal) return std::string(text);
+  if (util::is_integral_decimal(*decimal))
+    if (auto whole = whole_number(*decimal)) return *whole;
+  if (util::double_holds(*decimal)) {
+    double value = 0;
+    auto [end, ec] = std::from_chars(decimal->data(), decimal->data() + decimal->size(), value);
+    if (ec == std::errc() && end == decimal->data() + decimal->size() && std::isfinite(value)) return value;
   }
-  const bool fractional = text.find('.') != std::string_view::npos;
-  return fractional ? count - trailing_zeros : count;
+  return *decimal;
 }
 
-Json number_or_text(std::string_view text, bool exact_only) {
-  if (auto whole = whole_number(text)) return *whole;
-  if (exact_only && significant_digits(text) > 15) return std::string(text);
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  // NaN and Infinity have no JSON number: they stay text.
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::string(text);
-  return value;
+// A value as the canonical decimal of the number it is, or nullopt when it is none: JSON
+// numbers, and text the server would read as a number (it ignores surrounding spaces).
+std::optional<std::string> numeric_text(const Json& value) {
+  if (value.is_number_integer()) return value.dump();
+  if (value.is_number_float()) return util::canonical_decimal(value.get<double>());
+  if (value.is_string()) return util::canonical_decimal(util::trim(value.get_ref<const std::string&>()));
+  return std::nullopt;
+}
+
+// Whether a float4 holds the canonical decimal: its shortest form is that decimal.
+bool float_holds(const std::string& canonical) {
+  float value = 0;
+  auto [end, ec] = std::from_chars(canonical.data(), canonical.data() + canonical.size(), value);
+  if (ec != std::errc() || end != canonical.data() + canonical.size() || !std::isfinite(value)) return false;
+  char buffer[64];
+  auto [last, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (error != std::errc()) return false;
+  return util::canonical_decimal(std::string_view(buffer, static_cast<std::size_t>(last - buffer))) == canonical;
+}
+
+// Digits before the point, without leading zeros ("0.5" has none), and after it.
+std::pair<std::size_t, std::size_t> digit_counts(const std::string& canonical) {
+  std::string_view digits(canonical);
+  if (digits.starts_with('-')) digits.remove_prefix(1);
+  const auto point = digits.find('.');
+  std::string_view whole = digits.substr(0, point);
+  if (whole == "0") whole = {};
+  return {whole.size(), point == std::string_view::npos ? 0 : digits.size() - point - 1};
+}
+
+bool fits_integer(const std::string& canonical, std::int64_t low, std::int64_t high) {
+  if (!util::is_integral_decimal(canonical)) return false;
+  auto whole = whole_number(canonical);
+  return whole && *whole >= low && *whole <= high;
 }
 
 int hex_value(char c) {
@@ -112,9 +141,8 @@ bool read_as_json(char category) { return category == 'A' || category == 'C' || 
 Json to_json(ValueKind kind, std::string_view text) {
   switch (kind) {
     case ValueKind::integer:
-      return number_or_text(text, true);
     case ValueKind::number:
-      return number_or_text(text, true);
+      return exact_number(text);
     case ValueKind::boolean:
       if (text == "t" || text == "true") return true;
       if (text == "f" || text == "false") return false;
@@ -200,6 +228,59 @@ bool column_holds(const std::string& declared, Oid type, char category) {
   if (declared == "multiselect") return category == 'A';
   if (declared == "json") return type == oid::json || type == oid::jsonb;
   return category == 'S' || category == 'E';  // string, email, enumeration
+}
+
+NumericLimits numeric_limits(int typmod) {
+  NumericLimits limits;
+  // numeric's typmod: ((precision << 16) | (scale & 0x7ff)) + 4, the scale an 11-bit signed
+  // number (negative since PostgreSQL 15); -1 when the column has neither.
+  if (typmod < 4) return limits;
+  const int packed = typmod - 4;
+  limits.precision = (packed >> 16) & 0xffff;
+  int scale = packed & 0x7ff;
+  if (scale & 0x400) scale -= 0x800;
+  limits.scale = scale;
+  return limits;
+}
+
+bool column_holds_value(Oid type, int typmod, const nlohmann::json& value) {
+  if (type != oid::int2 && type != oid::int4 && type != oid::int8 && type != oid::float4 && type != oid::float8 &&
+      type != oid::numeric)
+    return true;
+  // Text that is no number the server converts or refuses itself (a row error, never rounded).
+  auto decimal = numeric_text(value);
+  if (!decimal) return true;
+  switch (type) {
+    case oid::int2:
+      return fits_integer(*decimal, -32768, 32767);
+    case oid::int4:
+      return fits_integer(*decimal, -2147483648LL, 2147483647LL);
+    case oid::int8:
+      return fits_integer(*decimal, INT64_MIN, INT64_MAX);
+    case oid::float4:
+      return float_holds(*decimal);
+    case oid::float8:
+      return util::double_holds(*decimal);
+    default:
+      break;
+  }
+  const NumericLimits limits = numeric_limits(typmod);
+  if (!limits.precision) return true;  // numeric without a precision holds every decimal
+  const auto [whole, fraction] = digit_counts(*decimal);
+  // A fraction longer than the scale would be rounded; a negative scale rounds to tens,
+  // hundreds...: the value must then end in that many zeros.
+  if (limits.scale >= 0) {
+    if (fraction > static_cast<std::size_t>(limits.scale)) return false;
+  } else {
+    const auto zeros = static_cast<std::size_t>(-limits.scale);
+    const std::string_view digits(*decimal);
+    if (fraction > 0) return false;
+    if (digits != "0" && (digits.size() <= zeros || digits.substr(digits.size() - zeros).find_first_not_of('0') !=
+                                                        std::string_view::npos))
+      return false;
+  }
+  // The server refuses what overflows (numeric field overflow): said here before any write.
+  return static_cast<std::int64_t>(whole) <= static_cast<std::int64_t>(*limits.precision) - limits.scale;
 }
 
 }  // namespace synctool::connectors::postgres

@@ -150,6 +150,7 @@ void check_capabilities(const Capabilities& actual, const Capabilities& expected
   CHECK(actual.max_batch == expected.max_batch);
   CHECK(actual.max_lookup == expected.max_lookup);
   CHECK(actual.lookup_lag_ms == expected.lookup_lag_ms);
+  CHECK(actual.unique_ids == expected.unique_ids);
 }
 
 }  // namespace
@@ -181,6 +182,27 @@ void run_conformance(const ConformanceOptions& options) {
   SECTION("capabilities are as declared") {
     Harness h(options);
     check_capabilities(h.connector().capabilities(h.object()), caps);
+  }
+
+  SECTION("probe and check_options accept the object, and probe refuses one that does not exist") {
+    Harness h(options);
+    CHECK_NOTHROW(h.connector().check_options(h.object()));
+    CHECK_NOTHROW(h.connector().probe(h.object()));
+    h.create_people(0, 1);
+    CHECK_NOTHROW(h.connector().probe(h.object()));
+    connectors::ObjectRef missing = h.object();
+    missing.name = "no_such_object_here";
+    missing.destination = false;
+    std::optional<ErrorKind> kind;
+    try {
+      h.connector().probe(missing);
+    } catch (const ConnectorError& e) {
+      INFO("error: " << e.what());
+      CHECK_THAT(e.what(), Catch::Contains("no_such_object_here"));
+      kind = e.kind();
+    }
+    REQUIRE(kind.has_value());
+    CHECK(*kind == ErrorKind::config);
   }
 
   SECTION("an empty object reads nothing and finds nothing") {
@@ -385,6 +407,44 @@ void run_conformance(const ConformanceOptions& options) {
     CHECK(h.text(keyed[h.key(0)], h.field(1)) == tricky_last);
     CHECK(h.text(keyed[h.key(1)], h.field(0)) == "  padded  ");
     CHECK(h.text(keyed[h.key(1)], h.field(1)) == "\"fully quoted\"");
+  }
+
+  if (!options.json_text_fields.empty()) {
+    SECTION("a nested object and an array are written as JSON text and read back as the same text") {
+      Harness h(options);
+      REQUIRE(options.json_text_fields.size() == 2);
+      const std::string& nested = options.json_text_fields[0];
+      const std::string& list = options.json_text_fields[1];
+      const Json address = {{"city", "Tromsø"}, {"zip", "9008"}, {"geo", {{"lat", 69.65}, {"lon", 18.96}}}};
+      const Json tags = {"vip", "early \"bird\"", 3, true};
+      Json fields = h.person(0);
+      fields[nested] = address;
+      fields[list] = tags;
+      auto results = h.write({Harness::op(OpKind::create, "", fields)});
+      INFO(results[0].error);
+      REQUIRE(results[0].ok);
+      auto check_record = [&](const Record& record, const Json& expected_address, const Json& expected_tags) {
+        REQUIRE(record.fields.contains(nested));
+        REQUIRE(record.fields.contains(list));
+        CHECK(record.fields[nested] == Json(expected_address.dump()));
+        CHECK(record.fields[list] == Json(expected_tags.dump()));
+      };
+      auto records = h.read();
+      REQUIRE(records.size() == 1);
+      check_record(records[0], address, tags);
+      auto found = h.connector().lookup(h.object(), h.key_field(), {h.key(0)});
+      REQUIRE(found.size() == 1);
+      check_record(found[0], address, tags);
+
+      const Json moved = {{"city", "Oslo"}};
+      const Json none = Json::array();
+      results = h.write({Harness::op(OpKind::update, records[0].id, Json{{nested, moved}, {list, none}})});
+      INFO(results[0].error);
+      REQUIRE(results[0].ok);
+      records = h.read();
+      REQUIRE(records.size() == 1);
+      check_record(records[0], moved, none);
+    }
   }
 
   SECTION("a batch of the maximum size and a lookup of the maximum size work") {

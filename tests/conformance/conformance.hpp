@@ -51,6 +51,10 @@ struct ConformanceOptions {
   bool create_of_existing_key_links = false;
   // Cap on the bulk write and lookup sizes (the maxima themselves unless smaller).
   std::size_t bulk_limit = 50000;
+  // Two fields of the object that hold text of any length (a file's columns, text columns of
+  // a table): the suite writes a nested object into the first and an array into the second,
+  // and expects their JSON text back. Empty for systems whose fields are typed (CRMs).
+  std::vector<std::string> json_text_fields;
 };
 
 void run_conformance(const ConformanceOptions& options);

@@ -87,6 +87,8 @@ TEST_CASE("csv connector passes the conformance suite", "[conformance][csv]") {
   options.capabilities.archive = false;
   options.capabilities.max_batch = 50000;
   options.capabilities.max_lookup = 50000;
+  options.capabilities.unique_ids = false;
+  options.json_text_fields = {"address", "tags"};
   run_conformance(options);
 }
 
@@ -258,6 +260,149 @@ TEST_CASE("csv: object names must stay inside the folder", "[csv]") {
   config_error([&] { read_all(*connector, object); });
   object.name = "contacts.csv";  // the extension may be given
   CHECK(read_all(*connector, object).empty());
+}
+
+TEST_CASE("csv: two rows with one key are two records, each saying on which line it starts", "[csv]") {
+  CsvFolder folder("email,name\na@x,First\nb@x,\"two\nlines\"\n\na@x,Second\n");
+  auto connector = folder.connector();
+  CHECK_FALSE(connector->capabilities(contacts(false)).unique_ids);
+  auto records = read_all(*connector, contacts(false));
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].id == "a@x");
+  CHECK(records[0].origin == "line 2");
+  CHECK(records[1].origin == "line 3");
+  // Physical lines: the quoted field spans lines 3-4, line 5 is blank.
+  CHECK(records[2].id == "a@x");
+  CHECK(records[2].origin == "line 6");
+  CHECK(records[2].fields["name"] == "Second");
+  auto found = connector->lookup(contacts(false), "email", {"a@x"});
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].origin == "line 2");
+  CHECK(found[1].origin == "line 6");
+}
+
+TEST_CASE("csv: a row that is not valid UTF-8 is read with its problem, the others as they are", "[csv]") {
+  CsvFolder folder("email,first_name,last_name\na@x,Ann\xff,Lee\nb@x,B\xc3\xa5rd,Bo\n\xe2\x28\xa1@x,C,D\n");
+  auto connector = folder.connector();
+  std::vector<Record> records;
+  REQUIRE_NOTHROW(records = read_all(*connector, contacts(false)));
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].problem == "line 2: column 'first_name' is not valid UTF-8 (byte 0xff at position 4)");
+  CHECK(records[0].id == "a@x");
+  // The fields that are valid UTF-8, so the record can be shown and stored as JSON.
+  CHECK(records[0].fields == Json{{"email", "a@x"}, {"last_name", "Lee"}});
+  CHECK(records[1].problem.empty());
+  CHECK(records[1].fields["first_name"] == "B\xc3\xa5rd");
+  CHECK(records[2].problem == "line 4: column 'email' is not valid UTF-8 (byte 0xe2 at position 1)");
+  CHECK(records[2].id == "\xEF\xBF\xBD(\xEF\xBF\xBD@x");
+  CHECK(records[2].fields == Json{{"first_name", "C"}, {"last_name", "D"}});
+  for (const auto& record : records) CHECK_NOTHROW(Json{{"id", record.id}, {"fields", record.fields}}.dump());
+
+  connectors::ReadRequest request;
+  request.fields = {"email"};
+  records = read_all(*connector, contacts(false), request);
+  REQUIRE(records.size() == 3);
+  CHECK_FALSE(records[0].problem.empty());  // a bad cell anywhere on the row rejects the row
+  auto found = connector->lookup(contacts(false), "email", {"a@x"});
+  REQUIRE(found.size() == 1);
+  CHECK_FALSE(found[0].problem.empty());
+}
+
+TEST_CASE("csv: a column named twice in the header is an error naming it and both positions", "[csv]") {
+  CsvFolder folder("id,email,name,phone,email\n1,a@x,A,5,b@x\n");
+  auto connector = folder.connector();
+  const std::string expected = "contacts.csv:1: column 'email' appears twice in the header (columns 2 and 5)";
+  CHECK_THAT(config_error([&] { read_all(*connector, contacts(false)); }), Catch::Contains(expected));
+  CHECK_THAT(config_error([&] { connector->lookup(contacts(false), "email", {"a@x"}); }), Catch::Contains(expected));
+  CHECK_THAT(config_error([&] { connector->describe(contacts(false)); }), Catch::Contains(expected));
+  CHECK_THAT(config_error([&] { connector->probe(contacts(false)); }), Catch::Contains(expected));
+  CHECK_THAT(config_error([&] { connector->write(contacts(), {op(OpKind::upsert, "", {{"email", "c@x"}})}); }),
+             Catch::Contains(expected));
+  CHECK(folder.content() == "id,email,name,phone,email\n1,a@x,A,5,b@x\n");
+}
+
+TEST_CASE("csv: a header cell that is not valid UTF-8 is an error naming the column", "[csv]") {
+  CsvFolder folder("email,n\xe4me\na@x,A\n");
+  auto connector = folder.connector();
+  CHECK_THAT(config_error([&] { read_all(*connector, contacts(false)); }),
+             Catch::Contains("contacts.csv:1: column 2 of the header is not valid UTF-8 (byte 0xe4 at position 2)"));
+  config_error([&] { connector->write(contacts(), {op(OpKind::upsert, "", {{"email", "c@x"}})}); });
+}
+
+TEST_CASE("csv describe: the header's columns, and a destination accepts new ones", "[csv]") {
+  CsvFolder folder("email,name\na@x,A\n");
+  auto connector = folder.connector();
+  auto source = connector->describe(contacts(false));
+  REQUIRE(source.fields.size() == 2);
+  CHECK(source.fields[0].name == "email");
+  CHECK(source.fields[0].unique);
+  CHECK(source.fields[1].name == "name");
+  CHECK_FALSE(source.accepts_new_fields);
+  CHECK_FALSE(source.case_insensitive);
+  CHECK(connector->describe(contacts()).accepts_new_fields);
+  std::filesystem::remove(folder.file());
+  auto missing = connector->describe(contacts());
+  CHECK(missing.fields.empty());
+  CHECK(missing.accepts_new_fields);
+}
+
+TEST_CASE("csv probe: reads the header of a source, needs the folder of a destination", "[csv]") {
+  CsvFolder folder("email,name\na@x,A\n");
+  auto connector = folder.connector();
+  CHECK_NOTHROW(connector->probe(contacts(false)));
+  CHECK_NOTHROW(connector->probe(contacts()));
+  ObjectRef other = contacts(false);
+  other.key_field = "mail";
+  CHECK_THAT(config_error([&] { connector->probe(other); }), Catch::Contains("no column 'mail' (the key)"));
+
+  std::filesystem::remove(folder.file());
+  CHECK_THAT(config_error([&] { connector->probe(contacts(false)); }), Catch::Contains("contacts.csv: no such file"));
+  CHECK_NOTHROW(connector->probe(contacts()));
+  std::filesystem::remove(folder.dir.path() / "data");
+  CHECK_THAT(config_error([&] { connector->probe(contacts()); }), Catch::Contains("no such folder"));
+}
+
+TEST_CASE("csv settings: a bad value is an error naming its key, found without touching the disk", "[csv]") {
+  TempDir dir;  // no `data` folder: a connector is made without looking
+  auto setting_of = [&](Json settings) {
+    try {
+      connectors::make_connector(csv_config(dir, std::move(settings)));
+    } catch (const ConnectorError& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return e.setting() + ": " + e.what();
+    }
+    return std::string("no error");
+  };
+  CHECK(setting_of({{"path", "data"}, {"delimiter", ";;"}}) ==
+        "delimiter: csv: connection 'files': `delimiter` must be a single character other than a quote or line break "
+        "(got \";;\")");
+  CHECK_THAT(setting_of({{"path", "data"}, {"delimiter", 9}}), Catch::StartsWith("delimiter: "));
+  CHECK_THAT(setting_of({{"path", ""}}), Catch::StartsWith("path: "));
+  CHECK_THAT(setting_of(Json::object()), Catch::StartsWith("path: "));
+  CHECK(setting_of({{"path", "data"}, {"delimiter", "tab"}}) == "no error");
+}
+
+TEST_CASE("csv write: numbers are written as exact decimals, never in exponent form", "[csv]") {
+  CsvFolder folder("email,n\n");
+  auto connector = folder.connector();
+  auto results = connector->write(contacts(), {op(OpKind::create, "", {{"email", "a@x"}, {"n", 1e16}}),
+                                               op(OpKind::create, "", {{"email", "b@x"}, {"n", 0.1}}),
+                                               op(OpKind::create, "", {{"email", "c@x"}, {"n", -2.5e-7}}),
+                                               op(OpKind::create, "", {{"email", "d@x"}, {"n", 9007199254740993}}),
+                                               op(OpKind::create, "", {{"email", "e@x"}, {"n", "12345678901234567.89"}}),
+                                               op(OpKind::create, "", {{"email", "f@x"}, {"n", {1e21, 0.5}}}),
+                                               op(OpKind::create, "", {{"email", 1e17}, {"n", 3.0}})});
+  for (const auto& result : results) CHECK(result.ok);
+  CHECK(results[6].id == "100000000000000000");
+  CHECK(folder.content() ==
+        "email,n\n"
+        "a@x,10000000000000000\n"
+        "b@x,0.1\n"
+        "c@x,-0.00000025\n"
+        "d@x,9007199254740993\n"
+        "e@x,12345678901234567.89\n"
+        "f@x,\"[1e+21,0.5]\"\n"
+        "100000000000000000,3\n");
 }
 
 }  // namespace synctool::testing

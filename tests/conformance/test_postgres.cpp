@@ -28,6 +28,10 @@ using connectors::WriteOp;
 constexpr const char* kContactsTable =
     "CREATE TABLE contacts(email text PRIMARY KEY, first_name text, last_name text, updated_at timestamptz, "
     "deleted_at timestamptz)";
+// The conformance suite's table: the contacts, and two text columns for JSON text.
+constexpr const char* kConformanceTable =
+    "CREATE TABLE contacts(email text PRIMARY KEY, first_name text, last_name text, updated_at timestamptz, "
+    "deleted_at timestamptz, address text, tags text)";
 const std::int64_t kStart = *util::parse_iso8601("2026-03-01T12:00:00Z");
 
 // A schema of its own on the test server, a connection to it and a clock for soft deletes.
@@ -95,7 +99,7 @@ std::vector<ConnectionConfig> bad_postgres_configs(const ConformanceFixture& fix
 }
 
 ConformanceFixture postgres_fixture(Json object_options) {
-  auto pg = std::make_shared<PgFixture>();
+  auto pg = std::make_shared<PgFixture>(kConformanceTable);
   ConformanceFixture fixture;
   fixture.config = pg->config();
   fixture.object = table("contacts", std::move(object_options));
@@ -116,6 +120,8 @@ ConformanceOptions postgres_options(std::string name, bool incremental) {
   options.capabilities.max_batch = 5000;
   options.capabilities.max_lookup = 1000;
   options.capabilities.schema_management = true;
+  options.capabilities.unique_ids = false;  // the key is the `email` column
+  options.json_text_fields = {"address", "tags"};
   return options;
 }
 
@@ -206,7 +212,8 @@ TEST_CASE("postgres write: constraint and type violations fail only their rows, 
   REQUIRE(results.size() == 200);
   CHECK_THAT(results[17].error, Catch::Contains("violates check constraint \"adult\""));
   CHECK_THAT(results[90].error, Catch::Contains("invalid input syntax for type integer: \"forty\""));
-  CHECK_THAT(results[150].error, Catch::Contains("out of range"));
+  // Told before the statement runs, as write_problem tells it.
+  CHECK(results[150].error == "column age (integer) cannot hold 99999999999 exactly");
   int ok = 0;
   for (const auto& result : results) ok += result.ok;
   CHECK(ok == 197);
@@ -554,6 +561,165 @@ TEST_CASE("postgres: a statement that outlives statement_timeout is a transient 
   CHECK_THAT(error.what(), Catch::Contains("statement timeout"));
   other.exec("ROLLBACK");
   CHECK(connector->write(table("contacts"), {op(OpKind::update, "a@x", {{"first_name", "A"}})})[0].ok);
+}
+
+TEST_CASE("postgres settings: a bad value is an error naming its key, found without connecting", "[postgres]") {
+  PgFixture db(nullptr);
+  auto setting_of = [&](Json settings) {
+    ConnectionConfig config = db.config();
+    config.settings = std::move(settings);
+    try {
+      connectors::make_connector(config);
+    } catch (const ConnectorError& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return e.setting();
+    }
+    return std::string("no error");
+  };
+  const std::string unreachable = pg_url_with_port(db.schema.url(), "1");
+  CHECK(setting_of(Json::object()) == "url");
+  CHECK(setting_of({{"url", "postgresql://[broken"}}) == "url");
+  CHECK(setting_of({{"url", unreachable}, {"sslmode", "sometimes"}}) == "sslmode");
+  CHECK(setting_of({{"url", unreachable}, {"connect_timeout", "soon"}}) == "connect_timeout");
+  CHECK(setting_of({{"url", unreachable}, {"statement_timeout", "long"}}) == "statement_timeout");
+  CHECK(setting_of({{"url", unreachable}, {"max_retries", "many"}}) == "max_retries");
+  CHECK(setting_of({{"url", unreachable}, {"retry_for", "soon"}}) == "retry_for");
+  // A server that refuses connections is no setting's fault, and only check() finds it.
+  CHECK(setting_of({{"url", unreachable}, {"sslmode", "disable"}}) == "no error");
+}
+
+TEST_CASE("postgres check_options: endpoint keys are checked without connecting, naming the key", "[postgres]") {
+  PgFixture db(nullptr);
+  auto connector = db.connector({{"url", pg_url_with_port(db.schema.url(), "1")}});
+  auto setting_of = [&](Json options) {
+    try {
+      connector->check_options(table("contacts", std::move(options)));
+    } catch (const ConnectorError& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return e.setting();
+    }
+    return std::string("no error");
+  };
+  CHECK(setting_of({{"query", ""}}) == "query");
+  CHECK(setting_of({{"query", ";"}}) == "query");
+  CHECK(setting_of({{"schema", 5}}) == "schema");
+  CHECK(setting_of({{"cursor_column", Json::array()}}) == "cursor_column");
+  CHECK(setting_of({{"key_columns", Json::array()}}) == "key_columns");
+  CHECK(setting_of({{"key_columns", "tenant"}}) == "key_columns");
+  CHECK(setting_of({{"lookback", "a while"}}) == "lookback");
+  CHECK(setting_of({{"create_table", "yes"}}) == "create_table");
+  CHECK(setting_of({{"query", "SELECT 1"}, {"create_table", true}}) == "create_table");
+  CHECK(setting_of({{"query", "SELECT * FROM nowhere"}, {"cursor_column", "x"}, {"lookback", "5m"}}) == "no error");
+}
+
+TEST_CASE("postgres probe: a missing table, a broken query, a missing column or privilege shows", "[postgres]") {
+  PgFixture db;
+  auto connector = db.connector();
+  CHECK_NOTHROW(connector->probe(table("contacts", kIncremental)));
+  auto error = error_of([&] { connector->probe(table("contacts", {{"cursor_column", "updatedat"}})); });
+  CHECK(error.kind() == ErrorKind::config);
+  CHECK_THAT(error.what(), Catch::Contains("`cursor_column`: table " + db.schema.name() +
+                                           ".contacts has no column 'updatedat' (did you mean 'updated_at'?)"));
+  CHECK_THAT(error_of([&] { connector->probe(table("contacts", Json::object(), "mail")); }).what(),
+             Catch::Contains("has no column 'mail'"));
+  CHECK_THAT(error_of([&] { connector->probe(table("people")); }).what(), Catch::Contains("no such table"));
+  CHECK_NOTHROW(connector->probe(table("people", {{"create_table", true}})));
+  ObjectRef model = table("model", {{"query", "SELECT email, upper(first_name) AS name FROM contcts"}});
+  model.destination = false;
+  CHECK_THAT(error_of([&] { connector->probe(model); }).what(), Catch::Contains("\"contcts\" does not exist"));
+  model.options["query"] = "SELECT email, upper(first_name) AS name FROM contacts";
+  CHECK_NOTHROW(connector->probe(model));
+  model.destination = true;
+  CHECK_THAT(error_of([&] { connector->probe(model); }).what(), Catch::Contains("a `query` is read-only"));
+
+  // The owner gives up its own privileges (the test's role may not create roles): first
+  // reading the table, then writing it, then creating tables in the schema.
+  ObjectRef source = table("contacts");
+  source.destination = false;
+  db.schema.exec("REVOKE SELECT ON contacts FROM CURRENT_USER");
+  error = error_of([&] { connector->probe(source); });
+  CHECK(error.kind() == ErrorKind::config);
+  CHECK_THAT(error.what(), Catch::Contains("permission denied for table contacts"));
+  db.schema.exec("GRANT SELECT ON contacts TO CURRENT_USER; REVOKE INSERT ON contacts FROM CURRENT_USER");
+  CHECK_NOTHROW(connector->probe(source));
+  error = error_of([&] { connector->probe(table("contacts")); });
+  CHECK_THAT(error.what(), Catch::Contains("no privilege to insert into table " + db.schema.name() + ".contacts"));
+  db.schema.exec("REVOKE CREATE ON SCHEMA " + db.schema.name() + " FROM CURRENT_USER");
+  error = error_of([&] { connector->probe(table("people", {{"create_table", true}})); });
+  CHECK_THAT(error.what(), Catch::Contains("no privilege to create table people in schema " + db.schema.name()));
+}
+
+TEST_CASE("postgres: ids are unique only when they are the primary key; describe says what takes new fields",
+          "[postgres]") {
+  PgFixture db;
+  auto connector = db.connector();
+  CHECK_FALSE(connector->capabilities(table("contacts")).unique_ids);
+  CHECK(connector->capabilities(table("contacts", Json::object(), "")).unique_ids);
+  CHECK_FALSE(connector->capabilities(table("contacts", {{"key_columns", {"email"}}}, "")).unique_ids);
+  CHECK_FALSE(connector->capabilities(table("m", {{"query", "SELECT 1 AS email"}}, "")).unique_ids);
+  auto description = connector->describe(table("contacts"));
+  CHECK_FALSE(description.accepts_new_fields);
+  CHECK_FALSE(description.case_insensitive);
+  CHECK(connector->describe(table("contacts", {{"create_table", true}})).accepts_new_fields);
+  CHECK(connector->describe(table("people", {{"create_table", true}})).accepts_new_fields);
+}
+
+TEST_CASE("postgres write: a value its column cannot hold exactly is rejected for its row", "[postgres]") {
+  PgFixture db(
+      "CREATE TABLE accounts(email text PRIMARY KEY, amount numeric(10,2), total numeric, ratio double precision, "
+      "weight real, count integer, small smallint, big bigint, hundreds numeric(4,-2), label text)");
+  auto connector = db.connector();
+  auto object = table("accounts");
+  auto write = [&](Json fields) {
+    fields["email"] = "a@x";
+    auto problem = connector->write_problem(object, op(OpKind::upsert, "", fields));
+    auto result = connector->write(object, {op(OpKind::upsert, "", fields)})[0];
+    CHECK(result.error == problem);
+    return problem;
+  };
+  CHECK(write({{"amount", 1.005}}) == "column amount (numeric(10,2)) cannot hold 1.005 exactly");
+  CHECK(write({{"amount", "123456789.5"}}) == "column amount (numeric(10,2)) cannot hold 123456789.5 exactly");
+  CHECK(write({{"ratio", 9007199254740993}}) ==
+        "column ratio (double precision) cannot hold 9007199254740993 exactly");
+  CHECK(write({{"ratio", "12345678901234567.89"}}) ==
+        "column ratio (double precision) cannot hold 12345678901234567.89 exactly");
+  CHECK(write({{"weight", 16777217}}) == "column weight (real) cannot hold 16777217 exactly");
+  CHECK(write({{"count", 1.5}}) == "column count (integer) cannot hold 1.5 exactly");
+  CHECK(write({{"small", 40000}}) == "column small (smallint) cannot hold 40000 exactly");
+  CHECK(write({{"big", "9223372036854775808"}}) == "column big (bigint) cannot hold 9223372036854775808 exactly");
+  CHECK(write({{"hundreds", 1250}}) == "column hundreds (numeric(4,-2)) cannot hold 1250 exactly");
+  CHECK(db.schema.query("SELECT count(*) FROM accounts") == "0");
+
+  // A whole double is a whole number to an integer column.
+  CHECK(write({{"count", 3.0}, {"big", 1e16}}).empty());
+  CHECK(db.schema.query("SELECT count || ' ' || big FROM accounts") == "3 10000000000000000");
+
+  CHECK(write({{"amount", "12345678.90"},
+               {"total", "12345678901234567.89"},
+               {"ratio", 0.30000000000000004},
+               {"weight", 0.1},
+               {"count", "-2147483648"},
+               {"small", 7},
+               {"big", 9007199254740993},
+               {"hundreds", 1200},
+               {"label", 1e16}})
+            .empty());
+  CHECK(db.schema.query("SELECT amount || ' ' || total || ' ' || ratio || ' ' || weight || ' ' || big || ' ' || "
+                        "hundreds || ' ' || label FROM accounts") ==
+        "12345678.90 12345678901234567.89 0.30000000000000004 0.1 9007199254740993 1200 10000000000000000");
+
+  // Read back by the value model: exact numbers, in JSON form where a double holds them.
+  auto records = read_all(*connector, object);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].fields["amount"] == 12345678.9);
+  CHECK(records[0].fields["total"] == "12345678901234567.89");
+  CHECK(records[0].fields["ratio"] == 0.30000000000000004);
+  CHECK(records[0].fields["weight"] == 0.1);
+  CHECK(records[0].fields["big"] == 9007199254740993LL);
+  CHECK(records[0].fields["hundreds"] == 1200);
+  CHECK(records[0].fields["label"] == "10000000000000000");
+  db.schema.exec("UPDATE accounts SET total = 12345678901234567.80");
+  CHECK(read_all(*connector, object)[0].fields["total"] == "12345678901234567.8");
 }
 
 }  // namespace synctool::testing

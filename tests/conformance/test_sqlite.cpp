@@ -26,6 +26,10 @@ using connectors::sqlite::Statement;
 constexpr const char* kContactsTable =
     "CREATE TABLE contacts(email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, updated_at TEXT, "
     "deleted_at TEXT)";
+// The conformance suite's table: the contacts, and two columns for JSON text.
+constexpr const char* kConformanceTable =
+    "CREATE TABLE contacts(email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, updated_at TEXT, "
+    "deleted_at TEXT, address TEXT, tags TEXT)";
 
 // A clock the test moves by hand; the connector stamps soft deletes with it.
 class ManualClock final : public util::Clock {
@@ -123,7 +127,7 @@ std::vector<ConnectionConfig> bad_sqlite_configs(const ConformanceFixture& fixtu
 }
 
 ConformanceFixture sqlite_fixture(Json object_options) {
-  auto sqlite = std::make_shared<SqliteFixture>();
+  auto sqlite = std::make_shared<SqliteFixture>(kConformanceTable);
   ConformanceFixture fixture;
   fixture.config = sqlite->config();
   fixture.object = contacts(std::move(object_options));
@@ -146,6 +150,8 @@ TEST_CASE("sqlite connector with a cursor and soft deletes passes the conformanc
   options.capabilities.archive = true;
   options.capabilities.max_batch = 5000;
   options.capabilities.max_lookup = 500;
+  options.capabilities.unique_ids = false;
+  options.json_text_fields = {"address", "tags"};
   run_conformance(options);
 }
 
@@ -161,6 +167,8 @@ TEST_CASE("sqlite connector on a plain table passes the conformance suite", "[co
   options.capabilities.archive = false;
   options.capabilities.max_batch = 5000;
   options.capabilities.max_lookup = 500;
+  options.capabilities.unique_ids = false;
+  options.json_text_fields = {"address", "tags"};
   run_conformance(options);
 }
 
@@ -404,6 +412,240 @@ TEST_CASE("sqlite: soft deletes stamp the column, reads skip them, writes revive
   REQUIRE(connector->write(object, {op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "Back"}})})[0].ok);
   CHECK(db.query("SELECT deleted_at FROM contacts") == "NULL");
   CHECK(read_all(*connector, object).size() == 1);
+}
+
+TEST_CASE("sqlite settings: a bad value is an error naming its key, found without opening the file", "[sqlite]") {
+  SqliteFixture db(nullptr);
+  auto setting_of = [&](Json settings) {
+    try {
+      db.connector(std::move(settings));
+    } catch (const ConnectorError& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return e.setting() + ": " + e.what();
+    }
+    return std::string("no error");
+  };
+  CHECK(setting_of({{"path", "new.sqlite"}, {"busy_timeout_ms", "fast"}}) ==
+        "busy_timeout_ms: sqlite: connection 'crm': `busy_timeout_ms` must be a whole number of milliseconds from 0 "
+        "to 3600000 (got \"fast\")");
+  CHECK_THAT(setting_of({{"path", "new.sqlite"}, {"busy_timeout_ms", -1}}), Catch::StartsWith("busy_timeout_ms: "));
+  CHECK_THAT(setting_of({{"path", "new.sqlite"}, {"create", "yes"}}), Catch::StartsWith("create: "));
+  CHECK_THAT(setting_of({{"path", 7}}), Catch::StartsWith("path: "));
+  CHECK(setting_of({{"path", "new.sqlite"}, {"create", true}, {"busy_timeout_ms", 10}}) == "no error");
+  CHECK_FALSE(std::filesystem::exists(db.dir.path() / "new.sqlite"));
+}
+
+TEST_CASE("sqlite check_options: endpoint keys are checked without the database, naming the key", "[sqlite]") {
+  SqliteFixture db(nullptr);
+  auto connector = db.connector({{"path", "never-opened.sqlite"}, {"create", true}});
+  auto setting_of = [&](Json options) {
+    try {
+      connector->check_options(contacts(std::move(options)));
+    } catch (const ConnectorError& e) {
+      CHECK(e.kind() == ErrorKind::config);
+      return e.setting();
+    }
+    return std::string("no error");
+  };
+  CHECK(setting_of({{"query", 5}}) == "query");
+  CHECK(setting_of({{"query", " ;"}}) == "query");
+  CHECK(setting_of({{"cursor_column", ""}}) == "cursor_column");
+  CHECK(setting_of({{"soft_delete_column", Json::array()}}) == "soft_delete_column");
+  CHECK(setting_of({{"create_table", "yes"}}) == "create_table");
+  CHECK(setting_of({{"query", "SELECT 1"}, {"create_table", true}}) == "create_table");
+  CHECK(setting_of({{"query", "SELECT * FROM nowhere"}, {"cursor_column", "updated_at"}}) == "no error");
+  CHECK_FALSE(std::filesystem::exists(db.dir.path() / "never-opened.sqlite"));
+}
+
+TEST_CASE("sqlite probe: a missing table, a broken query or a missing column shows", "[sqlite]") {
+  SqliteFixture db;
+  auto connector = db.connector();
+  CHECK_NOTHROW(connector->probe(contacts(kIncremental)));
+  auto error = error_of([&] { connector->probe(contacts({{"cursor_column", "updatedat"}})); });
+  CHECK(error.kind() == ErrorKind::config);
+  CHECK(error.setting() == "cursor_column");
+  CHECK_THAT(error.what(), Catch::EndsWith("`cursor_column`: table contacts has no column 'updatedat' (did you mean "
+                                           "'updated_at'?)"));
+  error = error_of([&] { connector->probe(contacts({{"soft_delete_column", "deleted"}})); });
+  CHECK_THAT(error.what(), Catch::Contains("has no column 'deleted'"));
+  ObjectRef people = contacts();
+  people.name = "people";
+  CHECK_THAT(error_of([&] { connector->probe(people); }).what(), Catch::EndsWith("no such table: people"));
+  people.options = {{"create_table", true}};
+  CHECK_NOTHROW(connector->probe(people));
+
+  ObjectRef model;
+  model.name = "model";
+  model.key_field = "email";
+  model.options = {{"query", "SELECT email, upper(first_name) AS name FROM contcts"}};
+  CHECK_THAT(error_of([&] { connector->probe(model); }).what(), Catch::Contains("no such table: contcts"));
+  model.options = {{"query", "SELECT email AS mail FROM contacts"}};
+  CHECK_THAT(error_of([&] { connector->probe(model); }).what(),
+             Catch::Contains("query 'model' has no column 'email' (the key) (did you mean 'mail'?)"));
+  model.options = {{"query", "SELECT email, upper(first_name) AS name FROM contacts"}};
+  CHECK_NOTHROW(connector->probe(model));
+}
+
+TEST_CASE("sqlite: a column name that is no column is an error, never a string literal", "[sqlite]") {
+  SqliteFixture db;
+  db.exec("INSERT INTO contacts (email, first_name) VALUES ('a@x', 'A')");
+  auto connector = db.connector();
+  connectors::ReadRequest request;
+  request.fields = {"email", "firstname"};
+  auto error = error_of([&] { read_all(*connector, contacts(), request); });
+  CHECK(error.kind() == ErrorKind::config);
+  CHECK_THAT(error.what(), Catch::EndsWith("table contacts has no column 'firstname' (did you mean 'first_name'?)"));
+  error = error_of([&] { connector->lookup(contacts(), "firstname", {"A"}); });
+  CHECK_THAT(error.what(), Catch::Contains("has no column 'firstname'"));
+  // Today's silent loss: a misspelled soft-delete column read every row as deleted.
+  error = error_of([&] { read_all(*connector, contacts({{"soft_delete_column", "deleted"}})); });
+  CHECK_THAT(error.what(), Catch::Contains("`soft_delete_column`: table contacts has no column 'deleted'"));
+  error = error_of([&] { connector->write(contacts({{"soft_delete_column", "deleted"}}), {op(OpKind::remove, "a@x")}); });
+  CHECK_THAT(error.what(), Catch::Contains("has no column 'deleted'"));
+  ObjectRef by_mail = contacts();
+  by_mail.key_field = "mail";
+  error = error_of([&] { connector->write(by_mail, {op(OpKind::remove, "a@x")}); });
+  CHECK_THAT(error.what(), Catch::Contains("has no column 'mail' (the key)"));
+  CHECK(db.query("SELECT count(*) FROM contacts") == "1");
+  // Names compare without regard to case, as SQLite's do.
+  request.fields = {"EMAIL", "First_Name"};
+  auto records = read_all(*connector, contacts(), request);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].fields["First_Name"] == "A");
+}
+
+TEST_CASE("sqlite describe: the columns, compared without case; create_table takes new fields", "[sqlite]") {
+  SqliteFixture db;
+  auto connector = db.connector();
+  auto description = connector->describe(contacts());
+  CHECK(description.case_insensitive);
+  CHECK_FALSE(description.accepts_new_fields);
+  REQUIRE(description.fields.size() == 5);
+  CHECK(description.fields[1].name == "first_name");
+  CHECK(connector->describe(contacts({{"create_table", true}})).accepts_new_fields);
+  ObjectRef model;
+  model.name = "model";
+  model.key_field = "email";
+  model.options = {{"query", "SELECT email, length(first_name) AS size FROM contacts"}};
+  description = connector->describe(model);
+  REQUIRE(description.fields.size() == 2);
+  CHECK(description.fields[0].type == "string");
+  CHECK(description.fields[1].name == "size");
+  CHECK_FALSE(description.accepts_new_fields);
+}
+
+TEST_CASE("sqlite: rows that share a key are each a record, named by rowid", "[sqlite]") {
+  SqliteFixture db("CREATE TABLE contacts(email TEXT, name TEXT); CREATE TABLE notes(body TEXT)");
+  db.exec("INSERT INTO contacts VALUES ('a@x', 'First'), ('b@x', 'B'), ('a@x', 'Second')");
+  auto connector = db.connector();
+  CHECK_FALSE(connector->capabilities(contacts()).unique_ids);
+  auto records = read_all(*connector, contacts());
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].id == "a@x");
+  CHECK(records[0].origin == "rowid 1");
+  CHECK(records[2].id == "a@x");
+  CHECK(records[2].origin == "rowid 3");
+  CHECK(records[2].fields == Json{{"email", "a@x"}, {"name", "Second"}});
+  CHECK(connector->lookup(contacts(), "email", {"a@x"}).size() == 2);
+
+  ObjectRef notes;
+  notes.name = "notes";  // no key: rowids are the ids, which never repeat
+  CHECK(connector->capabilities(notes).unique_ids);
+  ObjectRef model = contacts({{"query", "SELECT email FROM contacts"}});
+  CHECK_FALSE(connector->capabilities(model).unique_ids);
+}
+
+TEST_CASE("sqlite create_table types columns from the declared schema", "[sqlite]") {
+  SqliteFixture db(nullptr);
+  auto connector = db.connector();
+  auto object = contacts({{"create_table", true}, {"soft_delete_column", "deleted_at"}});
+  object.schema = {{"email", "email", {}},      {"age", "number", {}}, {"vip", "bool", {}},
+                   {"born", "date", {}},        {"seen", "datetime", {}}, {"tags", "multiselect", {"a", "b"}},
+                   {"extra", "json", {}},       {"plan", "enumeration", {"free", "pro"}},
+                   {"address.city", "string", {}}};
+  auto results = connector->write(object, {op(OpKind::upsert, "", {{"email", "a@x"}, {"age", 9}, {"vip", true},
+                                                                   {"born", "2001-02-03"},
+                                                                   {"seen", "2026-01-01T10:00:00Z"},
+                                                                   {"tags", {"a", "b"}}, {"extra", {{"k", 1.5}}},
+                                                                   {"address", {{"city", "Oslo"}}}, {"note", 5}}),
+                                           op(OpKind::upsert, "", {{"email", "b@x"}, {"age", "10"}, {"vip", false}})});
+  INFO(results[0].error);
+  REQUIRE(results[0].ok);
+  REQUIRE(results[1].ok);
+  CHECK(db.query("SELECT group_concat(name || ':' || type, ',') FROM pragma_table_info('contacts')") ==
+        "email:TEXT,age:NUMERIC,vip:BOOLEAN,born:TEXT,seen:TEXT,tags:TEXT,extra:TEXT,plan:TEXT,address:TEXT,"
+        "note:TEXT,deleted_at:TEXT");
+  // Numbers compare as numbers: as text, '9' would be the larger.
+  CHECK(db.query("SELECT max(age) FROM contacts") == "10");
+  CHECK(db.query("SELECT typeof(age) FROM contacts WHERE email = 'b@x'") == "integer");
+  auto records = read_all(*connector, object);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].fields["age"] == 9);
+  CHECK(records[0].fields["vip"] == true);
+  CHECK(records[1].fields["vip"] == false);
+  CHECK(records[0].fields["born"] == "2001-02-03");
+  CHECK(records[0].fields["tags"] == R"(["a","b"])");
+  CHECK(records[0].fields["extra"] == R"({"k":1.5})");
+  CHECK(records[0].fields["address"] == R"({"city":"Oslo"})");
+  CHECK(records[0].fields["note"] == "5");  // not declared: TEXT
+  auto description = connector->describe(object);
+  std::map<std::string, std::string> types;
+  for (const auto& field : description.fields) types[field.name] = field.type;
+  CHECK(types["age"] == "number");
+  CHECK(types["vip"] == "bool");
+
+  // An existing table keeps its types; only missing columns are added, typed.
+  object.schema.push_back({"score", "number", {}});
+  object.schema[1].type = "string";
+  results = connector->write(object, {op(OpKind::upsert, "", {{"email", "c@x"}, {"score", 1.25}, {"age", 3}})});
+  REQUIRE(results[0].ok);
+  CHECK(db.query("SELECT type FROM pragma_table_info('contacts') WHERE name = 'age'") == "NUMERIC");
+  CHECK(db.query("SELECT type FROM pragma_table_info('contacts') WHERE name = 'score'") == "NUMERIC");
+}
+
+TEST_CASE("sqlite write: a value its column cannot hold exactly is rejected for its row", "[sqlite]") {
+  SqliteFixture db(
+      "CREATE TABLE accounts(email TEXT PRIMARY KEY, amount NUMERIC, ratio REAL, count INTEGER, label TEXT, "
+      "anything)");
+  auto connector = db.connector();
+  ObjectRef object = contacts();
+  object.name = "accounts";
+  auto write = [&](Json fields) {
+    fields["email"] = "a@x";
+    auto problem = connector->write_problem(object, op(OpKind::upsert, "", fields));
+    auto result = connector->write(object, {op(OpKind::upsert, "", fields)})[0];
+    CHECK(result.error == problem);
+    return problem;
+  };
+  CHECK(write({{"amount", "12345678901234567.89"}}) ==
+        "column amount (NUMERIC) cannot hold 12345678901234567.89 exactly");
+  CHECK(write({{"count", "18446744073709551617"}}) ==
+        "column count (INTEGER) cannot hold 18446744073709551617 exactly");
+  CHECK(write({{"ratio", 9007199254740993}}) == "column ratio (REAL) cannot hold 9007199254740993 exactly");
+  CHECK(write({{"ratio", "0.1000000000000000055511151231257827"}}) ==
+        "column ratio (REAL) cannot hold 0.1000000000000000055511151231257827 exactly");
+  CHECK(db.query("SELECT count(*) FROM accounts") == "0");
+
+  // What the columns hold exactly goes in, in the form they hold it.
+  CHECK(write({{"amount", "12345678901234567"},
+               {"ratio", "0.30000000000000004"},
+               {"count", "1e3"},
+               {"label", 0.30000000000000004},
+               {"anything", "12345678901234567.89"}})
+            .empty());
+  CHECK(db.query("SELECT typeof(amount) || ' ' || amount FROM accounts") == "integer 12345678901234567");
+  CHECK(db.query("SELECT typeof(count) || ' ' || count FROM accounts") == "integer 1000");
+  CHECK(db.query("SELECT typeof(label) || ' ' || label FROM accounts") == "text 0.30000000000000004");
+  CHECK(db.query("SELECT typeof(anything) || ' ' || anything FROM accounts") == "text 12345678901234567.89");
+  auto records = read_all(*connector, object);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].fields["ratio"] == 0.30000000000000004);
+  CHECK(write({{"label", 1e16}, {"amount", 2.5}}).empty());
+  CHECK(db.query("SELECT label || ' ' || amount FROM accounts") == "10000000000000000 2.5");
+
+  // A field the table does not have: no row could be written.
+  auto error = error_of([&] { connector->write_problem(object, op(OpKind::upsert, "", {{"amont", 1}})); });
+  CHECK_THAT(error.what(), Catch::Contains("table accounts has no column 'amont' (did you mean 'amount'?)"));
 }
 
 }  // namespace synctool::testing

@@ -3,12 +3,17 @@
 // Documented: CsvError (a malformed file: a row whose field count differs from the header's,
 // a quoted field still open at the end), naming a line. Promised and checked here: what was
 // read is written back by CsvWriter (with the file's BOM and line ends) and reads back as the
-// same rows; and what is read does not depend on where the reader refills its buffer.
+// same rows; what is read does not depend on where the reader refills its buffer; check_header
+// refuses exactly the headers with a name that is not UTF-8 or appears twice;
+// first_invalid_cell finds the first cell that is not UTF-8, and lossy_utf8 makes any cell
+// valid UTF-8.
 #include "fuzz_support.hpp"
 
 #include "connectors/csv/csv_format.hpp"
+#include "util/unicode.hpp"
 
 #include <optional>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -16,6 +21,7 @@ using namespace synctool;
 using connectors::csv::CsvError;
 using connectors::csv::CsvReader;
 using connectors::csv::CsvWriter;
+namespace csv = connectors::csv;
 
 namespace {
 
@@ -95,12 +101,40 @@ void across_refill(std::string_view input, std::size_t in_first_buffer, const Re
                                 std::to_string(in_first_buffer) + " bytes into it");
 }
 
+void utf8_checks(const Read& read) {
+  if (read.rows.empty()) return;
+  const auto& header = read.rows.front();
+  bool bad_header = false;
+  std::set<std::string> names;
+  for (const auto& name : header) bad_header = bad_header || !util::valid_utf8(name) || !names.insert(name).second;
+  bool refused = false;
+  try {
+    csv::check_header(header, "fuzz.csv", 1);
+  } catch (const CsvError&) {
+    refused = true;
+  }
+  if (refused != bad_header)
+    fuzz::violated(kTarget, std::string("check_header ") + (refused ? "refused a good header" : "took a bad header"));
+  for (const auto& row : read.rows) {
+    std::optional<std::size_t> first;
+    for (std::size_t i = 0; i < row.size() && !first; ++i)
+      if (!util::valid_utf8(row[i])) first = i;
+    auto cell = csv::first_invalid_cell(row);
+    if (cell.has_value() != first.has_value() || (cell && cell->column != *first) ||
+        (cell && cell->at >= row[cell->column].size()))
+      fuzz::violated(kTarget, "first_invalid_cell disagrees with valid_utf8");
+    if (cell && !util::valid_utf8(csv::lossy_utf8(row[cell->column])))
+      fuzz::violated(kTarget, "lossy_utf8 left a cell that is not valid UTF-8");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(fuzz::as_text(data, size));
   Read commas = read_all(text, ',');
   round_trip(commas, ',');
+  utf8_checks(commas);
   round_trip(read_all(text, ';'), ';');
   // Skipping 64 KiB of blank lines costs ~50 times a small input: one input in four.
   if (size % 4 == 3) across_refill(text, 1 + size / 4 % 16, commas);

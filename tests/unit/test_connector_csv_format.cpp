@@ -149,3 +149,36 @@ TEST_CASE("csv writer output reads back identically", "[csv]") {
   CHECK(parse(render(rows)) == rows);
   CHECK(parse(render(rows, ';', "\r\n"), ';') == rows);
 }
+
+TEST_CASE("csv header: names must be valid UTF-8 and distinct", "[csv]") {
+  namespace csv = synctool::connectors::csv;
+  auto problem = [](std::vector<std::string> header) -> std::string {
+    try {
+      csv::check_header(header, "contacts.csv", 1);
+    } catch (const CsvError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  CHECK(problem({"email", "name", "Email"}) == "(no error)");
+  CHECK(problem({"id", "email", "name", "phone", "email"}) ==
+        "contacts.csv:1: column 'email' appears twice in the header (columns 2 and 5)");
+  CHECK(problem({"", "a", ""}) == "contacts.csv:1: column '' appears twice in the header (columns 1 and 3)");
+  CHECK(problem({"email", "n\xe4me"}) ==
+        "contacts.csv:1: column 2 of the header is not valid UTF-8 (byte 0xe4 at position 2)");
+  CHECK(problem({"pr\xc3\xa9nom", "\xe5\x90\x8d\xe5\x89\x8d"}) == "(no error)");
+}
+
+TEST_CASE("csv cells: the first that is not valid UTF-8, and a lossy copy for messages", "[csv]") {
+  namespace csv = synctool::connectors::csv;
+  CHECK_FALSE(csv::first_invalid_cell({"a@x", "Ann", "\xc3\xa5"}));
+  auto cell = csv::first_invalid_cell({"a@x", "Ann\xff", "\xc0\xaf"});
+  REQUIRE(cell);
+  CHECK(cell->column == 1);
+  CHECK(cell->at == 3);
+  CHECK(csv::invalid_byte("Ann\xff", 3) == "byte 0xff at position 4");
+  CHECK(csv::invalid_utf8_at("\xed\xa0\x80") == 0u);  // a surrogate
+  CHECK(csv::invalid_utf8_at("ok \xe2\x9c\x93") == std::nullopt);
+  CHECK(csv::lossy_utf8("a\xff" "b\xc3") == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  CHECK(csv::lossy_utf8("fine") == "fine");
+}

@@ -30,8 +30,17 @@ TEST_CASE("postgres values keep their types and never lose digits", "[postgres][
   CHECK(pg::to_json(ValueKind::number, "12.50") == 12.5);
   CHECK(pg::to_json(ValueKind::number, "1e+20") == 1e20);
   CHECK(pg::to_json(ValueKind::number, "0.000000000000001234") == 0.000000000000001234);
-  CHECK(pg::to_json(ValueKind::number, "123456789012345.6") == "123456789012345.6");
+  // By the value model: a double where it holds the decimal exactly, else the canonical text.
+  CHECK(pg::to_json(ValueKind::number, "123456789012345.6") == 123456789012345.6);
+  CHECK(pg::to_json(ValueKind::number, "0.30000000000000004") == 0.30000000000000004);
   CHECK(pg::to_json(ValueKind::number, "12345678901234567890") == "12345678901234567890");
+  CHECK(pg::to_json(ValueKind::number, "12345678901234567.89") == "12345678901234567.89");
+  CHECK(pg::to_json(ValueKind::number, "12345678901234567.80") == "12345678901234567.8");
+  CHECK(pg::to_json(ValueKind::number, "0.1000000000000000055511151231257827") == "0.1000000000000000055511151231257827");
+  CHECK(pg::to_json(ValueKind::number, "100.000") == 100);
+  CHECK(pg::to_json(ValueKind::number, "-0") == 0);
+  CHECK(pg::to_json(ValueKind::number, "-9223372036854775808") == INT64_MIN);
+  CHECK(pg::to_json(ValueKind::number, "9223372036854775808") == 9223372036854775808.0);
   CHECK(pg::to_json(ValueKind::number, "NaN") == "NaN");
   CHECK(pg::to_json(ValueKind::number, "Infinity") == "Infinity");
   CHECK(pg::to_json(ValueKind::boolean, "t") == true);
@@ -69,6 +78,48 @@ TEST_CASE("postgres declared types map to columns, and known columns hold them",
   CHECK(pg::column_holds("date", pg::oid::date, 'D'));
   CHECK(pg::column_holds("enumeration", 99999, 'E'));
   CHECK(pg::column_holds("json", pg::oid::json, 'U'));
+}
+
+TEST_CASE("postgres numeric columns say which values they hold exactly", "[postgres][values]") {
+  using pg::column_holds_value;
+  const auto numeric = [](int precision, int scale) { return ((precision << 16) | (scale & 0x7ff)) + 4; };
+  CHECK(pg::numeric_limits(-1).precision == std::nullopt);
+  CHECK(pg::numeric_limits(numeric(10, 2)).precision == 10);
+  CHECK(pg::numeric_limits(numeric(10, 2)).scale == 2);
+  CHECK(pg::numeric_limits(numeric(4, -2)).scale == -2);
+
+  CHECK(column_holds_value(pg::oid::numeric, -1, "12345678901234567.89"));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(10, 2), 1.25));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(10, 2), "1.50"));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(10, 2), "99999999.99"));
+  CHECK_FALSE(column_holds_value(pg::oid::numeric, numeric(10, 2), "1.005"));
+  CHECK_FALSE(column_holds_value(pg::oid::numeric, numeric(10, 2), 100000000));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(3, 3), "0.125"));
+  CHECK_FALSE(column_holds_value(pg::oid::numeric, numeric(3, 3), 1));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(4, -2), 0));
+  CHECK(column_holds_value(pg::oid::numeric, numeric(4, -2), -123400));
+  CHECK_FALSE(column_holds_value(pg::oid::numeric, numeric(4, -2), 50));
+  CHECK_FALSE(column_holds_value(pg::oid::numeric, numeric(4, -2), 12345600));
+
+  CHECK(column_holds_value(pg::oid::float8, -1, 0.1));
+  CHECK(column_holds_value(pg::oid::float8, -1, "9007199254740992"));
+  CHECK_FALSE(column_holds_value(pg::oid::float8, -1, 9007199254740993));
+  CHECK(column_holds_value(pg::oid::float4, -1, 0.1));
+  CHECK(column_holds_value(pg::oid::float4, -1, 16777216));
+  CHECK_FALSE(column_holds_value(pg::oid::float4, -1, 16777217));
+  CHECK_FALSE(column_holds_value(pg::oid::float4, -1, 0.30000000000000004));
+
+  CHECK(column_holds_value(pg::oid::int2, -1, -32768));
+  CHECK_FALSE(column_holds_value(pg::oid::int2, -1, 32768));
+  CHECK(column_holds_value(pg::oid::int4, -1, "  42 "));
+  CHECK_FALSE(column_holds_value(pg::oid::int4, -1, 2.5));
+  CHECK(column_holds_value(pg::oid::int8, -1, "9223372036854775807"));
+  CHECK_FALSE(column_holds_value(pg::oid::int8, -1, "9223372036854775808"));
+
+  // What is no number is for the server to refuse; other types hold what they are given.
+  CHECK(column_holds_value(pg::oid::int4, -1, "forty"));
+  CHECK(column_holds_value(pg::oid::int4, -1, true));
+  CHECK(column_holds_value(pg::oid::text, -1, 1.005));
 }
 
 TEST_CASE("postgres identifiers and array literals are quoted", "[postgres][values]") {
