@@ -157,9 +157,16 @@ std::string value_problem(const Property& property, const Json& value) {
     return "";
   }
   if (type == "date" || type == "datetime") {
-    if (value.is_number_integer() || value.is_number_unsigned()) return "";  // epoch milliseconds
-    if (!value.is_string()) return refuse("it is not a date");
-    if (all_digits(text) || util::parse_iso8601(text)) return "";
+    // Epoch milliseconds; a date property holds days, given as midnight UTC.
+    std::optional<std::int64_t> epoch_ms;
+    if (value.is_number_integer()) epoch_ms = value.get<std::int64_t>();
+    else if (value.is_string() && all_digits(text)) epoch_ms = std::stoll(text);
+    else if (!value.is_string()) return refuse("it is not a date");
+    if (epoch_ms) {
+      if (type == "date" && *epoch_ms % kDayMs != 0) return refuse("it is not midnight UTC (a date property holds days)");
+      return "";
+    }
+    if (util::parse_iso8601(text)) return "";
     return refuse(type == "date" ? "it is not a date such as 2025-01-31 (or not a day the calendar has)"
                                  : "it is not a date and time such as 2025-01-31T09:30:00Z (or not a day the "
                                    "calendar has)");

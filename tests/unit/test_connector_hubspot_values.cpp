@@ -151,6 +151,9 @@ TEST_CASE("values a property cannot hold are refused with the reason, never shif
   day.name = "renewal";
   CHECK(value_problem(day, "2024-02-29").empty());
   CHECK(value_problem(day, "1735776000000").empty());
+  CHECK(value_problem(day, Json(std::int64_t{1735776000000})).empty());
+  CHECK(value_problem(day, "1735787045678") ==
+        "property renewal (date) cannot hold '1735787045678': it is not midnight UTC (a date property holds days)");
   CHECK(value_problem(day, "2024-02-30").starts_with("property renewal (date) cannot hold '2024-02-30': it is not a date"));
   CHECK_FALSE(value_problem(day, "2023-02-29").empty());
   CHECK_FALSE(value_problem(day, "2025-13-01").empty());
