@@ -10,7 +10,13 @@ std::string http_base_url(const ConnectionSettings& settings, const HttpDefaults
   if (url.empty()) url = defaults.base_url;
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (!util::starts_with(url, "https://") && !util::starts_with(url, "http://"))
-    settings.fail("base_url must start with https:// (got '" + url + "')");
+    settings.fail("base_url", "base_url must start with https:// (got '" + url + "')");
+  // A host is needed, and nothing that would change the request line or split the URL.
+  auto rest = url.substr(url.find("://") + 3);
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':')
+    settings.fail("base_url", "base_url has no host name (got '" + url + "')");
+  if (url.find_first_of(" \t\r\n?#") != std::string::npos)
+    settings.fail("base_url", "base_url must be a plain URL without spaces, '?' or '#' (got '" + url + "')");
   return url;
 }
 
@@ -19,7 +25,7 @@ net::ClientOptions http_client_options(const ConnectionSettings& settings, const
   options.name = settings.name();
   std::string rate = settings.text("rate_limit");
   auto limit = net::parse_rate_limit(rate.empty() ? defaults.rate_limit : rate);
-  if (!limit) settings.fail("rate_limit must look like \"100/10s\" (got '" + rate + "')");
+  if (!limit) settings.fail("rate_limit", "rate_limit must look like \"100/10s\" (got '" + rate + "')");
   options.rate_limit = *limit;
   options.max_in_flight = static_cast<std::size_t>(settings.integer(
       "max_in_flight", static_cast<std::int64_t>(defaults.max_in_flight), 1,
@@ -86,7 +92,17 @@ net::HttpResponse HttpApi::call(const std::string& method, const std::string& pa
   return std::move(call_all(std::move(one)).front());
 }
 
+HttpApi::FailFast::FailFast(HttpApi& api) : api_(api), before_(api.fail_fast_) { api_.fail_fast_ = true; }
+
+HttpApi::FailFast::~FailFast() { api_.fail_fast_ = before_; }
+
+void HttpApi::mark(std::vector<net::HttpRequest>& requests) const {
+  if (!fail_fast_) return;
+  for (auto& request : requests) request.retry_unreachable = false;
+}
+
 std::vector<net::HttpResponse> HttpApi::call_all(std::vector<net::HttpRequest> requests) {
+  mark(requests);
   try {
     return client_->send_all(std::move(requests));
   } catch (const net::HttpFailure& failure) {
@@ -96,6 +112,7 @@ std::vector<net::HttpResponse> HttpApi::call_all(std::vector<net::HttpRequest> r
 
 std::vector<HttpApi::Outcome> HttpApi::call_each(std::vector<net::HttpRequest> requests) {
   std::vector<net::HttpClient::Outcome> outcomes;
+  mark(requests);
   try {
     outcomes = client_->send_each(std::move(requests));
   } catch (const net::HttpFailure& failure) {

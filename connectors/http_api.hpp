@@ -66,6 +66,21 @@ class HttpApi {
   };
   std::vector<Outcome> call_each(std::vector<net::HttpRequest> requests);
 
+  // While one lives, a connection that cannot be made (refused, unknown host) fails at once
+  // instead of being retried: check() and probe() report an unreachable server in a moment,
+  // while a run keeps riding out a server that restarts.
+  class FailFast {
+   public:
+    explicit FailFast(HttpApi& api);
+    ~FailFast();
+    FailFast(const FailFast&) = delete;
+    FailFast& operator=(const FailFast&) = delete;
+
+   private:
+    HttpApi& api_;
+    bool before_;
+  };
+
   // The response body as JSON; a body that does not parse is a transient error (a proxy page,
   // a truncated answer).
   Json parse(const net::HttpResponse& response, const std::string& what) const;
@@ -90,8 +105,11 @@ class HttpApi {
   std::string base_url_;
 
  private:
+  void mark(std::vector<net::HttpRequest>& requests) const;
+
   std::string name_;
   std::string vendor_;
+  bool fail_fast_ = false;
   std::function<void(const std::string&)> log_;
   net::Redactor own_redactor_;  // used when the caller gave none
   net::Redactor* redactor_;

@@ -73,14 +73,25 @@ HubspotApi::HubspotApi(const ConnectionConfig& config) : HttpApi(config, "hubspo
   std::string refresh_token = settings.text("refresh_token");
   for (const auto& secret : {token, client_secret, refresh_token})
     if (!secret.empty()) redactor().add(secret);
+  // Credentials go into headers and forms: a space or line end (a copy-paste slip) would
+  // break the request or be refused with a message that hides why.
+  for (const char* key : {"token", "client_id", "client_secret", "refresh_token"})
+    if (settings.text(key).find_first_of(" \t\r\n") != std::string::npos)
+      settings.fail(key, "'" + std::string(key) + "' contains a space or a line break; check how it was copied");
+  const bool any_oauth = !client_id.empty() || !client_secret.empty() || !refresh_token.empty();
   auto& transport = open_transport(options.transport);
   std::unique_ptr<net::AuthProvider> auth;
   if (!token.empty()) {
-    if (!refresh_token.empty())
-      settings.fail("give either a private app 'token' or OAuth 'client_id', 'client_secret' and 'refresh_token', "
+    if (any_oauth)
+      settings.fail(!refresh_token.empty() ? "refresh_token" : !client_id.empty() ? "client_id" : "client_secret",
+                    "give either a private app 'token' or OAuth 'client_id', 'client_secret' and 'refresh_token', "
                     "not both");
     auth = std::make_unique<net::BearerAuth>(token);
-  } else if (!client_id.empty() && !client_secret.empty() && !refresh_token.empty()) {
+  } else if (any_oauth) {
+    for (const char* key : {"client_id", "client_secret", "refresh_token"})
+      if (settings.text(key).empty())
+        settings.fail(key, "OAuth needs 'client_id', 'client_secret' and 'refresh_token'; '" + std::string(key) +
+                               "' is missing or empty");
     net::OAuthConfig oauth;
     oauth.token_url = base_url_ + "/oauth/v1/token";
     oauth.client_id = client_id;
@@ -90,8 +101,8 @@ HubspotApi::HubspotApi(const ConnectionConfig& config) : HttpApi(config, "hubspo
     oauth_ = refresher.get();
     auth = std::move(refresher);
   } else {
-    settings.fail("needs a private app token in 'token' (set from the environment, e.g. ${HUBSPOT_TOKEN}), or "
-                  "OAuth 'client_id', 'client_secret' and 'refresh_token'");
+    settings.fail("token", "needs a private app token in 'token' (set from the environment, e.g. ${HUBSPOT_TOKEN}), or "
+                           "OAuth 'client_id', 'client_secret' and 'refresh_token'");
   }
   open_client(std::move(options), std::move(auth), clock);
 }
@@ -161,7 +172,7 @@ const Property* HubspotApi::property(const std::string& object, const std::strin
 void HubspotApi::authenticate() {
   if (!oauth_) return;
   try {
-    oauth_->refresh();
+    oauth_->refresh(/*retry_unreachable=*/false);  // a check: an unreachable server is said at once
   } catch (const net::HttpFailure& failure) {
     throw ConnectorError(failure.kind() == net::HttpFailure::Kind::transient ? ErrorKind::transient : ErrorKind::config,
                          "hubspot: connection '" + name() + "': " + redact(failure.what()));

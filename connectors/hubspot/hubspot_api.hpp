@@ -42,7 +42,8 @@ class HubspotApi final : public HttpApi {
   const Property* property(const std::string& object, const std::string& name);
   void forget_properties(const std::string& object) { properties_.erase(object); }
 
-  // OAuth: fetch a token now to prove the credentials (no-op for a private app token).
+  // OAuth: fetch a token now to prove the credentials (no-op for a private app token); for
+  // check() and probe(), so a token endpoint that cannot be reached is not tried twice.
   void authenticate();
 
  private:

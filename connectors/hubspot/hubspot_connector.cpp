@@ -4,6 +4,7 @@
 #include "connectors/hubspot/hubspot_values.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
+#include "util/unicode.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -65,10 +66,35 @@ class HubspotConnector final : public Connector {
   std::string type() const override { return "hubspot"; }
 
   void check() override {
+    HttpApi::FailFast fail_fast(api_);
     api_.authenticate();
     auto response = api_.call("GET", "/crm/v3/objects/contacts?limit=1");
-    // 403 means the token is valid but lacks the contacts scope; objects are checked when used.
+    // 403 means the token is valid but lacks the contacts scope; probe() checks each object.
     if (!response.ok() && response.status != 403) api_.fail(response, "checking the connection");
+  }
+
+  void probe(const ObjectRef& object) override {
+    HttpApi::FailFast fail_fast(api_);
+    api_.authenticate();
+    auto response = api_.call("GET", objects_path(object) + "?limit=1&archived=false");
+    if (response.ok()) return;
+    if (response.status == 403) {
+      throw ConnectorError(ErrorKind::config, "hubspot: connection '" + api_.name() + "' may not read " + object.name +
+                                                  ": " + api_.describe_error(response) + " (give the app the scope " +
+                                                  read_scope(object.name, response) + ")");
+    }
+    fail_object(object, response, "reading one record");
+  }
+
+  void check_options(const ObjectRef& object) const override {
+    lookback_ms(object);
+    endpoint_flag("hubspot", object, "tombstones", true);
+    if (auto it = object.options.find("upsert_property"); it != object.options.end()) {
+      if (!it->is_string())
+        throw ConnectorError(ErrorKind::config, "hubspot: 'upsert_property' must be the name of a property", "upsert_property");
+      if (auto problem = hubspot::property_name_problem(it->get<std::string>()); !problem.empty())
+        throw ConnectorError(ErrorKind::config, "hubspot: upsert_property: " + problem, "upsert_property");
+    }
   }
 
   Capabilities capabilities(const ObjectRef& object) const override {
@@ -122,8 +148,9 @@ class HubspotConnector final : public Connector {
     auto properties = wanted_properties(object, object.fields);
     bool by_id = field == kNativeIdField;
     const Property* property = by_id ? nullptr : api_.property(object.name, field);
-    bool unique = by_id || (object.name == "contacts" && field == "email") || (property && property->unique);
-    if (!unique) return search_lookup(object, field, values, properties);
+    if (!by_id && !property) throw ConnectorError(ErrorKind::config, no_property_message(object, field));
+    bool unique = by_id || (object.name == "contacts" && field == "email") || property->unique;
+    if (!unique) return search_lookup(object, *property, values, properties);
 
     std::vector<net::HttpRequest> requests;
     for (std::size_t i = 0; i < values.size(); i += hubspot::kMaxBatchInputs) {
@@ -148,12 +175,17 @@ class HubspotConnector final : public Connector {
   std::vector<WriteResult> write(const ObjectRef& object, const std::vector<WriteOp>& ops) override {
     std::vector<WriteResult> results(ops.size());
     std::vector<bool> answered(ops.size(), false);
+    // A row HubSpot would refuse is never sent (and a field the object lacks stops the call):
+    // nothing is dropped on the way.
+    for (std::size_t i = 0; i < ops.size(); ++i)
+      if (auto problem = write_problem(object, ops[i]); !problem.empty())
+        results[i] = {false, "", ErrorKind::record, problem}, answered[i] = true;
     std::deque<WriteJob> jobs;
     auto add_jobs = [&](OpKind kind) {
       WriteJob job{kind, {}};
       for (std::size_t i = 0; i < ops.size(); ++i) {
         OpKind op_kind = ops[i].kind == OpKind::remove ? OpKind::archive : ops[i].kind;
-        if (op_kind != kind) continue;
+        if (op_kind != kind || answered[i]) continue;
         job.ops.push_back(i);
         if (job.ops.size() == hubspot::kMaxBatchInputs) jobs.push_back(std::exchange(job, WriteJob{kind, {}}));
       }
@@ -183,6 +215,19 @@ class HubspotConnector final : public Connector {
     for (std::size_t i = 0; i < ops.size(); ++i)
       if (!answered[i]) results[i] = {false, "", ErrorKind::transient, "hubspot: no result for this row in the answer"};
     return results;
+  }
+
+  std::string write_problem(const ObjectRef& object, const WriteOp& op) override {
+    if (op.kind == OpKind::remove || op.kind == OpKind::archive) return "";
+    for (const auto& [name, value] : op.fields.items()) {
+      const Property* property = api_.property(object.name, name);
+      if (!property) throw ConnectorError(ErrorKind::config, no_property_message(object, name));
+      if (property->read_only)
+        throw ConnectorError(ErrorKind::config, "hubspot: property '" + name + "' of " + object.name +
+                                                    " is read-only (HubSpot sets or calculates it); it cannot be written");
+      if (auto problem = hubspot::value_problem(*property, value); !problem.empty()) return problem;
+    }
+    return "";
   }
 
   std::vector<SchemaChange> schema_plan(const ObjectRef& object, const std::vector<DeclaredField>& fields) override {
@@ -251,6 +296,33 @@ class HubspotConnector final : public Connector {
 
  private:
   std::string objects_path(const ObjectRef& object) const { return "/crm/v3/objects/" + net::url_encode(object.name); }
+
+  // "contacts has no property 'fristname' (did you mean 'firstname'?)".
+  std::string no_property_message(const ObjectRef& object, const std::string& name) {
+    std::vector<std::string> names;
+    for (const auto& [known, property] : api_.properties(object.name)) names.push_back(known);
+    std::string message = "hubspot: " + object.name + " has no property '" + name + "'";
+    if (auto hint = util::closest_match(name, names); !hint.empty()) message += " (did you mean '" + hint + "'?)";
+    return message;
+  }
+
+  // The scope reading `object` needs: what HubSpot's 403 names, else the usual one.
+  static std::string read_scope(const std::string& object, const net::HttpResponse& response) {
+    std::vector<std::string> named;
+    auto body = Json::parse(response.body, nullptr, false);
+    if (body.is_object())
+      for (const auto& error : body.value("errors", Json::array()))
+        if (error.is_object())
+          if (auto context = error.find("context"); context != error.end() && context->is_object())
+            for (const auto* key : {"requiredGranularScopes", "requiredScopes"})
+              if (auto scopes = context->find(key); scopes != context->end())
+                for (auto& scope : string_list(*scopes)) named.push_back(scope);
+    if (!named.empty()) return util::join(named, " or ");
+    static const std::vector<std::string> standard = {"contacts", "companies", "deals", "line_items", "products", "quotes"};
+    if (std::find(standard.begin(), standard.end(), object) != standard.end()) return "crm.objects." + object + ".read";
+    if (object == "tickets") return "tickets";
+    return "crm.objects.custom.read";
+  }
 
   [[noreturn]] void fail_object(const ObjectRef& object, const net::HttpResponse& response, const std::string& what) {
     if (response.status == 400 || response.status == 404) {
@@ -496,13 +568,41 @@ class HubspotConnector final : public Connector {
     });
   }
 
-  // Lookup by a property that is not unique: search with IN, paged.
-  std::vector<Record> search_lookup(const ObjectRef& object, const std::string& field,
-                                    const std::vector<std::string>& values, const std::vector<std::string>& properties) {
+  // Lookup by a property that is not unique: search with IN, paged. On a string property
+  // HubSpot compares stored values without regard to case but takes IN values only in lower
+  // case (a mixed-case value matches nothing), so the values are sent lower-cased and the
+  // answers matched to the values asked for here: a record comes back when its value is one
+  // of them, or lower-cases (or case-folds) to one of them, as a key normalized with
+  // "lowercase" does; the engine then keys it exactly as it keys its own records.
+  std::vector<Record> search_lookup(const ObjectRef& object, const Property& property,
+                                    const std::vector<std::string>& values, std::vector<std::string> properties) {
+    const std::string& field = property.name;
+    if (std::find(properties.begin(), properties.end(), field) == properties.end()) properties.push_back(field);
+    const bool text = property.type == "string";
+    std::vector<std::string> sent;
+    std::unordered_set<std::string> seen;
+    for (const auto& value : values) {
+      std::string wire = value;
+      if (text)
+        if (auto lowered = util::unicode_lower(value)) wire = std::move(*lowered);
+      if (seen.insert(wire).second) sent.push_back(std::move(wire));
+    }
+    const std::unordered_set<std::string> asked(values.begin(), values.end());
+    auto asked_for = [&](const Record& record) {
+      if (!text) return true;
+      auto value = record.fields.find(field);
+      if (value == record.fields.end() || !value->is_string()) return false;
+      const auto& stored = value->get_ref<const std::string&>();
+      if (asked.contains(stored)) return true;
+      auto lowered = util::unicode_lower(stored);
+      if (lowered && asked.contains(*lowered)) return true;
+      auto folded = util::fold_case(stored);
+      return folded && asked.contains(*folded);
+    };
     std::vector<Record> found;
-    for (std::size_t i = 0; i < values.size(); i += hubspot::kMaxBatchInputs) {
-      Json chunk(std::vector<std::string>(values.begin() + static_cast<std::ptrdiff_t>(i),
-                                          values.begin() + static_cast<std::ptrdiff_t>(std::min(values.size(), i + hubspot::kMaxBatchInputs))));
+    for (std::size_t i = 0; i < sent.size(); i += hubspot::kMaxBatchInputs) {
+      Json chunk(std::vector<std::string>(sent.begin() + static_cast<std::ptrdiff_t>(i),
+                                          sent.begin() + static_cast<std::ptrdiff_t>(std::min(sent.size(), i + hubspot::kMaxBatchInputs))));
       Json query = {{"filterGroups", Json::array({{{"filters", Json::array({{{"propertyName", field}, {"operator", "IN"}, {"values", chunk}}})}}})},
                     {"properties", properties},
                     {"limit", hubspot::kSearchPageSize}};
@@ -512,7 +612,8 @@ class HubspotConnector final : public Connector {
         auto response = api_.call("POST", objects_path(object) + "/search", &query, "search");
         if (!response.ok()) fail_object(object, response, "looking up records by " + field);
         auto body = api_.parse(response, "looking up records by " + field);
-        for (const auto& result : body.value("results", Json::array())) found.push_back(to_record(object, result));
+        for (const auto& result : body.value("results", Json::array()))
+          if (auto record = to_record(object, result); asked_for(record)) found.push_back(std::move(record));
         after = next_after(body);
         if (!after.empty() && search_offset(after) >= hubspot::kSearchResultCap)
           throw ConnectorError(ErrorKind::config, "hubspot: looking up by '" + field + "' matched more than " +

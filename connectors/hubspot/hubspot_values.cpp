@@ -1,12 +1,14 @@
 #include "connectors/hubspot/hubspot_values.hpp"
 
 #include "util/clock.hpp"
+#include "util/decimal.hpp"
 #include "util/strings.hpp"
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 namespace synctool::connectors::hubspot {
 
@@ -19,25 +21,35 @@ bool all_digits(const std::string& text) {
   return true;
 }
 
-std::optional<Json> parse_number(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::int64_t integer = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), integer);
-  if (error == std::errc() && end == text.data() + text.size()) return Json(integer);
-  char* stop = nullptr;
-  double real = std::strtod(text.c_str(), &stop);
-  if (stop != text.c_str() + text.size() || !std::isfinite(real)) return std::nullopt;
-  for (char c : text)  // strtod also takes hex, "inf" and leading spaces; HubSpot numbers do not
-    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
-      return std::nullopt;
-  return Json(real);
+// A number by the value model: a JSON integer when it fits 64 bits, a double only when the
+// double holds it exactly, else its canonical decimal text ("12345678901234567.89").
+Json exact_number(const std::string& canonical) {
+  if (util::is_integral_decimal(canonical)) {
+    std::int64_t integer = 0;
+    auto [end, error] = std::from_chars(canonical.data(), canonical.data() + canonical.size(), integer);
+    if (error == std::errc() && end == canonical.data() + canonical.size()) return Json(integer);
+    std::uint64_t unsigned_integer = 0;
+    auto [uend, uerror] = std::from_chars(canonical.data(), canonical.data() + canonical.size(), unsigned_integer);
+    if (uerror == std::errc() && uend == canonical.data() + canonical.size()) return Json(unsigned_integer);
+  }
+  if (util::double_holds(canonical)) {
+    // from_chars, not stod: stod throws for subnormal numbers, which a double holds all the same.
+    double real = 0;
+    std::from_chars(canonical.data(), canonical.data() + canonical.size(), real);
+    return Json(real);
+  }
+  return Json(canonical);
 }
 
+// HubSpot's numbers are decimal text: digits, an optional sign and fraction, perhaps an
+// exponent. Spaces, hex, "inf" and the like are not numbers.
+std::optional<std::string> wire_number(const std::string& text) { return util::canonical_decimal(text); }
+
+// The canonical decimal text of a JSON number, never in exponent notation.
 std::string number_text(const Json& value) {
   if (value.is_number_integer() || value.is_number_unsigned()) return value.dump();
-  double d = value.get<double>();
-  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return std::to_string(static_cast<std::int64_t>(d));
-  return value.dump();
+  if (auto text = util::canonical_decimal(value.get<double>())) return *text;
+  return value.dump();  // not finite: JSON has no such number, so this is never reached
 }
 
 constexpr std::int64_t kDayMs = 86'400'000;
@@ -67,7 +79,7 @@ Json from_wire(const Property* property, const Json& wire) {
   const std::string& text = wire.get_ref<const std::string&>();
   const std::string& type = property->type;
   if (type == "number") {
-    if (auto number = parse_number(text)) return *number;
+    if (auto canonical = wire_number(text)) return exact_number(*canonical);
     return text.empty() ? Json(nullptr) : wire;
   }
   if (type == "bool") {
@@ -105,9 +117,14 @@ std::string to_wire(const Property* property, const Json& value) {
     return util::join(parts, ";");
   }
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (type == "bool" && value.is_number_integer() && (value.get<std::int64_t>() == 0 || value.get<std::int64_t>() == 1))
+    return value.get<std::int64_t>() == 1 ? "true" : "false";
   if (value.is_number()) return number_text(value);
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
+    if (type == "number") {
+      if (auto canonical = util::canonical_decimal(util::trim(text))) return *canonical;
+    }
     if (type == "datetime" && !all_digits(text)) {
       if (auto ms = util::parse_iso8601(text)) return std::to_string(*ms);
     }
@@ -122,6 +139,48 @@ std::string to_wire(const Property* property, const Json& value) {
     return text;
   }
   return value.dump();  // an object: HubSpot has no structured values, send its JSON text
+}
+
+std::string value_problem(const Property& property, const Json& value) {
+  if (value.is_null()) return "";
+  auto refuse = [&](const std::string& why) {
+    std::string shown = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
+    if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+    return "property " + property.name + " (" + property.type + ") cannot hold " + shown + ": " + why;
+  };
+  const std::string text = value.is_string() ? util::trim(value.get<std::string>()) : std::string();
+  if (value.is_string() && text.empty()) return "";  // clears the property
+  const std::string& type = property.type;
+  if (type == "number") {
+    if (value.is_number()) return "";
+    if (!value.is_string() || !util::canonical_decimal(text)) return refuse("it is not a number");
+    return "";
+  }
+  if (type == "date" || type == "datetime") {
+    // Epoch milliseconds; a date property holds days, given as midnight UTC.
+    std::optional<std::int64_t> epoch_ms;
+    if (value.is_number_integer()) epoch_ms = value.get<std::int64_t>();
+    else if (value.is_string() && all_digits(text)) epoch_ms = std::stoll(text);
+    else if (!value.is_string()) return refuse("it is not a date");
+    if (epoch_ms) {
+      if (type == "date" && *epoch_ms % kDayMs != 0) return refuse("it is not midnight UTC (a date property holds days)");
+      return "";
+    }
+    if (util::parse_iso8601(text)) return "";
+    return refuse(type == "date" ? "it is not a date such as 2025-01-31 (or not a day the calendar has)"
+                                 : "it is not a date and time such as 2025-01-31T09:30:00Z (or not a day the "
+                                   "calendar has)");
+  }
+  if (type == "bool") {
+    if (value.is_boolean()) return "";
+    auto lower = util::to_lower(text);
+    if (value.is_string() && (lower == "true" || lower == "1" || lower == "yes" || lower == "false" ||
+                              lower == "0" || lower == "no"))
+      return "";
+    if (value.is_number_integer() && (value.get<std::int64_t>() == 0 || value.get<std::int64_t>() == 1)) return "";
+    return refuse("it is not true or false");
+  }
+  return "";
 }
 
 std::string synctool_type(const Property& property) {

@@ -25,16 +25,23 @@ struct Property {
   static Property from_json(const Json& definition);
 };
 
-// Wire value (a string or null) -> typed value: numbers as JSON numbers, bool as true/false,
-// datetimes as ISO 8601 text, dates as YYYY-MM-DD, multi-select as an array of strings.
-// Anything that does not parse stays text. `property` may be null (unknown: stays as it is).
+// Wire value (a string or null) -> typed value: numbers exactly (a JSON integer when it fits
+// 64 bits, a JSON double only when the double holds the decimal exactly, else the canonical
+// decimal text: "12345678901234567.89" stays those digits), bool as true/false, datetimes as
+// ISO 8601 text, dates as YYYY-MM-DD, multi-select as an array of strings. Anything that does
+// not parse stays text. `property` may be null (unknown: stays as it is).
 Json from_wire(const Property* property, const Json& wire);
 
-// Typed value -> wire text: numbers without a spurious ".0", booleans "true"/"false", arrays
-// `;`-joined, datetimes as epoch milliseconds, dates as midnight UTC in epoch milliseconds,
-// null as "" (which clears the property). Text that does not fit the type is sent as it is:
-// HubSpot's validation answer names the property and is reported per row.
+// Typed value -> wire text: numbers as their canonical decimal text (never an exponent, never
+// a rounded double), booleans "true"/"false", arrays `;`-joined, datetimes as epoch
+// milliseconds, dates as midnight UTC in epoch milliseconds, null as "" (which clears the
+// property). A value value_problem() refuses is sent as it is (callers check first).
 std::string to_wire(const Property* property, const Json& value);
+
+// Why `value` cannot be written to `property` as it is ("" when it can): text that is not a
+// number for a number property, not a date (2024-02-30 is none) for a date or datetime, not
+// true or false for a bool. "property amount (number) cannot hold 'abc': it is not a number".
+std::string value_problem(const Property& property, const Json& value);
 
 // The synctool field type (FieldInfo::type) of a HubSpot property.
 std::string synctool_type(const Property& property);

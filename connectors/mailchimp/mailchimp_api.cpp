@@ -42,8 +42,11 @@ MailchimpApi::MailchimpApi(const ConnectionConfig& config) : HttpApi(config, "ma
   const util::Clock& clock = config.clock ? *config.clock : util::system_clock();
   ConnectionSettings settings(config, "mailchimp");
   std::string api_key = settings.text("api_key");
-  if (api_key.empty()) settings.fail("needs an API key in 'api_key' (set from the environment, e.g. ${MAILCHIMP_API_KEY})");
+  if (api_key.empty())
+    settings.fail("api_key", "needs an API key in 'api_key' (set from the environment, e.g. ${MAILCHIMP_API_KEY})");
   redactor().add(api_key);
+  if (api_key.find_first_of(" \t\r\n") != std::string::npos)
+    settings.fail("api_key", "'api_key' contains a space or a line break; check how it was copied");
 
   HttpDefaults defaults;
   defaults.rate_limit = kNoRateLimit;
@@ -52,8 +55,8 @@ MailchimpApi::MailchimpApi(const ConnectionConfig& config) : HttpApi(config, "ma
   defaults.timeout_ms = kDefaultTimeoutMs;
   std::string dc = data_centre(api_key);
   if (settings.text("base_url").empty() && dc.empty())
-    settings.fail("the api_key has no data-centre suffix such as '-us6' (Mailchimp keys end with it); check the "
-                  "key, or give base_url");
+    settings.fail("api_key", "the api_key has no data-centre suffix such as '-us6' (Mailchimp keys end with it); "
+                             "check the key, or give base_url");
   defaults.base_url = "https://" + dc + ".api.mailchimp.com/3.0";
   base_url_ = http_base_url(settings, defaults);
   net::ClientOptions options = http_client_options(settings, defaults);

@@ -62,8 +62,34 @@ class MailchimpConnector final : public Connector {
   std::string type() const override { return "mailchimp"; }
 
   void check() override {
+    HttpApi::FailFast fail_fast(api_);
     auto response = api_.call("GET", "/ping");
     if (!response.ok()) api_.fail(response, "checking the connection");
+  }
+
+  // The audience exists and one of its members can be read.
+  void probe(const ObjectRef& object) override {
+    HttpApi::FailFast fail_fast(api_);
+    const Audience& audience = audience_of(object);
+    auto response = api_.call("GET", list_path(audience) + "/members?count=1&fields=" +
+                                         net::url_encode("members.id,members.email_address,total_items"));
+    if (!response.ok()) fail_audience(audience, response, "reading one member");
+    api_.parse(response, "reading one member of audience '" + audience.name + "'");
+  }
+
+  void check_options(const ObjectRef& object) const override {
+    if (object.name != "members")
+      throw ConnectorError(ErrorKind::config,
+                           "mailchimp: unknown object '" + object.name + "' (a Mailchimp connection has: members)",
+                           "object");
+    auto list = object.options.find("list");
+    if (list == object.options.end() || !list->is_string() || util::trim(list->get<std::string>()).empty())
+      throw ConnectorError(ErrorKind::config, "mailchimp: members need the audience: list = \"<audience name or id>\"",
+                           "list");
+    new_member_status(object);
+    endpoint_duration_ms("mailchimp", object, "lookback", kDefaultLookbackMs);
+    endpoint_flag("mailchimp", object, "tombstones", true);
+    endpoint_flag("mailchimp", object, "permanent_delete", false);
   }
 
   Capabilities capabilities(const ObjectRef& object) const override {
@@ -88,8 +114,8 @@ class MailchimpConnector final : public Connector {
     description.fields.push_back({"status", "enumeration", false, false});
     for (const auto& field : api_.merge_fields(audience))
       description.fields.push_back({"merge_fields." + field.tag, mailchimp::synctool_type(field), field.required, false});
-    description.fields.push_back({"tags", "json", false, false});
-    description.fields.push_back({"last_changed", "datetime", false, false});
+    for (const auto& field : mailchimp::other_member_fields())
+      description.fields.push_back({field.name, field.type, false, false});
     return description;
   }
 
@@ -159,7 +185,10 @@ class MailchimpConnector final : public Connector {
           continue;
         }
       } else if (!entries[i].contains("status")) {
-        entries[i]["status"] = status_if_new;
+        // Only a new member takes this status; an existing one keeps its own (a pending member
+        // stays pending, an unsubscribed one is not written as subscribed). `status` itself
+        // goes only where the sync maps it on purpose.
+        entries[i]["status_if_new"] = status_if_new;
       }
       (op.kind == OpKind::create ? created : upserted).push_back(i);
     }
@@ -205,11 +234,14 @@ class MailchimpConnector final : public Connector {
   }
 
   std::string new_member_status(const ObjectRef& object) const {
-    std::string status = endpoint_text(object, "status_if_new");
-    if (status.empty()) return "subscribed";
+    auto it = object.options.find("status_if_new");
+    if (it == object.options.end() || it->is_null()) return "subscribed";
     const auto& allowed = mailchimp::new_member_statuses();
-    if (std::find(allowed.begin(), allowed.end(), status) == allowed.end())
-      config_error("status_if_new must be one of " + util::join(allowed, ", ") + " (got '" + status + "')");
+    std::string status = it->is_string() ? it->get<std::string>() : it->dump();
+    if (!it->is_string() || std::find(allowed.begin(), allowed.end(), status) == allowed.end())
+      throw ConnectorError(ErrorKind::config,
+                           "mailchimp: status_if_new must be one of " + util::join(allowed, ", ") + " (got '" + status + "')",
+                           "status_if_new");
     return status;
   }
 

@@ -1,11 +1,15 @@
 #include "connectors/mailchimp/mailchimp_values.hpp"
 
 #include "util/clock.hpp"
+#include "util/decimal.hpp"
 #include "util/hash.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 namespace synctool::connectors::mailchimp {
 
@@ -20,25 +24,102 @@ std::string scalar_text(const Json& value) {
   return value.dump();
 }
 
-// A number merge field takes a JSON number; numeric text is converted, other text is sent as
-// it is so that Mailchimp's own validation message reaches the report.
-Json number_value(const Json& value) {
-  if (value.is_number() || value.is_null()) return value.is_null() ? Json("") : value;
-  if (!value.is_string()) return value;
-  const std::string text = util::trim(value.get<std::string>());
-  if (text.empty()) return "";
-  char* end = nullptr;
-  double parsed = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size()) return value;
-  if (text.find_first_of(".eE") == std::string::npos) {
-    long long whole = std::strtoll(text.c_str(), &end, 10);
-    if (end == text.c_str() + text.size()) return whole;
-  }
-  return parsed;
+std::string shown(const Json& value) {
+  std::string text = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
-Json to_wire(const MergeField& field, const Json& value) {
-  if (field.type == "number") return number_value(value);
+// A number merge field takes a JSON number (or numeric text) and answers it as a JSON number,
+// so it holds what a double holds: a value the double cannot hold exactly is refused here
+// rather than rounded there. Integers that fit 64 bits go as integers, the rest as doubles.
+Json number_value(const MergeField& field, const Json& value, std::string& problem) {
+  if (value.is_null()) return "";
+  auto refuse = [&](const std::string& why) {
+    problem = "merge field " + field.tag + " (number) cannot hold " + shown(value) + ": " + why;
+    return Json();
+  };
+  std::optional<std::string> canonical;
+  if (value.is_number_integer() || value.is_number_unsigned()) canonical = value.dump();
+  else if (value.is_number_float()) return value;  // a double holds itself
+  else if (value.is_string()) {
+    const std::string text = util::trim(value.get<std::string>());
+    if (text.empty()) return "";
+    canonical = util::canonical_decimal(text);
+    if (!canonical) return refuse("it is not a number");
+  } else {
+    return refuse("it is not a number");
+  }
+  if (!util::double_holds(*canonical))
+    return refuse("Mailchimp keeps numbers as doubles (about 15 significant digits), which would round it");
+  if (util::is_integral_decimal(*canonical)) {
+    std::int64_t whole = 0;
+    auto [end, error] = std::from_chars(canonical->data(), canonical->data() + canonical->size(), whole);
+    if (error == std::errc() && end == canonical->data() + canonical->size()) return whole;
+  }
+  // from_chars, not stod: stod throws for subnormal numbers, which a double holds all the same.
+  double real = 0;
+  std::from_chars(canonical->data(), canonical->data() + canonical->size(), real);
+  return real;
+}
+
+// Whether month/day (and year, 0 for none) is a day the calendar has; a birthday has no year
+// and may be February 29.
+bool real_day(int year, int month, int day) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d", year == 0 ? 2000 : year, month, day);
+  return util::parse_iso8601(text).has_value();
+}
+
+// Reads "12/31/2025" as month 12, day 31, year 2025 for the format "MM/DD/YYYY"; false when
+// the text does not have the format's shape.
+bool read_date(const std::string& text, const std::string& format, int& year, int& month, int& day) {
+  if (text.size() != format.size()) return false;
+  year = month = day = 0;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    char f = format[i], c = text[i];
+    if (f == 'Y' || f == 'M' || f == 'D') {
+      if (c < '0' || c > '9') return false;
+      int& part = f == 'Y' ? year : f == 'M' ? month : day;
+      part = part * 10 + (c - '0');
+    } else if (c != f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A date or birthday merge field takes text in ISO form (2025-12-31) or the field's own
+// format (MM/DD/YYYY, DD/MM/YYYY, MM/DD, DD/MM). A day the calendar does not have (February
+// 30) is refused here, never shifted into the next month.
+Json date_value(const MergeField& field, const Json& value, std::string& problem) {
+  if (value.is_null()) return "";
+  if (!value.is_string()) {
+    problem = "merge field " + field.tag + " (" + field.type + ") cannot hold " + shown(value) + ": it is not a date";
+    return Json();
+  }
+  const std::string text = util::trim(value.get<std::string>());
+  if (text.empty()) return "";
+  int year = 0, month = 0, day = 0;
+  bool shaped = false, real = false;
+  if (text.size() >= 10 && read_date(text.substr(0, 10), "YYYY-MM-DD", year, month, day)) {
+    shaped = true;
+    real = util::parse_iso8601(text).has_value();
+  } else {
+    std::string format = field.date_format;
+    if (format.empty()) format = field.type == "birthday" ? "MM/DD" : "MM/DD/YYYY";
+    if (read_date(text, format, year, month, day)) shaped = true, real = real_day(year, month, day);
+  }
+  if (shaped && !real) {
+    problem = "merge field " + field.tag + " (" + field.type + ") cannot hold " + shown(value) +
+              ": it is not a day the calendar has";
+    return Json();
+  }
+  return text;  // other shapes go as they are: Mailchimp's answer names what it refuses
+}
+
+Json to_wire(const MergeField& field, const Json& value, std::string& problem) {
+  if (field.type == "number") return number_value(field, value, problem);
+  if (field.type == "date" || field.type == "birthday") return date_value(field, value, problem);
   if (field.type == "address") return value.is_null() ? Json("") : value;  // an object or ""
   return scalar_text(value);
 }
@@ -63,15 +144,32 @@ MergeField MergeField::from_json(const Json& definition) {
   field.name = definition.value("name", field.tag);
   field.type = definition.value("type", "text");
   field.required = definition.value("required", false);
-  if (auto options = definition.find("options"); options != definition.end() && options->is_object())
+  if (auto options = definition.find("options"); options != definition.end() && options->is_object()) {
     if (auto choices = options->find("choices"); choices != options->end() && choices->is_array())
       for (const auto& choice : *choices)
         if (choice.is_string()) field.choices.push_back(choice.get<std::string>());
+    if (auto format = options->find("date_format"); format != options->end() && format->is_string())
+      field.date_format = util::to_upper(format->get<std::string>());
+  }
   return field;
 }
 
 const std::vector<std::string>& writable_member_fields() {
   static const std::vector<std::string> fields = {"email_address", "status", "email_type", "language", "vip"};
+  return fields;
+}
+
+const std::vector<MemberField>& other_member_fields() {
+  static const std::vector<MemberField> fields = {
+      {"tags", "json"},          {"last_changed", "datetime"},  {"email_type", "enumeration"},
+      {"language", "string"},    {"vip", "bool"},               {"member_rating", "number"},
+      {"timestamp_signup", "datetime"}, {"timestamp_opt", "datetime"}, {"ip_signup", "string"},
+      {"ip_opt", "string"},      {"source", "string"},          {"unique_email_id", "string"},
+      {"web_id", "number"},      {"full_name", "string"},       {"unsubscribe_reason", "string"},
+      {"email_client", "string"}, {"tags_count", "number"},     {"contact_id", "string"},
+      {"consents_to_one_to_one_messaging", "bool"}, {"interests", "json"}, {"location", "json"},
+      {"stats", "json"},         {"marketing_permissions", "json"}, {"last_note", "json"},
+  };
   return fields;
 }
 
@@ -102,6 +200,13 @@ std::string address_problem(const std::string& email) {
   if (tld.size() < 2 || !letters) return refuse("its top-level domain '." + labels.back() + "' does not exist");
   for (const auto* reserved : {"invalid", "test", "example", "localhost"})
     if (tld == reserved) return refuse("'." + tld + "' is reserved and never delivers");
+  // The domains reserved for examples (RFC 2606), and every domain under them: Mailchimp
+  // refuses them as "fake or invalid".
+  const std::string lower_domain = util::to_lower(domain);
+  for (const std::string reserved : {"example.com", "example.org", "example.net"})
+    if (lower_domain == reserved || util::ends_with(lower_domain, "." + reserved))
+      return refuse("'" + reserved + "' is reserved for examples and never delivers (Mailchimp calls such an address "
+                    "fake)");
   return "";
 }
 
@@ -173,7 +278,10 @@ std::string member_entry(const Json& fields, const std::vector<MergeField>& merg
       if (auto hint = util::closest_match(tag, tags); !hint.empty()) message += " (did you mean '" + hint + "'?)";
       return message + "; its merge fields are " + util::join(tags, ", ");
     }
-    wire[field->tag] = to_wire(*field, value);
+    std::string problem;
+    Json converted = to_wire(*field, value, problem);
+    if (!problem.empty()) return problem;
+    wire[field->tag] = std::move(converted);
   }
   // A required merge field needs a value when the member may be new, and may never be emptied.
   for (const auto& field : merge_fields) {

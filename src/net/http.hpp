@@ -28,6 +28,10 @@ struct HttpRequest {
   // create intents, looked up on the next run). A 429, or a connection that never got the
   // request out, is still retried.
   bool idempotent = true;
+  // False for a connection check (`synctool check --connect`, a probe): a connection that
+  // cannot be made (refused, unknown host, no TLS handshake) fails at once instead of being
+  // retried for minutes. Runs keep the default and ride out a server that is restarting.
+  bool retry_unreachable = true;
 };
 
 struct HttpResponse {

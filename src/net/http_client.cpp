@@ -1,6 +1,7 @@
 #include "net/http_client.hpp"
 
 #include "util/clock.hpp"
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -172,6 +174,15 @@ std::string describe_outcome(const HttpResponse& response, std::int64_t timeout_
   return text;
 }
 
+// "SIGTERM" for the signal that asked the run to stop.
+std::string stop_signal_name() {
+  switch (util::stop_signal()) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "signal " + std::to_string(util::stop_signal());
+  }
+}
+
 // The short result for a log line: "503", "timed out", "network error: ...".
 std::string log_outcome(const HttpResponse& response) {
   if (response.status != 0) return std::to_string(response.status);
@@ -231,6 +242,7 @@ struct HttpClient::Pending {
   HttpResponse response;
   std::optional<HttpFailure> failure;
   bool fatal = false;          // the failure ends the whole call (quota, auth)
+  std::string last_outcome;    // what the last attempt met, for a stop before the next one
 };
 
 HttpClient::HttpClient(ClientOptions options, HttpTransport& transport, AuthProvider* auth, const util::Clock& clock)
@@ -301,7 +313,24 @@ std::vector<HttpClient::Outcome> HttpClient::send_each(std::vector<HttpRequest> 
     if (item.fatal && !fatal) fatal = &item;
   };
 
+  // After SIGINT / SIGTERM no attempt starts that would retry or wait: the run is ending at
+  // its batch boundary, and what is unsent fails as transient (tried again next run).
+  auto stop = [&](Pending& item, const std::string& before) {
+    const std::string where = options_.name + ": " + item.request.method + " " + url_path(item.request.url);
+    std::string message = where + " stopped by " + stop_signal_name() + " before " + before;
+    if (!item.last_outcome.empty()) message += " (last attempt: " + item.last_outcome + ")";
+    item.failure.emplace(HttpFailure::Kind::transient, redact(message), 0);
+    log(item.request.method + " " + item.request.url + ": stopped by " + stop_signal_name() + " before " + before,
+        item.request);
+    finish(item);
+  };
+
   while (unfinished > 0 && !fatal) {
+    if (util::stop_requested())
+      for (auto& item : items)
+        if (!item.finished && item.attempts > 0)
+          stop(item, "retrying (attempt " + std::to_string(item.attempts + 1) + ")");
+    if (unfinished == 0) break;
     // The wave: requests that are due, in order, as many as may be in flight.
     std::int64_t now = clock_.steady_ms();
     std::vector<std::size_t> wave;
@@ -311,10 +340,19 @@ std::vector<HttpClient::Outcome> HttpClient::send_each(std::vector<HttpRequest> 
       if (item.finished || item.due_ms > now) continue;
       RateLimiter& bucket = limiter(item.request.rate_bucket);
       // Send what may go now rather than hold it behind a request whose budget is spent.
-      if (!wave.empty() && bucket.delay_ms() > 0) continue;
+      const std::int64_t delay = bucket.delay_ms();
+      if (!wave.empty() && delay > 0) continue;
+      if (delay > 0 && util::stop_requested()) {
+        stop(item, "waiting " + seconds_text(delay) + " for the rate limit");
+        continue;
+      }
       std::int64_t waited_before = bucket.waited_ms();
-      bucket.acquire();
+      bool may_start = bucket.acquire();
       stats_.rate_wait_ms += bucket.waited_ms() - waited_before;
+      if (!may_start) {
+        stop(item, "the rate limit let it start");
+        continue;
+      }
       HttpRequest request = item.request;
       if (auth_) {
         try {
@@ -384,6 +422,7 @@ void HttpClient::settle(Pending& item, const HttpRequest& sent, HttpResponse res
 
   RateLimiter& bucket = limiter(item.request.rate_bucket);
   if (options_.observe) options_.observe(response, bucket);
+  item.last_outcome = redact(describe_outcome(response, options_.transport.total_timeout_ms), sent);
 
   const std::string request_line = sent.method + " " + sent.url;
   const std::string where = options_.name + ": " + sent.method + " " + url_path(sent.url);
@@ -437,6 +476,16 @@ void HttpClient::settle(Pending& item, const HttpRequest& sent, HttpResponse res
     }
     case Verdict::Action::retry:
       break;
+  }
+  if (!sent.retry_unreachable && response.status == 0 && response.not_sent) {
+    // A check: a server that cannot be reached at all is reported now, not after minutes.
+    item.failure.emplace(HttpFailure::Kind::transient,
+                         redact(where + ": " + describe_outcome(response, options_.transport.total_timeout_ms) +
+                                    " (the connection could not be made; not retried)",
+                                sent),
+                         0);
+    item.finished = true;
+    return;
   }
   if (!sent.idempotent && response.status != 429 && !response.not_sent) {
     // The server may have acted on it: repeating could do it twice.

@@ -120,6 +120,10 @@ class HttpClient {
   // Sends one request with auth, pacing and retries. Returns the final response for anything
   // the verdict calls done (2xx, and 4xx other than 401/408/423/429: the caller reads them).
   // Throws HttpFailure when retries are exhausted, on a stop verdict, or on a final 401.
+  // Once a stop is requested (SIGINT / SIGTERM, util/interrupt.hpp) no retry starts and
+  // nothing waits for the rate limiter any more: such a request fails as transient ("stopped
+  // by SIGTERM before retrying"); a first attempt that may start at once still goes out, so
+  // that the batch under way ends as far as it can.
   HttpResponse send(HttpRequest request);
 
   // The same for several independent requests, sent concurrently (up to max_in_flight);

@@ -1,5 +1,6 @@
 #include "net/oauth.hpp"
 
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 
 #include <nlohmann/json.hpp>
@@ -237,7 +238,7 @@ bool OAuthRefresher::refresh_after_unauthorized() {
   return true;
 }
 
-void OAuthRefresher::refresh() {
+void OAuthRefresher::refresh(bool retry_unreachable) {
   load_cache();
   std::vector<std::pair<std::string, std::string>> fields = {{"grant_type", config_.grant_type},
                                                              {"client_id", config_.client_id},
@@ -256,6 +257,8 @@ void OAuthRefresher::refresh() {
     response = responses.empty() ? HttpResponse{} : std::move(responses.front());
     if (responses.empty()) response.transport_error = "the transport returned no response";
     if (response.status != 0 && response.status < 500) break;
+    if (util::stop_requested()) break;  // a stopping run tries nothing twice
+    if (!retry_unreachable && response.status == 0 && response.not_sent) break;
     if (attempt == 1) clock_.sleep_ms(kRetryDelayMs);
   }
 

@@ -58,8 +58,10 @@ class OAuthRefresher final : public AuthProvider {
   void authorize(HttpRequest& request) override;  // Bearer <access token>
   bool refresh_after_unauthorized() override;
 
-  // Fetches a token now (check --connect uses it to test the credentials).
-  void refresh();
+  // Fetches a token now (check --connect uses it to test the credentials). A failure of the
+  // token endpoint is tried once more after a second, except a stop request, and, when
+  // `retry_unreachable` is false (a check), an endpoint that cannot be reached at all.
+  void refresh(bool retry_unreachable = true);
   const OAuthToken& token() const { return token_; }
   int refresh_count() const { return refreshes_; }
   // True when the current access token came from the cache rather than the token endpoint.

@@ -1,5 +1,7 @@
 #include "net/rate_limiter.hpp"
 
+#include "util/interrupt.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <limits>
@@ -101,20 +103,27 @@ void RateLimiter::forget_old(std::int64_t now) {
 
 std::int64_t RateLimiter::delay_ms() const { return delay_at(clock_.steady_ms()); }
 
-void RateLimiter::acquire() {
+bool RateLimiter::acquire() {
   bool slept = false;
   std::int64_t now = clock_.steady_ms();
   for (std::int64_t wait = delay_at(now); wait > 0; wait = delay_at(now)) {
+    // The clock's sleep returns early on a stop; looping on would spin until the window ends.
+    if (util::stop_requested()) return false;
     clock_.sleep_ms(wait);
     waited_ms_ += wait;
     slept = true;
+    if (util::stop_requested()) {  // stopped while waiting: do not start after all
+      ++waits_;
+      return false;
+    }
     now = clock_.steady_ms();
   }
   if (slept) ++waits_;
-  if (limit_.requests <= 0 || limit_.window_ms <= 0) return;
+  if (limit_.requests <= 0 || limit_.window_ms <= 0) return true;
   forget_old(now);
   starts_.push_back(now);
   while (starts_.size() > static_cast<std::size_t>(limit_.requests)) starts_.pop_front();
+  return true;
 }
 
 void RateLimiter::observe_remaining(int remaining, std::int64_t interval_ms, int reserve) {

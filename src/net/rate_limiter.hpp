@@ -28,8 +28,10 @@ class RateLimiter {
 
   // Blocks (clock.sleep_ms) until one more request may start without exceeding the limit
   // in any rolling window, then records its start. The window is stretched by a small margin
-  // because the server counts arrivals, which come after our starts.
-  void acquire();
+  // because the server counts arrivals, which come after our starts. Returns false, recording
+  // nothing, when a stop (SIGINT / SIGTERM, util/interrupt.hpp) is requested before the wait
+  // is over: a stopping run waits for nothing.
+  bool acquire();
 
   // The vendor's view after a response: `remaining` requests left in its current window of
   // `interval_ms` (HubSpot's X-HubSpot-RateLimit-Remaining / -Interval-Milliseconds). When the

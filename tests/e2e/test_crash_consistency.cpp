@@ -344,7 +344,7 @@ TEST_CASE("hubspot-mailchimp killed with SIGKILL at random moments through injec
       job.edit_contact(i, property, "Edit " + std::to_string(edition) + "-" + std::to_string(n));
     }
     for (int n = 0; n < 2; ++n)
-      job.add_contact("New.Person" + std::to_string(edition) + "_" + std::to_string(n) + "@Example.org", "New",
+      job.add_contact("New.Person" + std::to_string(edition) + "_" + std::to_string(n) + "@Northwind.io", "New",
                       "Person " + std::to_string(n), "Fresh Co");
   };
 

@@ -395,6 +395,74 @@ TEST_CASE("companies by domain (batch create, no native upsert) through lost res
   for (int i = 1; i <= kFirms; ++i) CHECK(ids_by_domain.count("firm" + std::to_string(i) + ".example.com") == 1);
 }
 
+// API-FACTS: HubSpot's search takes IN values on string properties only in lower case and
+// compares stored values without regard to case. A key on such a property, kept as it is (no
+// "lowercase"), must find the companies HubSpot already has: a real account (and the emulator)
+// answers nothing for "Firm 3", so sending the key unchanged would create every one again.
+TEST_CASE("companies keyed by their mixed-case name (a string property, no lowercase): the baseline finds those "
+          "HubSpot has and creates none twice",
+          "[e2e][hubspot]") {
+  hs::HubspotEmulator emu(generous_emulator_options());
+  start_emulator(emu);
+  Project project;
+  write_hubspot_project(project, connection_to(emu));
+  project.write_sync("firms_by_name", R"(direction = "one-way"
+mode      = "upsert"
+
+[source]
+connection    = "app"
+object        = "firms"
+key           = "id"
+cursor_column = "updated_at"
+
+[destination]
+connection = "hubspot"
+object     = "companies"
+
+[match]
+source      = "name"
+destination = "name"
+
+[field_map]
+name   = "name"
+domain = "domain"
+)");
+  const int kFirms = 12;
+  write_firms(project, kFirms);  // names "Firm 1" ... "Firm 12"
+  // Firms 1 to 4 are in HubSpot already, under their names and an old domain; "FIRM 5" is
+  // another company whose name differs only in case.
+  json companies = json::array();
+  for (int i = 1; i <= 4; ++i)
+    companies.push_back({{"id", std::to_string(700 + i)},
+                         {"properties", {{"name", "Firm " + std::to_string(i)}, {"domain", "old" + std::to_string(i) + ".com"}}}});
+  companies.push_back({{"id", "799"}, {"properties", {{"name", "FIRM 5"}, {"domain", "shouting.com"}}}});
+  emu.load_seed({{"objects", {{"companies", companies}}}});
+  const auto env = hubspot_env();
+
+  auto run = run_with(project, {"run", "firms_by_name", "--json"}, env);
+  INFO(run.describe());
+  REQUIRE(run.exit_code == 0);
+  CHECK(count_of(run.json().at("destination"), "created") == kFirms - 4);
+  CHECK(count_of(run.json().at("destination"), "updated") == 4);
+  std::map<std::string, std::vector<std::string>> ids_by_name;
+  for (const auto& record : emu.records("companies"))
+    ids_by_name[record.at("properties").value("name", std::string())].push_back(record.at("id").get<std::string>());
+  CHECK(emu.records("companies").size() == static_cast<std::size_t>(kFirms + 1));
+  for (int i = 1; i <= kFirms; ++i) {
+    INFO("Firm " << i);
+    REQUIRE(ids_by_name["Firm " + std::to_string(i)].size() == 1);
+    if (i <= 4) CHECK(ids_by_name["Firm " + std::to_string(i)][0] == std::to_string(700 + i));
+  }
+  CHECK(ids_by_name["FIRM 5"] == std::vector<std::string>{"799"});  // its case variant was not taken for it
+  // The lookups sent lower-case values only.
+  for (const auto& entry : logged(emu.request_log(), "POST", "/crm/v3/objects/companies/search")) {
+    auto body = json::parse(entry.value("body", ""), nullptr, false);
+    REQUIRE(body.is_object());
+    for (const auto& value : body["filterGroups"][0]["filters"][0]["values"])
+      CHECK(value.get<std::string>() == lower(value.get<std::string>()));
+  }
+}
+
 TEST_CASE("a truncated 200 answer to a read is a transient fault: it is retried and does not stop the run",
           "[e2e][hubspot][faults]") {
   // API-FACTS: a body that does not parse is a transient error (a proxy page, a truncated

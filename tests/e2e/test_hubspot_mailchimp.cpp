@@ -187,13 +187,13 @@ TEST_CASE("hubspot-mailchimp: the baseline matches mixed-case members instead of
   auto fixed = find_contact(data, [](const em::SampleContact& c) { return c.flaw == em::ContactFlaw::missing_company; });
   job.edit_contact(fixed, {{"company", "Found Ltd"}});
   job.contact(fixed).company = "Found Ltd";
-  json created_body = {{"properties", {{"email", "New.Person@Example.org"}, {"firstname", "New"}, {"lastname", "Person"},
+  json created_body = {{"properties", {{"email", "New.Person@Northwind.io"}, {"firstname", "New"}, {"lastname", "Person"},
                                        {"company", "Fresh Co"}}}};
   auto created = emulator_call(job.hubspot, "POST", "/crm/v3/objects/contacts", &created_body);
   REQUIRE(created.status == 201);
   em::SampleContact newcomer;
   newcomer.id = created.json().at("id");
-  newcomer.email = "New.Person@Example.org";
+  newcomer.email = "New.Person@Northwind.io";
   newcomer.firstname = "New";
   newcomer.lastname = "Person";
   newcomer.company = "Fresh Co";
@@ -242,6 +242,58 @@ TEST_CASE("hubspot-mailchimp: the baseline matches mixed-case members instead of
   INFO(runs.describe());
   REQUIRE(runs.exit_code == 0);
   CHECK(runs.out.find("\"full\"") != std::string::npos);
+}
+
+// API-FACTS: `status` overwrites an existing member's status, `status_if_new` only applies to
+// new addresses. The shipped job sets status_if_new = "subscribed": a member who has not
+// confirmed yet (pending) stays pending, one who unsubscribed stays unsubscribed, while their
+// merge fields are brought up to date.
+TEST_CASE("hubspot-mailchimp keeps the status of members that exist: pending stays pending, unsubscribed stays "
+          "unsubscribed",
+          "[e2e][mailchimp]") {
+  em::SampleContactsOptions sample;
+  sample.count = 120;
+  ShippedJob job(sample, generous_emulator_options(), {});
+  // Two stale members of deliverable contacts: one pending (double opt-in under way), one
+  // unsubscribed.
+  auto first = find_contact(job.data, [](const em::SampleContact& c) {
+    return deliverable(c) && c.in_mailchimp && c.mailchimp_stale && c.mailchimp_status == "subscribed";
+  });
+  auto second = find_contact(job.data, [](const em::SampleContact& c) {
+    return deliverable(c) && c.in_mailchimp && c.mailchimp_stale && c.mailchimp_status == "subscribed";
+  }, first + 1);
+  auto set_status = [&](std::size_t i, const char* status) {
+    json body = {{"status", status}};
+    auto answer = http_call(job.mailchimp.base_url() + "/lists/" + job.list_id + "/members/" +
+                                lower_text(job.contact(i).mailchimp_email),
+                            "PATCH", &body, job.mailchimp_options.api_key);
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+  };
+  set_status(first, "pending");
+  set_status(second, "unsubscribed");
+  auto run = job.run({"run", kMainJob, "--json"});
+  INFO(run.describe());
+  REQUIRE((run.exit_code == 0 || run.exit_code == 1));
+  CHECK(count_of(run.json().at("destination"), "failed") == 0);
+  std::map<std::string, json> members;
+  for (const auto& m : job.mailchimp.members(job.list_id)) members[lower_text(m.at("email_address"))] = m;
+  const auto& pending = members.at(lower_text(job.contact(first).mailchimp_email));
+  CHECK(pending.at("status") == "pending");
+  CHECK(pending.at("merge_fields").at("FNAME") == trim_text(job.contact(first).firstname));  // updated all the same
+  const auto& unsubscribed = members.at(lower_text(job.contact(second).mailchimp_email));
+  CHECK(unsubscribed.at("status") == "unsubscribed");
+  CHECK(unsubscribed.at("merge_fields").at("FNAME") == trim_text(job.contact(second).firstname));
+  // No batch entry carried `status`: only status_if_new.
+  for (const auto& entry : job.mailchimp.request_log()) {
+    if (entry.value("method", "") != "POST" || entry.value("path", "") != "/3.0/lists/" + job.list_id) continue;
+    auto body = json::parse(entry.value("body", ""), nullptr, false);
+    if (!body.is_object()) continue;  // longer than the log keeps
+    for (const auto& member : body.at("members")) {
+      CHECK_FALSE(member.contains("status"));
+      CHECK(member.value("status_if_new", "") == "subscribed");
+    }
+  }
 }
 
 TEST_CASE("hubspot-mailchimp through faults on both sides (429s, 5xx, timeouts, dropped connections, lost responses, "

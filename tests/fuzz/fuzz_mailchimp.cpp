@@ -24,12 +24,12 @@ fuzz::ConnectorFuzz mailchimp() {
   f.object.destination = true;
   f.object.fields = {"email_address", "status", "merge_fields"};
   f.object.options = {{"list", "main-audience"}, {"status_if_new", "subscribed"}, {"lookback", "0s"}};
-  f.lookup_values = {"ann@example.com", "Bob@Example.com"};
-  f.native_ids = {connectors::mailchimp::subscriber_hash("ann@example.com"), "0123456789abcdef0123456789abcdef"};
+  f.lookup_values = {"ann@northwind.io", "Bob@Northwind.io"};
+  f.native_ids = {connectors::mailchimp::subscriber_hash("ann@northwind.io"), "0123456789abcdef0123456789abcdef"};
   f.make_op = [](OpKind kind, int i) {
     connectors::WriteOp op;
     op.kind = kind;
-    op.key = "user" + std::to_string(i) + "@example.com";
+    op.key = "user" + std::to_string(i) + "@northwind.io";
     if (kind != OpKind::create && kind != OpKind::upsert)
       op.id = i % 2 ? connectors::mailchimp::subscriber_hash(op.key) : "0123456789abcdef0123456789abcdef";
     if (kind != OpKind::archive && kind != OpKind::remove)

@@ -103,4 +103,76 @@ TEST_CASE("a property definition is read with its options and read-only flag", "
   CHECK(synctool_type(p) == "multiselect");
 }
 
+TEST_CASE("hubspot numbers travel exactly: integers, doubles that hold them, else the decimal text",
+          "[hubspot][values]") {
+  auto number = prop("number", "number");
+  // Wire text -> value.
+  CHECK(from_wire(&number, "12345678901234567.89") == Json("12345678901234567.89"));
+  CHECK(from_wire(&number, "12345678901234567.89").is_string());
+  CHECK(from_wire(&number, "9223372036854775807") == Json(std::int64_t{9223372036854775807}));
+  CHECK(from_wire(&number, "18446744073709551615") == Json(std::uint64_t{18446744073709551615u}));
+  CHECK(from_wire(&number, "123456789012345678901234567890") == Json("123456789012345678901234567890"));
+  CHECK(from_wire(&number, "0.1") == Json(0.1));
+  CHECK(from_wire(&number, "1.50") == Json(1.5));
+  CHECK(from_wire(&number, "1e3") == Json(1000));
+  CHECK(from_wire(&number, "-0") == Json(0));
+  CHECK(from_wire(&number, " 12") == Json(" 12"));  // not a number: kept as text
+  CHECK(from_wire(&number, "0x10") == Json("0x10"));
+  CHECK(from_wire(&number, "inf") == Json("inf"));
+  CHECK(from_wire(&number, "5e-324") == Json(5e-324));  // subnormal: a double holds it
+  // Value -> wire text: the canonical decimal, never an exponent or a rounded double.
+  CHECK(to_wire(&number, "12345678901234567.89") == "12345678901234567.89");
+  CHECK(to_wire(&number, "+007.50") == "7.5");
+  CHECK(to_wire(&number, 1e20) == "100000000000000000000");
+  CHECK(to_wire(&number, 1.5e-7) == "0.00000015");
+  CHECK(to_wire(&number, 0.1) == "0.1");
+  CHECK(to_wire(&number, Json(std::uint64_t{18446744073709551615u})) == "18446744073709551615");
+  auto text = prop("string", "text");
+  CHECK(to_wire(&text, 1e21) == "1000000000000000000000");
+  // Property test: every decimal that comes in goes back out as the same canonical text.
+  for (const char* decimal : {"0", "-1", "3.14159", "12345678901234567.89", "0.000001", "99999999999999999999.5",
+                              "-9223372036854775808", "4.35", "1000000"}) {
+    INFO(decimal);
+    CHECK(to_wire(&number, from_wire(&number, decimal)) == decimal);
+  }
+}
+
+TEST_CASE("values a property cannot hold are refused with the reason, never shifted", "[hubspot][values]") {
+  auto number = prop("number", "number");
+  number.name = "amount";
+  CHECK(value_problem(number, "12345678901234567.89").empty());
+  CHECK(value_problem(number, 4.5).empty());
+  CHECK(value_problem(number, nullptr).empty());
+  CHECK(value_problem(number, "").empty());  // clears
+  CHECK(value_problem(number, "abc") == "property amount (number) cannot hold 'abc': it is not a number");
+  CHECK_FALSE(value_problem(number, true).empty());
+
+  auto day = prop("date", "date");
+  day.name = "renewal";
+  CHECK(value_problem(day, "2024-02-29").empty());
+  CHECK(value_problem(day, "1735776000000").empty());
+  CHECK(value_problem(day, Json(std::int64_t{1735776000000})).empty());
+  CHECK(value_problem(day, "1735787045678") ==
+        "property renewal (date) cannot hold '1735787045678': it is not midnight UTC (a date property holds days)");
+  CHECK(value_problem(day, "2024-02-30").starts_with("property renewal (date) cannot hold '2024-02-30': it is not a date"));
+  CHECK_FALSE(value_problem(day, "2023-02-29").empty());
+  CHECK_FALSE(value_problem(day, "2025-13-01").empty());
+  CHECK_FALSE(value_problem(day, "soon").empty());
+
+  auto when = prop("datetime", "date");
+  when.name = "seen";
+  CHECK(value_problem(when, "2025-01-02T03:04:05Z").empty());
+  CHECK(value_problem(when, "2025-04-31T10:00:00Z").starts_with("property seen (datetime) cannot hold"));
+
+  auto flag = prop("bool", "booleancheckbox");
+  flag.name = "vip";
+  CHECK(value_problem(flag, "Yes").empty());
+  CHECK(value_problem(flag, 1).empty());
+  CHECK(to_wire(&flag, 1) == "true");
+  CHECK(value_problem(flag, "maybe") == "property vip (bool) cannot hold 'maybe': it is not true or false");
+
+  auto text = prop("string", "text");
+  CHECK(value_problem(text, "anything at all").empty());
+}
+
 }  // namespace synctool::connectors::hubspot

@@ -482,6 +482,55 @@ TEST_CASE("search filters combine AND within a group and OR across groups, and s
         std::vector<std::string>{"1", "3"});
 }
 
+TEST_CASE("search compares string properties without regard to case; IN and NOT_IN values must be lower-case",
+          "[emulator]") {
+  HubspotEmulator emu(fast_options());
+  emu.load_seed({{"objects",
+                  {{"companies",
+                    {{{"id", "1"}, {"properties", {{"name", "ACME Corp"}, {"domain", "acme.com"}}}},
+                     {{"id", "2"}, {"properties", {{"name", "Åsa Design"}, {"domain", "asa.se"}}}},
+                     {{"id", "3"}, {"properties", {{"name", "beta"}, {"domain", "beta.io"}}}}}}}}});
+  emu.start();
+  Api api(emu);
+  auto ids = [&](const std::string& op, const json& value) {
+    json filter = {{"propertyName", "name"}, {"operator", op}};
+    filter[op == "IN" || op == "NOT_IN" ? "values" : "value"] = value;
+    json b = body_of(api.post("/crm/v3/objects/companies/search", {{"filterGroups", {{{"filters", {filter}}}}}}));
+    std::vector<std::string> out;
+    for (const auto& r : b["results"]) out.push_back(r["id"]);
+    return out;
+  };
+  using ids_t = std::vector<std::string>;
+  CHECK(ids("IN", {"acme corp", "beta"}) == ids_t{"1", "3"});
+  CHECK(ids("IN", {"åsa design"}) == ids_t{"2"});  // Unicode lower case, not only ASCII
+  CHECK(ids("IN", {"ACME Corp"}).empty());         // a mixed-case value matches nothing
+  CHECK(ids("IN", {"Åsa Design", "BETA"}).empty());
+  CHECK(ids("NOT_IN", {"acme corp"}) == ids_t{"2", "3"});
+  CHECK(ids("NOT_IN", {"ACME Corp"}) == ids_t{"1", "2", "3"});
+  CHECK(ids("EQ", "acme CORP") == ids_t{"1"});
+  CHECK(ids("EQ", "ÅSA DESIGN") == ids_t{"2"});
+  CHECK(ids("NEQ", "Beta") == ids_t{"1", "2"});
+}
+
+TEST_CASE("an object whose read scope the app lacks answers 403 MISSING_SCOPES", "[emulator]") {
+  auto options = fast_options();
+  options.unreadable_objects = {"companies"};
+  HubspotEmulator emu(options);
+  emu.start();
+  Api api(emu);
+  for (const char* path : {"/crm/v3/objects/companies?limit=1", "/crm/v3/properties/companies"}) {
+    auto r = api.get(path);
+    REQUIRE(r);
+    CHECK(r->status == 403);
+    json b = body_of(r);
+    CHECK(b["category"] == "MISSING_SCOPES");
+    CHECK(b["errors"][0]["context"]["requiredGranularScopes"] == json::array({"crm.objects.companies.read"}));
+  }
+  CHECK(api.get("/crm/v3/objects/contacts?limit=1")->status == 200);
+  emu.update_options({{"unreadable_objects", json::array()}});
+  CHECK(api.get("/crm/v3/objects/companies?limit=1")->status == 200);
+}
+
 TEST_CASE("search does not see writes younger than the search lag", "[emulator]") {
   HubspotEmulatorOptions o = fast_options();
   o.search_lag_ms = 300;

@@ -104,7 +104,7 @@ json J(const char* text) { return json::parse(text); }
 std::string email_n(int i) {
   std::string s = "user";
   s += std::to_string(i);
-  s += "@example.org";
+  s += "@northwind.io";
   return s;
 }
 
@@ -195,7 +195,7 @@ TEST_CASE("lists, their stats and merge fields; defaults for a list seeded witho
   MailchimpEmulator emu;
   emu.load_seed(audience_seed(3));
   emu.load_seed(J(R"({"lists": [{"name": "second",
-                                  "members": [{"email_address": "x@example.org", "status": "unsubscribed"}]}]})"));
+                                  "members": [{"email_address": "x@northwind.io", "status": "unsubscribed"}]}]})"));
   emu.start();
   Api api(emu);
   json lists = body_of(api.get("/lists"));
@@ -277,7 +277,7 @@ TEST_CASE("a member is found by its subscriber hash (MD5 of the lower-cased emai
   CHECK(body_of(api.get(members_path("/62EEB292278CC15F5817CB78F7790B08")))["id"] == m["id"]);
   CHECK(body_of(api.get(members_path("/urist.mcvankab@freddiesjokes.com")))["id"] == m["id"]);
   CHECK(body_of(api.get(members_path("/URIST.MCVANKAB%40FREDDIESJOKES.COM")))["id"] == m["id"]);
-  auto missing = api.get(members_path("/nobody@example.org"));
+  auto missing = api.get(members_path("/nobody@northwind.io"));
   CHECK(missing->status == 404);
   CHECK(body_of(missing)["title"] == "Resource Not Found");
   CHECK(emu.members(kList).size() == 1);
@@ -290,39 +290,39 @@ TEST_CASE("single writes: create, Member Exists, upsert with status_if_new, patc
   emu.load_seed(audience_seed(1));
   emu.start();
   Api api(emu);
-  auto exists = api.post(members_path(), {{"email_address", "USER0@example.org"}, {"status", "subscribed"},
+  auto exists = api.post(members_path(), {{"email_address", "USER0@northwind.io"}, {"status", "subscribed"},
                                           {"merge_fields", {{"COMPANY", "X"}}}});
   CHECK(exists->status == 400);
   CHECK(body_of(exists)["title"] == "Member Exists");
   CHECK(body_of(exists)["detail"] ==
-        "user0@example.org is already a list member. Use PUT to insert or update list members.");
+        "user0@northwind.io is already a list member. Use PUT to insert or update list members.");
   auto fake = api.post(members_path(), {{"email_address", "a@b.test"}, {"status", "subscribed"}});
   CHECK(fake->status == 400);
   CHECK(body_of(fake)["detail"] == "a@b.test looks fake or invalid, please enter a real email address.");
-  auto no_company = api.post(members_path(), {{"email_address", "n@example.org"}, {"status", "subscribed"}});
+  auto no_company = api.post(members_path(), {{"email_address", "n@northwind.io"}, {"status", "subscribed"}});
   CHECK(no_company->status == 400);
   CHECK(body_of(no_company)["errors"][0] == json({{"field", "COMPANY"}, {"message", "Please enter a value"}}));
-  auto bad_plan = api.post(members_path(), {{"email_address", "n@example.org"}, {"status", "subscribed"},
+  auto bad_plan = api.post(members_path(), {{"email_address", "n@northwind.io"}, {"status", "subscribed"},
                                             {"merge_fields", {{"COMPANY", "C"}, {"PLAN", "gold"}}}});
   CHECK(bad_plan->status == 400);
   CHECK(body_of(bad_plan)["errors"][0]["field"] == "PLAN");
 
-  const std::string hash = body_of(api.get(members_path("/user0@example.org")))["id"];
-  auto new_without = api.put(members_path("/new@example.org"), {{"email_address", "new@example.org"},
+  const std::string hash = body_of(api.get(members_path("/user0@northwind.io")))["id"];
+  auto new_without = api.put(members_path("/new@northwind.io"), {{"email_address", "new@northwind.io"},
                                                                  {"merge_fields", {{"COMPANY", "C"}}}});
   CHECK(new_without->status == 400);
-  auto upserted = api.put(members_path("/new@example.org"), {{"email_address", "new@example.org"},
+  auto upserted = api.put(members_path("/new@northwind.io"), {{"email_address", "new@northwind.io"},
                                                               {"status_if_new", "pending"},
                                                               {"merge_fields", {{"COMPANY", "C"}}}});
   REQUIRE(upserted->status == 200);
   CHECK(body_of(upserted)["status"] == "pending");
-  auto updated = api.put(member_path(hash), {{"email_address", "user0@example.org"},
+  auto updated = api.put(member_path(hash), {{"email_address", "user0@northwind.io"},
                                                     {"status_if_new", "subscribed"},
                                                     {"merge_fields", {{"FNAME", "Zed"}}}});
   REQUIRE(updated->status == 200);
   CHECK(body_of(updated)["merge_fields"]["FNAME"] == "Zed");
   CHECK(body_of(updated)["merge_fields"]["COMPANY"] == "Acme");  // kept
-  CHECK(api.put(member_path(hash), {{"email_address", "other@example.org"}, {"status_if_new", "subscribed"}})
+  CHECK(api.put(member_path(hash), {{"email_address", "other@northwind.io"}, {"status_if_new", "subscribed"}})
             ->status == 400);
 
   auto patched = api.patch(member_path(hash), {{"status", "unsubscribed"}});
@@ -331,7 +331,7 @@ TEST_CASE("single writes: create, Member Exists, upsert with status_if_new, patc
   auto resubscribe = api.patch(member_path(hash), {{"status", "subscribed"}});
   CHECK(resubscribe->status == 400);
   CHECK(body_of(resubscribe)["title"] == "Member In Compliance State");
-  CHECK(api.patch(members_path("/ghost@example.org"), {{"status", "subscribed"}})->status == 404);
+  CHECK(api.patch(members_path("/ghost@northwind.io"), {{"status", "subscribed"}})->status == 404);
   auto not_json = api.cli.Patch(api_path(member_path(hash)), api.auth, "{nope", "application/json");
   CHECK(not_json->status == 400);
 }
@@ -428,7 +428,7 @@ TEST_CASE("fields and exclude_fields trim answers by dotted paths", "[mailchimp-
   CHECK(one.size() == 2);
   CHECK(one["status"] == "subscribed");
   json b = body_of(api.post(std::string("/lists/") + kList + "?fields=total_created,errors",
-                            {{"members", {{{"email_address", "f@example.org"}, {"status", "subscribed"},
+                            {{"members", {{{"email_address", "f@northwind.io"}, {"status", "subscribed"},
                                            {"merge_fields", {{"COMPANY", "C"}}}}}}}));
   CHECK(b == json({{"total_created", 1}, {"errors", json::array()}}));
 }
@@ -437,25 +437,25 @@ TEST_CASE("batch upsert creates, updates and reports per-row errors", "[mailchim
   MailchimpEmulator emu;
   emu.load_seed(audience_seed(0));
   emu.load_seed(J(R"({"lists": [{"id": "b1a2c3d4e5", "members": [
-      {"email_address": "old@example.org", "status": "subscribed", "merge_fields": {"COMPANY": "O", "FNAME": "Old"}},
-      {"email_address": "gone@example.org", "status": "unsubscribed", "merge_fields": {"COMPANY": "G"}},
-      {"email_address": "bounced@example.org", "status": "cleaned", "merge_fields": {"COMPANY": "B"}},
-      {"email_address": "archived@example.org", "status": "archived", "merge_fields": {"COMPANY": "A"}}]}]})"));
+      {"email_address": "old@northwind.io", "status": "subscribed", "merge_fields": {"COMPANY": "O", "FNAME": "Old"}},
+      {"email_address": "gone@northwind.io", "status": "unsubscribed", "merge_fields": {"COMPANY": "G"}},
+      {"email_address": "bounced@northwind.io", "status": "cleaned", "merge_fields": {"COMPANY": "B"}},
+      {"email_address": "archived@northwind.io", "status": "archived", "merge_fields": {"COMPANY": "A"}}]}]})"));
   emu.start();
   Api api(emu);
   const std::string batch_path = std::string("/lists/") + kList;
   const json body = J(R"({"update_existing": true, "members": [
-      {"email_address": "new1@example.org", "status": "subscribed", "merge_fields": {"COMPANY": "N", "SEATS": 3}},
+      {"email_address": "new1@northwind.io", "status": "subscribed", "merge_fields": {"COMPANY": "N", "SEATS": 3}},
       {"email_address": "not an email", "status": "subscribed"},
-      {"email_address": "nostatus@example.org", "merge_fields": {"COMPANY": "N"}},
-      {"email_address": "nocompany@example.org", "status": "subscribed"},
-      {"email_address": "OLD@example.org", "merge_fields": {"FNAME": "Newer", "UNKNOWN": "x"}},
-      {"email_address": "gone@example.org", "status": "subscribed"},
-      {"email_address": "bounced@example.org", "status": "subscribed"},
-      {"email_address": "archived@example.org", "status": "subscribed"},
-      {"email_address": "new1@example.org", "merge_fields": {"COMPANY": ""}},
-      {"email_address": "new1@example.org", "merge_fields": {"PLAN": "pro"}},
-      {"email_address": "seats@example.org", "status": "pending", "merge_fields": {"COMPANY": "S", "SEATS": "many"}}]})");
+      {"email_address": "nostatus@northwind.io", "merge_fields": {"COMPANY": "N"}},
+      {"email_address": "nocompany@northwind.io", "status": "subscribed"},
+      {"email_address": "OLD@northwind.io", "merge_fields": {"FNAME": "Newer", "UNKNOWN": "x"}},
+      {"email_address": "gone@northwind.io", "status": "subscribed"},
+      {"email_address": "bounced@northwind.io", "status": "subscribed"},
+      {"email_address": "archived@northwind.io", "status": "subscribed"},
+      {"email_address": "new1@northwind.io", "merge_fields": {"COMPANY": ""}},
+      {"email_address": "new1@northwind.io", "merge_fields": {"PLAN": "pro"}},
+      {"email_address": "seats@northwind.io", "status": "pending", "merge_fields": {"COMPANY": "S", "SEATS": "many"}}]})");
   auto r = api.post(batch_path, body);
   REQUIRE(r->status == 200);
   json b = json::parse(r->body);
@@ -464,12 +464,12 @@ TEST_CASE("batch upsert creates, updates and reports per-row errors", "[mailchim
   CHECK(b["error_count"] == 7);
   CHECK(b["_links"] == json::array());
   REQUIRE(b["new_members"].size() == 2);
-  CHECK(b["new_members"][0]["email_address"] == "new1@example.org");
+  CHECK(b["new_members"][0]["email_address"] == "new1@northwind.io");
   CHECK(b["new_members"][0]["merge_fields"]["SEATS"] == 3);
-  CHECK(b["new_members"][1]["email_address"] == "archived@example.org");
+  CHECK(b["new_members"][1]["email_address"] == "archived@northwind.io");
   CHECK(b["new_members"][1]["status"] == "subscribed");
   REQUIRE(b["updated_members"].size() == 2);
-  CHECK(b["updated_members"][0]["email_address"] == "old@example.org");
+  CHECK(b["updated_members"][0]["email_address"] == "old@northwind.io");
   CHECK(b["updated_members"][0]["merge_fields"]["FNAME"] == "Newer");
   CHECK(b["updated_members"][0]["merge_fields"]["COMPANY"] == "O");  // kept
   CHECK(b["updated_members"][0]["status"] == "subscribed");
@@ -481,29 +481,29 @@ TEST_CASE("batch upsert creates, updates and reports per-row errors", "[mailchim
                       {"error_code", "ERROR_GENERIC"},
                       {"field", "email_address"},
                       {"field_message", "This email address looks fake or invalid. Please enter a real email address."}}));
-  CHECK(e[1]["error"] == "status is required for new members");
-  CHECK(e[1]["field"] == "status");
+  CHECK(e[1]["error"] == "status_if_new is required for new members");
+  CHECK(e[1]["field"] == "status_if_new");
   CHECK(e[2]["error"] == "Your merge fields were invalid.");
   CHECK(e[2]["field"] == "COMPANY");
   CHECK(e[2]["field_message"] == "Please enter a value");
-  CHECK(e[3]["email_address"] == "gone@example.org");
+  CHECK(e[3]["email_address"] == "gone@northwind.io");
   CHECK(e[3]["error"] ==
-        "gone@example.org is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be "
+        "gone@northwind.io is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be "
         "subscribed.");
-  CHECK(e[4]["email_address"] == "bounced@example.org");
-  CHECK(e[5]["email_address"] == "new1@example.org");
+  CHECK(e[4]["email_address"] == "bounced@northwind.io");
+  CHECK(e[5]["email_address"] == "new1@northwind.io");
   CHECK(e[5]["field"] == "COMPANY");
   CHECK(e[6]["field"] == "SEATS");
 
   // update_existing false: existing members are errors, new ones are created.
   json again = body_of(api.post(batch_path, J(R"({"members": [
-      {"email_address": "old@example.org", "status": "subscribed"},
-      {"email_address": "fresh@example.org", "status": "subscribed", "merge_fields": {"COMPANY": "F"}},
-      {"email_address": "fresh@example.org", "status": "subscribed"}]})")));
+      {"email_address": "old@northwind.io", "status": "subscribed"},
+      {"email_address": "fresh@northwind.io", "status": "subscribed", "merge_fields": {"COMPANY": "F"}},
+      {"email_address": "fresh@northwind.io", "status": "subscribed"}]})")));
   CHECK(again["total_created"] == 1);
   CHECK(again["error_count"] == 2);
   CHECK(again["errors"][0]["error_code"] == "ERROR_CONTACT_EXISTS");
-  CHECK(again["errors"][0]["error"] == "old@example.org is already a list member. Use PUT to insert or update list members.");
+  CHECK(again["errors"][0]["error"] == "old@northwind.io is already a list member. Use PUT to insert or update list members.");
   CHECK(again["errors"][1]["error_code"] == "ERROR_CONTACT_EXISTS");
 
   // Over 500 members: nothing written.
@@ -521,6 +521,71 @@ TEST_CASE("batch upsert creates, updates and reports per-row errors", "[mailchim
   json s = emu.stats();
   CHECK(s["batch_calls"] == 5);
   CHECK(s["members_written"] == 505);
+}
+
+TEST_CASE("batch: status_if_new is used only for new addresses; status overwrites", "[mailchimp-emulator]") {
+  MailchimpEmulator emu;
+  emu.load_seed(audience_seed(0));
+  emu.load_seed(J(R"({"lists": [{"id": "b1a2c3d4e5", "members": [
+      {"email_address": "pending@northwind.io", "status": "pending", "merge_fields": {"COMPANY": "P"}},
+      {"email_address": "unsub@northwind.io", "status": "unsubscribed", "merge_fields": {"COMPANY": "U"}},
+      {"email_address": "again@northwind.io", "status": "pending", "merge_fields": {"COMPANY": "A"}},
+      {"email_address": "archived@northwind.io", "status": "archived", "merge_fields": {"COMPANY": "R"}}]}]})"));
+  emu.start();
+  Api api(emu);
+  json b = body_of(api.post(std::string("/lists/") + kList, J(R"({"update_existing": true, "members": [
+      {"email_address": "fresh@northwind.io", "status_if_new": "pending", "merge_fields": {"COMPANY": "F"}},
+      {"email_address": "pending@northwind.io", "status_if_new": "subscribed", "merge_fields": {"FNAME": "Pat"}},
+      {"email_address": "unsub@northwind.io", "status_if_new": "subscribed", "merge_fields": {"FNAME": "Una"}},
+      {"email_address": "again@northwind.io", "status": "subscribed"},
+      {"email_address": "archived@northwind.io", "status_if_new": "subscribed"}]})")));
+  CHECK(b["error_count"] == 0);
+  CHECK(b["total_created"] == 2);  // fresh, and the archived member added again
+  CHECK(b["total_updated"] == 3);
+  auto status_of = [&](const char* email) {
+    return body_of(api.get(members_path(std::string("/") + email)))["status"].get<std::string>();
+  };
+  CHECK(status_of("fresh@northwind.io") == "pending");       // new: status_if_new
+  CHECK(status_of("pending@northwind.io") == "pending");     // double opt-in not skipped
+  CHECK(status_of("unsub@northwind.io") == "unsubscribed");  // no error row, status kept
+  CHECK(body_of(api.get(members_path("/unsub@northwind.io")))["merge_fields"]["FNAME"] == "Una");
+  CHECK(status_of("again@northwind.io") == "subscribed");    // status given on purpose overwrites
+  CHECK(status_of("archived@northwind.io") == "subscribed");
+}
+
+TEST_CASE("addresses at reserved and example domains look fake, in batch rows, single calls and seeds",
+          "[mailchimp-emulator]") {
+  MailchimpEmulator emu;
+  emu.load_seed(audience_seed(0));
+  emu.start();
+  Api api(emu);
+  const std::vector<std::string> fake = {"ann@example.com", "bob@Example.ORG",     "cy@mail.example.net",
+                                         "di@acme.example", "ed@staging.test",     "fay@acme.invalid",
+                                         "gus@box.localhost"};
+  json members = json::array();
+  for (const auto& email : fake) members.push_back({{"email_address", email}, {"status_if_new", "subscribed"}});
+  members.push_back({{"email_address", "real@example.co"}, {"status_if_new", "subscribed"}, {"merge_fields", {{"COMPANY", "R"}}}});
+  members.push_back({{"email_address", "real@myexample.com"}, {"status_if_new", "subscribed"}, {"merge_fields", {{"COMPANY", "R"}}}});
+  json b = body_of(api.post(std::string("/lists/") + kList, {{"members", members}, {"update_existing", true}}));
+  CHECK(b["total_created"] == 2);
+  REQUIRE(b["errors"].size() == fake.size());
+  for (std::size_t i = 0; i < fake.size(); ++i) {
+    CHECK(b["errors"][i]["email_address"] == fake[i]);
+    CHECK(b["errors"][i]["error"] == fake[i] + " looks fake or invalid, please enter a real email address.");
+    CHECK(b["errors"][i]["field"] == "email_address");
+  }
+  auto single = api.post(members_path(), {{"email_address", "ann@example.com"}, {"status", "subscribed"},
+                                          {"merge_fields", {{"COMPANY", "X"}}}});
+  CHECK(single->status == 400);
+  CHECK(body_of(single)["title"] == "Invalid Resource");
+  CHECK(body_of(single)["detail"] == "ann@example.com looks fake or invalid, please enter a real email address.");
+  auto put = api.put(members_path("/ann@example.net"), {{"email_address", "ann@example.net"},
+                                                       {"status_if_new", "subscribed"}});
+  CHECK(put->status == 400);
+  CHECK(body_of(put)["title"] == "Invalid Resource");
+  CHECK_THROWS_WITH(emu.load_seed(J(R"({"lists": [{"id": "b1a2c3d4e5", "members": [
+      {"email_address": "seed@example.org", "status": "subscribed"}]}]})")),
+                    Catch::Contains("seed@example.org looks fake or invalid"));
 }
 
 TEST_CASE("nothing changed: the member is updated but last_changed stays", "[mailchimp-emulator]") {
@@ -543,41 +608,41 @@ TEST_CASE("archive answers 204, or 405 for archived, cleaned and pending members
   MailchimpEmulator emu;
   emu.load_seed(audience_seed(0));
   emu.load_seed(J(R"({"lists": [{"id": "b1a2c3d4e5", "members": [
-      {"email_address": "live@example.org", "status": "subscribed"},
-      {"email_address": "cleaned@example.org", "status": "cleaned"},
-      {"email_address": "pending@example.org", "status": "pending"},
-      {"email_address": "unsub@example.org", "status": "unsubscribed"}]}]})"));
+      {"email_address": "live@northwind.io", "status": "subscribed"},
+      {"email_address": "cleaned@northwind.io", "status": "cleaned"},
+      {"email_address": "pending@northwind.io", "status": "pending"},
+      {"email_address": "unsub@northwind.io", "status": "unsubscribed"}]}]})"));
   emu.start();
   Api api(emu);
-  auto archived = api.del(members_path("/live@example.org"));
+  auto archived = api.del(members_path("/live@northwind.io"));
   REQUIRE(archived);
   CHECK(archived->status == 204);
   CHECK(archived->body.empty());
-  json m = body_of(api.get(members_path("/live@example.org")));
+  json m = body_of(api.get(members_path("/live@northwind.io")));
   CHECK(m["status"] == "archived");
   for (const std::string who : {"live", "cleaned", "pending"}) {
-    auto again = api.del(member_path(who + "@example.org"));
+    auto again = api.del(member_path(who + "@northwind.io"));
     CHECK(again->status == 405);
     json p = body_of(again);
     CHECK(p["title"] == "Method Not Allowed");
     const std::string status = who == "live" ? "archived" : who;
     CHECK(p["detail"].get<std::string>().find("member is " + status) != std::string::npos);
   }
-  CHECK(api.del(members_path("/unsub@example.org"))->status == 204);
-  CHECK(api.del(members_path("/nobody@example.org"))->status == 404);
+  CHECK(api.del(members_path("/unsub@northwind.io"))->status == 204);
+  CHECK(api.del(members_path("/nobody@northwind.io"))->status == 404);
 
-  auto gone = api.post(members_path("/live@example.org/actions/delete-permanent"), json::object());
+  auto gone = api.post(members_path("/live@northwind.io/actions/delete-permanent"), json::object());
   CHECK(gone->status == 204);
-  CHECK(api.get(members_path("/live@example.org"))->status == 404);
-  CHECK(api.post(members_path("/live@example.org/actions/delete-permanent"), json::object())->status == 404);
-  CHECK(api.get(members_path("/live@example.org/actions/delete-permanent"))->status == 405);
+  CHECK(api.get(members_path("/live@northwind.io"))->status == 404);
+  CHECK(api.post(members_path("/live@northwind.io/actions/delete-permanent"), json::object())->status == 404);
+  CHECK(api.get(members_path("/live@northwind.io/actions/delete-permanent"))->status == 405);
   json back = body_of(api.post(std::string("/lists/") + kList,
-                               J(R"({"members": [{"email_address": "live@example.org", "status": "subscribed",
+                               J(R"({"members": [{"email_address": "live@northwind.io", "status": "subscribed",
                                                   "merge_fields": {"COMPANY": "C"}}]})")));
   CHECK(back["total_created"] == 1);
   json page = body_of(api.get(members_path("?count=10")));
   CHECK(page["total_items"] == 4);
-  CHECK(page["members"][3]["email_address"] == "live@example.org");  // a new member: last in order
+  CHECK(page["members"][3]["email_address"] == "live@northwind.io");  // a new member: last in order
 }
 
 TEST_CASE("an 11th simultaneous request gets the overload answer", "[mailchimp-emulator]") {
@@ -661,14 +726,14 @@ TEST_CASE("injected faults: 429, 5xx, max_faults, paths, drops, lost responses, 
   f = MailchimpFaults{};
   f.rate_drop = 1;
   emu.set_faults(f);
-  json one{{"members", {{{"email_address", "drop@example.org"}, {"status", "subscribed"}, {"merge_fields", {{"COMPANY", "D"}}}}}}};
+  json one{{"members", {{{"email_address", "drop@northwind.io"}, {"status", "subscribed"}, {"merge_fields", {{"COMPANY", "D"}}}}}}};
   CHECK_FALSE(api.post(std::string("/lists/") + kList, one));
   CHECK(emu.members(kList).size() == 1);  // not processed
 
   f = MailchimpFaults{};
   f.rate_lost_response = 1;
   emu.set_faults(f);
-  one["members"][0]["email_address"] = "lost@example.org";
+  one["members"][0]["email_address"] = "lost@northwind.io";
   CHECK_FALSE(api.post(std::string("/lists/") + kList, one));
   CHECK(emu.members(kList).size() == 2);  // processed
 
@@ -733,9 +798,9 @@ TEST_CASE("write timestamps never go back; touch is strictly later; frozen time"
   CHECK(t1["last_changed"] == "2025-01-02T00:00:01+00:00");  // later than the seeded 2025-01-02T00:00:00
   emu.touch(kList, t1["id"]);
   CHECK(body_of(api.get(member_path(email_n(1))))["last_changed"] == "2025-01-02T00:00:02+00:00");
-  emu.touch(kList, "USER0@EXAMPLE.ORG");
+  emu.touch(kList, "USER0@NORTHWIND.IO");
   CHECK(body_of(api.get(member_path(email_n(0))))["last_changed"] == "2025-01-02T00:00:03+00:00");
-  CHECK_THROWS_AS(emu.touch(kList, "nobody@example.org"), std::out_of_range);
+  CHECK_THROWS_AS(emu.touch(kList, "nobody@northwind.io"), std::out_of_range);
   CHECK_THROWS_AS(emu.touch("nolist", email_n(0)), std::out_of_range);
   emu.set_frozen_time(std::nullopt);
   // Unfrozen: writes get now (later than any issued timestamp here).
@@ -842,7 +907,7 @@ TEST_CASE("control endpoints seed, inspect, reset and configure the emulator", "
             ->status == 200);
   CHECK(ctl.Post("/_emulator/options", R"({"overload_answer": "teapot"})", "application/json")->status == 400);
   CHECK(ctl.Post("/_emulator/time", R"({"frozen": 1})", "application/json")->status == 400);
-  CHECK(ctl.Post("/_emulator/touch", json({{"list_id", kList}, {"member", "x@example.org"}}).dump(), "application/json")
+  CHECK(ctl.Post("/_emulator/touch", json({{"list_id", kList}, {"member", "x@northwind.io"}}).dump(), "application/json")
             ->status == 404);
   CHECK(ctl.Get("/_emulator/nothing")->status == 404);
 }

@@ -1,10 +1,12 @@
 #include "net/http_client.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
+#include "util/interrupt.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -537,6 +539,123 @@ TEST_CASE("a request that must not be sent twice is not repeated once the server
     transport.push(429).push(201, "{}");
     HttpClient client(test_options(), transport, nullptr, clock);
     CHECK(client.send(create()).status == 201);
+    CHECK(transport.requests.size() == 3);
+  }
+}
+
+namespace {
+
+// Clears the stop request when a test ends, whatever way it ends.
+struct StopGuard {
+  StopGuard() { synctool::util::request_stop(0); }
+  ~StopGuard() { synctool::util::request_stop(0); }
+};
+
+}  // namespace
+
+TEST_CASE("after SIGTERM a failed request is not retried: it fails as transient at once") {
+  StopGuard guard;
+  FakeClock clock;
+  FakeTransport transport([](const HttpRequest&) {
+    synctool::util::request_stop(SIGTERM);  // arrives while the request is under way
+    return FakeTransport::response(503, R"({"message":"busy"})");
+  });
+  HttpClient client(test_options(), transport, nullptr, clock);
+  try {
+    client.send(post("https://api.hubapi.com/crm/v3/objects/contacts/batch/upsert"));
+    FAIL("no exception");
+  } catch (const HttpFailure& failure) {
+    std::string message = failure.what();
+    INFO(message);
+    CHECK(failure.kind() == HttpFailure::Kind::transient);
+    CHECK(message.starts_with("hubspot: POST /crm/v3/objects/contacts/batch/upsert stopped by SIGTERM before retrying"));
+    CHECK(message.find("HTTP 503 (busy)") != std::string::npos);
+  }
+  CHECK(transport.requests.size() == 1);
+  CHECK(clock.slept_ms() == 0);  // no backoff was waited
+}
+
+TEST_CASE("after SIGINT nothing waits for the rate limiter") {
+  StopGuard guard;
+  FakeClock clock;
+  FakeTransport transport([](const HttpRequest&) { return FakeTransport::response(200, "{}"); });
+  auto options = test_options();
+  options.rate_limit = {1, 10'000};
+  HttpClient client(options, transport, nullptr, clock);
+  CHECK(client.send(get("https://h/first")).status == 200);
+  synctool::util::request_stop(SIGINT);
+  try {
+    client.send(get("https://h/second"));
+    FAIL("no exception");
+  } catch (const HttpFailure& failure) {
+    std::string message = failure.what();
+    INFO(message);
+    CHECK(failure.kind() == HttpFailure::Kind::transient);
+    CHECK(message.starts_with("hubspot: GET /second stopped by SIGINT before waiting"));
+    CHECK(message.find("for the rate limit") != std::string::npos);
+  }
+  CHECK(transport.requests.size() == 1);
+  CHECK(clock.slept_ms() == 0);
+}
+
+TEST_CASE("after a stop, a first attempt that may start at once still goes out; its retries do not") {
+  StopGuard guard;
+  FakeClock clock;
+  FakeTransport transport;
+  transport.push(200, "{}").push(503).push(200, "{}");
+  HttpClient client(test_options(), transport, nullptr, clock);
+  synctool::util::request_stop(SIGTERM);
+  auto outcomes = client.send_each({get("https://h/a"), get("https://h/b")});
+  REQUIRE(outcomes.size() == 2);
+  CHECK_FALSE(outcomes[0].failure);
+  CHECK(outcomes[0].response.status == 200);
+  REQUIRE(outcomes[1].failure);
+  CHECK(std::string(outcomes[1].failure->what()).find("stopped by SIGTERM before retrying") != std::string::npos);
+  CHECK(transport.requests.size() == 2);
+  CHECK(clock.slept_ms() == 0);
+}
+
+TEST_CASE("a check does not retry a connection that cannot be made; a run does") {
+  FakeClock clock;
+  auto unreachable = [] {
+    auto response = FakeTransport::network_error("Couldn't connect to server: Failed to connect to 127.0.0.1 port 9");
+    response.not_sent = true;
+    return response;
+  };
+  SECTION("a check fails at once") {
+    FakeTransport transport([&](const HttpRequest&) { return unreachable(); });
+    HttpClient client(test_options(), transport, nullptr, clock);
+    auto request = get("https://h/crm/v3/objects/contacts?limit=1");
+    request.retry_unreachable = false;
+    try {
+      client.send(request);
+      FAIL("no exception");
+    } catch (const HttpFailure& failure) {
+      std::string message = failure.what();
+      INFO(message);
+      CHECK(failure.kind() == HttpFailure::Kind::transient);
+      CHECK(message.starts_with("hubspot: GET /crm/v3/objects/contacts: network error: Couldn't connect to server"));
+      CHECK(message.find("not retried") != std::string::npos);
+    }
+    CHECK(transport.requests.size() == 1);
+    CHECK(clock.slept_ms() == 0);
+  }
+  SECTION("a check still retries what reached the server (a 503, a reset mid-answer)") {
+    FakeTransport transport;
+    transport.push(503).push_error("Connection reset by peer").push(200, "{}");
+    HttpClient client(test_options(), transport, nullptr, clock);
+    auto request = get("https://h/ping");
+    request.retry_unreachable = false;
+    CHECK(client.send(request).status == 200);
+    CHECK(transport.requests.size() == 3);
+  }
+  SECTION("a run rides out a server that is restarting") {
+    FakeTransport transport;
+    transport.responses.push_back(unreachable());
+    transport.responses.push_back(unreachable());
+    transport.push(200, "{}");
+    HttpClient client(test_options(), transport, nullptr, clock);
+    CHECK(client.send(get("https://h/ping")).status == 200);
     CHECK(transport.requests.size() == 3);
   }
 }

@@ -1,9 +1,11 @@
 #include "net/oauth.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
+#include "util/interrupt.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <map>
 
 using namespace synctool::net;
@@ -229,6 +231,25 @@ TEST_CASE("oauth: one retry on a network error or 5xx") {
     CHECK(failure.status() == 502);
   }
   CHECK(transport.requests.size() == 4);
+}
+
+TEST_CASE("oauth: a check does not try an unreachable token endpoint twice, nor does a stopping run") {
+  FakeClock clock;
+  FakeTransport transport;
+  auto unreachable = FakeTransport::network_error("Couldn't resolve host name");
+  unreachable.not_sent = true;
+  OAuthRefresher auth(config(), transport, clock, nullptr, nullptr);
+  transport.responses.push_back(unreachable);
+  CHECK_THROWS_AS(auth.refresh(/*retry_unreachable=*/false), HttpFailure);
+  CHECK(transport.requests.size() == 1);
+  CHECK(clock.slept_ms() == 0);
+
+  synctool::util::request_stop(SIGTERM);
+  transport.push(503);
+  CHECK_THROWS_AS(auth.refresh(), HttpFailure);
+  synctool::util::request_stop(0);
+  CHECK(transport.requests.size() == 2);
+  CHECK(clock.slept_ms() == 0);
 }
 
 TEST_CASE("oauth: a response without access_token is an auth failure") {

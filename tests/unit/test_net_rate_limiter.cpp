@@ -1,8 +1,10 @@
 #include "net/rate_limiter.hpp"
 #include "support/fake_clock.hpp"
+#include "util/interrupt.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <deque>
 
 using synctool::net::parse_rate_limit;
@@ -139,4 +141,22 @@ TEST_CASE("rate limits print in the largest whole unit and parse back") {
     REQUIRE(limit);
     CHECK(to_string(*limit) == text);
   }
+}
+
+TEST_CASE("a stop request ends a rate-limit wait: acquire() says so and records no start") {
+  FakeClock clock;
+  RateLimiter limiter({1, 10'000}, clock);
+  CHECK(limiter.acquire());
+  SECTION("requested before the wait") {
+    synctool::util::request_stop(SIGTERM);
+    CHECK_FALSE(limiter.acquire());
+    CHECK(clock.slept_ms() == 0);
+  }
+  SECTION("requested during the wait (the real clock's sleep returns early then)") {
+    clock.on_sleep = [](std::int64_t) { synctool::util::request_stop(SIGINT); };
+    CHECK_FALSE(limiter.acquire());
+    CHECK(clock.sleeps().size() == 1);
+  }
+  synctool::util::request_stop(0);
+  CHECK(limiter.acquire());
 }

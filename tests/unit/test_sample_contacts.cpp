@@ -40,7 +40,7 @@ bool hubspot_accepts(const std::string& e) {
 // The (emulated) Mailchimp rules: one @, a non-empty local part not starting or ending with a
 // dot, no spaces or control characters, no "..", a domain of non-empty dot-separated labels
 // whose last (the TLD) has at least 2 letters only, not a reserved TLD (.invalid .test .example
-// .localhost).
+// .localhost), not a domain reserved for examples (example.com .org .net and their subdomains).
 bool mailchimp_accepts(const std::string& e) {
   const auto at = e.find('@');
   if (at == std::string::npos || e.find('@', at + 1) != std::string::npos) return false;
@@ -57,7 +57,10 @@ bool mailchimp_accepts(const std::string& e) {
   if (tld.size() < 2) return false;
   for (char c : tld)
     if (c < 'a' || c > 'z') return false;
-  return tld != "invalid" && tld != "test" && tld != "example" && tld != "localhost";
+  if (tld == "invalid" || tld == "test" || tld == "example" || tld == "localhost") return false;
+  for (const std::string reserved : {"example.com", "example.org", "example.net"})
+    if (domain == reserved || domain.ends_with("." + reserved)) return false;
+  return true;
 }
 
 // RFC 4180 reader (LF or CRLF line ends).
@@ -286,6 +289,17 @@ TEST_CASE("sample contacts: invalid emails pass HubSpot's check and fail Mailchi
     CHECK_FALSE(c.in_mailchimp);
   }
   CHECK(invalid == 100);
+  // Among them, placeholder addresses at the domains reserved for examples, which Mailchimp
+  // calls fake; no other contact and no member uses such a domain.
+  std::size_t placeholders = 0;
+  for (const SampleContact& c : d.contacts) {
+    const std::string domain = lower(c.email.substr(c.email.find('@') + 1));
+    const bool example = domain == "example.com" || domain == "example.org" || domain == "example.net";
+    if (example) CHECK(c.flaw == ContactFlaw::invalid_email);
+    placeholders += example ? 1 : 0;
+  }
+  CHECK(placeholders > 0);
+  for (const auto& m : members_of(d)) CHECK(mailchimp_accepts(m.at("email_address").get<std::string>()));
   // The rules themselves, on the forms the brief names.
   CHECK(hubspot_accepts("john..smith@gmail.com"));
   CHECK_FALSE(mailchimp_accepts("john..smith@gmail.com"));
@@ -294,7 +308,12 @@ TEST_CASE("sample contacts: invalid emails pass HubSpot's check and fail Mailchi
   CHECK(hubspot_accepts("bob@mail.c"));
   CHECK_FALSE(mailchimp_accepts("bob@mail.c"));
   CHECK(mailchimp_accepts("Ann.Lee@Acme.COM"));
-  CHECK(mailchimp_accepts("ann@example.org"));
+  CHECK(hubspot_accepts("ann.lee@example.com"));
+  CHECK_FALSE(mailchimp_accepts("ann.lee@example.com"));
+  CHECK_FALSE(mailchimp_accepts("ann@Example.ORG"));
+  CHECK_FALSE(mailchimp_accepts("ann@mail.example.net"));
+  CHECK(mailchimp_accepts("ann@example.co"));
+  CHECK(mailchimp_accepts("ann@myexample.com"));
   CHECK_FALSE(mailchimp_accepts("john.@gmail.com"));
   CHECK_FALSE(mailchimp_accepts(".john@gmail.com"));
   CHECK_FALSE(mailchimp_accepts("john@gmail.c0m"));

@@ -7,6 +7,8 @@
 #include <random>
 #include <thread>
 
+#include <utf8proc.h>
+
 namespace synctool::emulators::common {
 
 std::int64_t wall_ms() {
@@ -121,6 +123,28 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string lower_unicode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  auto remaining = static_cast<utf8proc_ssize_t>(s.size());
+  while (remaining > 0) {
+    utf8proc_int32_t code_point = 0;
+    auto used = utf8proc_iterate(p, remaining, &code_point);
+    if (used <= 0 || code_point < 0) {  // not UTF-8: this byte as it is
+      out += static_cast<char>(*p);
+      ++p, --remaining;
+      continue;
+    }
+    utf8proc_uint8_t buffer[4];
+    auto written = utf8proc_encode_char(utf8proc_tolower(code_point), buffer);
+    out.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(written));
+    p += used;
+    remaining -= used;
+  }
   return out;
 }
 

@@ -29,6 +29,9 @@ std::optional<std::int64_t> parse_iso_ms(std::string_view s);
 
 // Strings.
 std::string lower(std::string_view s);  // ASCII
+// Unicode's lower case, code point by code point ("ÅSA" -> "åsa"), as vendors compare text
+// without regard to case; bytes that are not UTF-8 stay as they are.
+std::string lower_unicode(std::string_view s);
 std::string trim(std::string_view s);   // spaces, tabs, CR, LF
 std::vector<std::string> split(std::string_view s, char sep);
 std::vector<std::string> split_path(std::string_view path);  // the non-empty segments

@@ -119,6 +119,21 @@ Reply unknown_type(const std::string& name) {
   return error_reply(400, "Unable to infer object type from: " + name, "OBJECT_NOT_FOUND");
 }
 
+// The granular scope reading an object type needs, as HubSpot names it.
+std::string read_scope(const std::string& type) {
+  if (type == "contacts" || type == "companies" || type == "deals") return "crm.objects." + type + ".read";
+  return "crm.objects.custom.read";
+}
+
+Reply missing_scope(const std::string& type) {
+  return error_reply(403,
+                     "This app hasn't been granted all required scopes to make this call. Read more about required "
+                     "scopes here: https://developers.hubspot.com/scopes.",
+                     "MISSING_SCOPES",
+                     {{"errors", json::array({{{"message", "One or more of the following scopes are required."},
+                                               {"context", {{"requiredGranularScopes", json::array({read_scope(type)})}}}}})}});
+}
+
 Reply method_not_allowed(const httplib::Request& req) {
   return error_reply(405, "Method " + req.method + " is not allowed on " + req.path, "METHOD_NOT_ALLOWED");
 }
@@ -131,6 +146,9 @@ Reply method_not_allowed(const httplib::Request& req) {
 Reply HubspotEmulator::Impl::route_crm(Call& c) {
   const auto& s = c.segs;
   const std::string& m = c.req.method;
+  if (s.size() >= 4 && s[1] == "v3" && (s[2] == "objects" || s[2] == "properties") &&
+      std::find(opt.unreadable_objects.begin(), opt.unreadable_objects.end(), s[3]) != opt.unreadable_objects.end())
+    return missing_scope(s[3]);
   if (s.size() >= 4 && s[1] == "v3" && s[2] == "objects") {
     ObjectType* t = find_type(s[3]);
     if (t == nullptr) return unknown_type(s[3]);
@@ -583,7 +601,11 @@ struct Filter {
   Special special = Special::none;
   Op op = Op::eq;
   Kind kind = Kind::text;
-  bool ci = false;     // case-insensitive text (contact email)
+  // A string property: HubSpot compares its stored values without regard to case. EQ, NEQ
+  // and the range operators lower-case both sides; IN and NOT_IN lower-case only the stored
+  // value and take their values as given ("values must be lowercase"), so a mixed-case IN
+  // value matches nothing, as on a real account.
+  bool ci = false;
   bool multi = false;  // checkbox: ;-joined values
   std::string value, high;
   double num = 0, num_high = 0;
@@ -592,7 +614,7 @@ struct Filter {
 };
 
 bool text_match_any(const Filter& f, const std::string& stored, const std::function<bool(const std::string&)>& pred) {
-  if (!f.multi) return pred(f.ci ? lower(stored) : stored);
+  if (!f.multi) return pred(f.ci ? lower_unicode(stored) : stored);
   for (const auto& part : split(stored, ';'))
     if (pred(part)) return true;
   return false;
@@ -643,13 +665,13 @@ bool matches(const Filter& f, std::uint64_t id, const State& s) {
   switch (f.op) {
     case Op::eq: return v && text_match_any(f, *v, [&](const std::string& x) { return x == f.value; });
     case Op::neq: return !v || !text_match_any(f, *v, [&](const std::string& x) { return x == f.value; });
-    case Op::lt: return v && (f.ci ? lower(*v) : *v) < f.value;
-    case Op::lte: return v && (f.ci ? lower(*v) : *v) <= f.value;
-    case Op::gt: return v && (f.ci ? lower(*v) : *v) > f.value;
-    case Op::gte: return v && (f.ci ? lower(*v) : *v) >= f.value;
+    case Op::lt: return v && (f.ci ? lower_unicode(*v) : *v) < f.value;
+    case Op::lte: return v && (f.ci ? lower_unicode(*v) : *v) <= f.value;
+    case Op::gt: return v && (f.ci ? lower_unicode(*v) : *v) > f.value;
+    case Op::gte: return v && (f.ci ? lower_unicode(*v) : *v) >= f.value;
     case Op::between: {
       if (!v) return false;
-      const std::string x = f.ci ? lower(*v) : *v;
+      const std::string x = f.ci ? lower_unicode(*v) : *v;
       return x >= f.value && x <= f.high;
     }
     case Op::in:
@@ -712,7 +734,7 @@ Reply HubspotEmulator::Impl::search(Call& c, ObjectType& t) {
         f.op = *op;
         f.kind = kind_of(*d);
         f.special = special_of(t, f.prop);
-        f.ci = t.name == "contacts" && f.prop == "email";
+        f.ci = d->type == "string";
         f.multi = d->field_type == "checkbox";
         auto need = [&](const char* key) -> const json* {
           if (!fj.contains(key) || fj[key].is_null()) return nullptr;
@@ -724,7 +746,7 @@ Reply HubspotEmulator::Impl::search(Call& c, ObjectType& t) {
             return validation("operator " + fj.value("operator", std::string()) + " needs \"values\"");
           for (const auto& v : *vs) {
             if (f.kind == Kind::text) {
-              f.values.push_back(f.ci ? lower(value_text(v)) : value_text(v));
+              f.values.push_back(value_text(v));  // as given: mixed case matches nothing
             } else {
               auto n = filter_number(f.kind, v);
               if (!n) return validation("filter value " + value_text(v) + " is not valid for " + f.prop);
@@ -734,7 +756,7 @@ Reply HubspotEmulator::Impl::search(Call& c, ObjectType& t) {
         } else if (f.op != Op::has && f.op != Op::not_has) {
           const json* v = need("value");
           if (v == nullptr) return validation("filter on " + f.prop + " needs a \"value\"");
-          f.value = f.ci ? lower(value_text(*v)) : value_text(*v);
+          f.value = f.ci ? lower_unicode(value_text(*v)) : value_text(*v);
           if (f.kind != Kind::text && f.op != Op::contains && f.op != Op::not_contains) {
             auto n = filter_number(f.kind, *v);
             if (!n) return validation("filter value " + value_text(*v) + " is not valid for " + f.prop);
@@ -743,7 +765,7 @@ Reply HubspotEmulator::Impl::search(Call& c, ObjectType& t) {
           if (f.op == Op::between) {
             const json* h = need("highValue");
             if (h == nullptr) return validation("BETWEEN needs a \"highValue\"");
-            f.high = f.ci ? lower(value_text(*h)) : value_text(*h);
+            f.high = f.ci ? lower_unicode(value_text(*h)) : value_text(*h);
             if (f.kind != Kind::text) {
               auto n = filter_number(f.kind, *h);
               if (!n) return validation("filter value " + value_text(*h) + " is not valid for " + f.prop);

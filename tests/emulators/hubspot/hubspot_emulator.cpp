@@ -141,6 +141,7 @@ void HubspotEmulator::Impl::update_options_locked(const nlohmann::json& j) {
       else if (k == "shuffle_batch_results") o.shuffle_batch_results = v.get<bool>();
       else if (k == "token_lifetime_s") o.token_lifetime_s = v.get<std::int64_t>();
       else if (k == "rotate_refresh_token") o.rotate_refresh_token = v.get<bool>();
+      else if (k == "unreadable_objects") o.unreadable_objects = v.get<std::vector<std::string>>();
       else throw std::invalid_argument("options: unknown or unchangeable field '" + k + "'");
     } catch (const nlohmann::json::exception&) {
       throw std::invalid_argument("options: field '" + k + "' has the wrong type");

@@ -53,6 +53,9 @@ struct HubspotEmulatorOptions {
   bool rotate_refresh_token = false;      // each refresh answers a new refresh token (old stays valid once)
   std::string batch_errors = "partial";   // validation errors in batch calls: "partial" (207) or "whole" (400)
   bool shuffle_batch_results = false;     // batch results in random order
+  // Object types the app was not granted the read scope of: every /crm/v3/objects/{type} and
+  // /crm/v3/properties/{type} request answers 403 MISSING_SCOPES naming the scope.
+  std::vector<std::string> unreadable_objects;
   HubspotFaults faults;
 };
 
@@ -88,7 +91,8 @@ class HubspotEmulator {
   void reset_stats();  // clears log and stats (and the daily counter), not data
 
   // Changes options at runtime: ten_second_limit, window_ms, daily_limit, search_per_second,
-  // search_lag_ms, batch_errors, shuffle_batch_results, token_lifetime_s, rotate_refresh_token.
+  // search_lag_ms, batch_errors, shuffle_batch_results, token_lifetime_s, rotate_refresh_token,
+  // unreadable_objects.
   // Throws std::invalid_argument on unknown fields or bad values.
   void update_options(const nlohmann::json& changes);
   // Called with each request-log entry as it is recorded (for --request-log FILE.jsonl).

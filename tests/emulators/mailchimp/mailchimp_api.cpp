@@ -496,19 +496,22 @@ Reply MailchimpEmulator::Impl::batch(Call& c, List& l) {
     }
     Member* m = find_member(l, email);
     if (m == nullptr || m->status == "archived") {
-      if (!w.has_status) {
-        errors.push_back(row_entry(email, status_required("status")));
+      // A new address takes `status`, else `status_if_new`; one of them is needed.
+      if (!w.has_status && !w.has_status_if_new) {
+        errors.push_back(row_entry(email, status_required("status_if_new")));
         continue;
       }
       if (missing_required(l, m, true, w, e)) {
         errors.push_back(row_entry(email, e));
         continue;
       }
-      if (m == nullptr) m = &create_member(l, email, w.status, w, ts);
-      else apply_write(l, *m, w, &w.status, ts);
+      const std::string status = w.has_status ? w.status : w.status_if_new;
+      if (m == nullptr) m = &create_member(l, email, status, w, ts);
+      else apply_write(l, *m, w, &status, ts);
       add(created, want_created, created_sel, n_created, *m);
       continue;
     }
+    // An existing member: `status_if_new` is ignored, `status` overwrites.
     if (!update_existing) {
       errors.push_back(row_entry(m->email, member_exists(m->email)));
       continue;

@@ -153,7 +153,14 @@ bool valid_email(std::string_view email) {
   if (tld.size() < 2) return false;
   for (char c : tld)
     if (c < 'a' || c > 'z') return false;
-  return tld != "invalid" && tld != "test" && tld != "example" && tld != "localhost";
+  if (tld == "invalid" || tld == "test" || tld == "example" || tld == "localhost") return false;
+  // The second-level domains reserved for examples, and what lies under them: fake-looking.
+  const std::string d = lower(domain);
+  for (const std::string reserved : {"example.com", "example.org", "example.net"})
+    if (d == reserved || (d.size() > reserved.size() && d.compare(d.size() - reserved.size() - 1, std::string::npos,
+                                                                   "." + reserved) == 0))
+      return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -187,7 +187,10 @@ constexpr Company kCompanies[] = {
     {"Straße & Weg Planung GmbH", "strasse-weg.de"},
 };
 
-constexpr const char* kReservedTlds[] = {"invalid", "test", "example", "localhost"};
+// Reserved top-level domains (the address keeps its company label: ann.lee@acme.invalid) and
+// the domains reserved for examples (ann.lee@example.com): Mailchimp refuses both as fake.
+constexpr const char* kReservedDomains[] = {"invalid", "test", "example", "localhost",
+                                            "example.com", "example.org", "example.net"};
 
 // ---------------------------------------------------------------------------------------------
 // ASCII folding for email local parts: "José" -> "jose", "O'Brien" -> "obrien", "Nguyễn" -> "nguyen".
@@ -491,13 +494,14 @@ std::string invalid_email(Rng& rng, const Person& p, EmailBook& book) {
       rng.chance(0.5) ? std::string(p.company->domain) : std::string(rng.pick(std::span<const char* const>(kGenericFreeMail)));
   const std::string label = first_label(domain);
   const auto kind = rng.below(6);
-  const std::string reserved = rng.pick(std::span<const char* const>(kReservedTlds));
+  const std::string reserved = rng.pick(std::span<const char* const>(kReservedDomains));
+  const std::string reserved_domain = reserved.find('.') != std::string::npos ? reserved : label + "." + reserved;
   return book.claim([&](int n) {
     const std::string fn = *p.fn + suffix(n);
     const std::string& ln = *p.ln;
     switch (kind) {
       case 0: return join_email(fn + ".." + ln, domain);                 // john..smith@gmail.com
-      case 1: return join_email(fn + "." + ln, label + "." + reserved);  // ann.lee@acme.invalid
+      case 1: return join_email(fn + "." + ln, reserved_domain);  // ann.lee@acme.invalid, ann.lee@example.com
       case 2: return join_email(fn.substr(0, 1) + ln + suffix(n), label + "." + domain.substr(domain.rfind('.') + 1, 1));  // bob@mail.c
       case 3: return join_email(fn + ".", domain);                         // john.@gmail.com
       case 4: return join_email("." + fn + ln, domain);                  // .johnsmith@gmail.com
