@@ -175,8 +175,8 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
     if (ctx.out().json())
       ctx.out().print_json(j);
     else
-      ctx.out().print(fmt::format("{}: state reset ({} links forgotten; the run history stays); the next run is a baseline\n",
-                                  name, links));
+      ctx.out().print(fmt::format(
+          "{}: state reset ({} links forgotten; the run history stays); the next run is a baseline\n", name, links));
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
     return report_state_error(ctx.out(), j, e.what());

@@ -301,9 +301,7 @@ MappedFileGuard::MappedFileGuard(int fd, const std::filesystem::path& file, cons
 MappedFileGuard::~MappedFileGuard() { release(); }
 
 MappedFileGuard::MappedFileGuard(MappedFileGuard&& other) noexcept
-    : slots_(std::move(other.slots_)),
-      begin_(std::exchange(other.begin_, 0)),
-      end_(std::exchange(other.end_, 0)) {
+    : slots_(std::move(other.slots_)), begin_(std::exchange(other.begin_, 0)), end_(std::exchange(other.end_, 0)) {
   other.slots_.clear();
 }
 

@@ -27,9 +27,9 @@ using detail::check;
 using detail::fail;
 using detail::fail_damaged;
 using detail::StoredKey;
-using detail::Where;
 using detail::to_val;
 using detail::to_view;
+using detail::Where;
 using nlohmann::json;
 
 enum Db : std::size_t { kMeta, kLinks, kSourceIds, kDestinationIds, kBase, kPending, kFailed, kConflicts, kRuns, kDbCount };
@@ -352,7 +352,8 @@ class LmdbStore final : public StateStore {
 
   // Calls fn(key, value) for every entry of `db` in a snapshot of its own, both checked to lie
   // in the file.
-  void scan_raw(MDB_dbi dbi, std::string_view table, const std::function<bool(const MDB_val&, const MDB_val&)>& fn) const {
+  void scan_raw(MDB_dbi dbi, std::string_view table,
+                const std::function<bool(const MDB_val&, const MDB_val&)>& fn) const {
     TxnGuard txn;
     check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
     CursorGuard cursor;
@@ -683,7 +684,8 @@ Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
     int rc = mdb_dbi_open(txn.txn, kDbNames[i], read_only ? 0 : MDB_CREATE, &dbis.dbi[i]);
     if (rc == MDB_NOTFOUND && read_only) continue;
     // A named database is an entry of the main one: an entry that is no database is damage.
-    if (rc == MDB_INCOMPATIBLE) fail_damaged(where, std::string("is damaged: its database ") + kDbNames[i] + " is not one");
+    if (rc == MDB_INCOMPATIBLE)
+      fail_damaged(where, std::string("is damaged: its database ") + kDbNames[i] + " is not one");
     check(where, rc, std::string("open ") + kDbNames[i]);
     dbis.present[i] = true;
   }
@@ -692,7 +694,8 @@ Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
     MDB_val v{};
     int rc = mdb_get(txn.txn, dbis.dbi[kMeta], &k, &v);
     std::string_view write_version;
-    if (rc == MDB_SUCCESS && !v.mv_data) fail_damaged(where, "is damaged: LMDB found its format version without its bytes");
+    if (rc == MDB_SUCCESS && !v.mv_data)
+      fail_damaged(where, "is damaged: LMDB found its format version without its bytes");
     if (rc == MDB_SUCCESS) {
       const std::string found(to_view(v).substr(0, 64));
       if (found == kFormatVersionTimeKeyedRuns) {
@@ -771,7 +774,8 @@ void remove_abandoned_creations(const std::filesystem::path& dir) {
 // link() does not replace: when two processes create at once, the first one's file stays.
 void create_environment(const Where& where) {
   std::string pattern = (where.dir / ("creating-" + std::to_string(::getpid()) + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data())) detail::throw_errno(where.what, errno, "create a folder in " + where.dir.string(), where.dir);
+  if (!::mkdtemp(pattern.data()))
+    detail::throw_errno(where.what, errno, "create a folder in " + where.dir.string(), where.dir);
   const std::filesystem::path folder = pattern;
   struct Cleanup {
     std::filesystem::path folder;
@@ -798,7 +802,9 @@ void create_environment(const Where& where) {
   }
 }
 
-Where where_for(const std::filesystem::path& dir) { return Where{"state " + dir.string(), dir, detail::reset_advice(dir)}; }
+Where where_for(const std::filesystem::path& dir) {
+  return Where{"state " + dir.string(), dir, detail::reset_advice(dir)};
+}
 
 std::unique_ptr<LmdbStore> open_store(const std::filesystem::path& dir, bool read_only) {
   const Where where = where_for(dir);

@@ -43,7 +43,7 @@ void verify_lmdb_store(const std::filesystem::path& dir);
 struct StateCheck {
   bool healthy = true;
   StateProblem problem = StateProblem::other;  // when not healthy
-  std::string message;  // when not healthy: what was wrong (without the advice to reset)
+  std::string message;                         // when not healthy: what was wrong (without the advice to reset)
 };
 // verify_lmdb_store() in a child process, so that nothing it meets can end the caller. A
 // state that does not exist is healthy. Throws StateError only if the check cannot start.

@@ -206,9 +206,9 @@ DataFileHeader check_data_file(const Where& where) {
   header.txn_id = used.txn_id;
   if (header.last_page >= header.file_size / header.page_size) {
     const bool overflows = header.last_page > (std::uint64_t{1} << 48);
-    fail_damaged(where, "is truncated: " + std::to_string(header.file_size) + " bytes, but its last page ends at " +
-                            (overflows ? "page " + std::to_string(header.last_page)
-                                       : std::to_string(header.data_end())));
+    fail_damaged(where,
+                 "is truncated: " + std::to_string(header.file_size) + " bytes, but its last page ends at " +
+                     (overflows ? "page " + std::to_string(header.last_page) : std::to_string(header.data_end())));
   }
   return header;
 }
@@ -270,8 +270,8 @@ class PageChecker {
   void check_free_pages() {
     for (std::uint64_t page : free_pages_) {
       if (page < 2 || page > last_page_)
-        bad_db("LMDB's free page list", "names page " + std::to_string(page) + ", outside pages 2.." +
-                                            std::to_string(last_page_));
+        bad_db("LMDB's free page list",
+               "names page " + std::to_string(page) + ", outside pages 2.." + std::to_string(last_page_));
       if (reached_[page]) bad_db("LMDB's free page list", "names page " + std::to_string(page) + ", which is in use");
     }
   }
@@ -319,10 +319,11 @@ class PageChecker {
     const auto lower = read_at<std::uint16_t>(p + 12);
     const auto upper = read_at<std::uint16_t>(p + 14);
     const bool branch = flags == kBranch, leaf = flags == kLeaf;
-    if (!branch && !leaf) bad(page, "of " + name + " has the flags " + std::to_string(flags) + ", not a branch or leaf");
+    if (!branch && !leaf)
+      bad(page, "of " + name + " has the flags " + std::to_string(flags) + ", not a branch or leaf");
     if (level > kMaxDepth || (leaf && level != db.depth) || (branch && level >= db.depth))
-      bad(page, "of " + name + " is at depth " + std::to_string(level) + " of a tree of depth " +
-                    std::to_string(db.depth));
+      bad(page,
+          "of " + name + " is at depth " + std::to_string(level) + " of a tree of depth " + std::to_string(db.depth));
     if (lower < kPageHeader || upper > page_size_ || lower > upper || (lower % 2) != 0)
       bad(page, "has the bounds " + std::to_string(lower) + ".." + std::to_string(upper));
     const std::size_t keys = (lower - kPageHeader) / 2;
@@ -426,8 +427,8 @@ void check_pages(int fd, const Where& where) {
 
 void on_lmdb_assertion(MDB_env* env, const char* message) {
   const auto* watch = static_cast<const AssertionWatch*>(mdb_env_get_userctx(env));
-  std::string text = watch ? watch->before_ + message + watch->after_
-                           : std::string("synctool: error: LMDB: ") + message + "\n";
+  std::string text =
+      watch ? watch->before_ + message + watch->after_ : std::string("synctool: error: LMDB: ") + message + "\n";
   for (std::size_t done = 0; done < text.size();) {
     ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
     if (n <= 0) break;

@@ -79,8 +79,7 @@ void encode_value(const StoredKey& stored, std::string_view key, const nlohmann:
                   std::vector<std::uint8_t>& out);
 // The value stored under `stored_key` in `table`; throws StateError(damaged) "... holds a
 // corrupt value in <table> ..." when the bytes are not the CBOR this module writes.
-nlohmann::json decode_value(const MDB_val& stored_key, const MDB_val& data, const Where& where,
-                            std::string_view table);
+nlohmann::json decode_value(const MDB_val& stored_key, const MDB_val& data, const Where& where, std::string_view table);
 // The original key and the value of an entry met while iterating.
 struct Entry {
   std::string key;

@@ -150,7 +150,6 @@ struct Isolated {
 // body starts see the small disk and nothing outside does; it is gone when the body ends, so
 // the body does all its work inside and reports by throwing (a failure) or through files
 // outside the mount. A real full disk: the kernel's ENOSPC, not a simulation.
-Isolated with_private_tmpfs(const fs::path& mount_point, const std::string& options,
-                            const std::function<void()>& body);
+Isolated with_private_tmpfs(const fs::path& mount_point, const std::string& options, const std::function<void()>& body);
 
 }  // namespace synctool::e2e

@@ -35,8 +35,9 @@ void write_bytes(const fs::path& file, const std::string& bytes) {
 // Every command that opens the state, as cron and a user would type them.
 const std::vector<std::vector<std::string>>& state_commands() {
   static const std::vector<std::vector<std::string>> commands = {
-      {"run", kSync},  {"run", kSync, "--json"}, {"diff", kSync}, {"status"}, {"status", "--json"},
-      {"runs"},        {"runs", kSync},          {"state", "show", kSync},    {"state", "show", kSync, "--json"}};
+      {"run", kSync},  {"run", kSync, "--json"}, {"diff", kSync},
+      {"status"},      {"status", "--json"},     {"runs"},
+      {"runs", kSync}, {"state", "show", kSync}, {"state", "show", kSync, "--json"}};
   return commands;
 }
 
@@ -101,7 +102,8 @@ TEST_CASE("run --all goes on with the other syncs past a damaged state", "[e2e][
   project.write_sync("copy", copy);
   {
     Db db(project.path(kWarehouse));
-    db.exec("CREATE TABLE contacts_copy (email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, company TEXT, age TEXT)");
+    db.exec(
+        "CREATE TABLE contacts_copy (email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, company TEXT, age TEXT)");
   }
   REQUIRE(project.run({"run", "--all"}).exit_code == 0);
   fs::resize_file(project.state_dir(kSync) / "data.mdb", 0);
@@ -191,9 +193,9 @@ TEST_CASE("state show needs only the sync's name: it works for a broken spec and
   std::string unset_variable = good;
   unset_variable.replace(unset_variable.find("key        = \"id\""), 17, "key        = \"${SYNCTOOL_TEST_NEVER_SET}\"");
 
-  for (const auto& [what, toml] : {std::pair{"a syntax error", std::string("direction = \n[[[source")},
-                                   std::pair{"an unknown connection", unknown_connection},
-                                   std::pair{"an unset variable", unset_variable}}) {
+  for (const auto& [what, toml] :
+       {std::pair{"a syntax error", std::string("direction = \n[[[source")},
+        std::pair{"an unknown connection", unknown_connection}, std::pair{"an unset variable", unset_variable}}) {
     INFO("the sync file has " << what);
     project.write_sync(kSync, toml);
     auto check = project.run({"check"});
@@ -203,8 +205,8 @@ TEST_CASE("state show needs only the sync's name: it works for a broken spec and
     INFO(text.describe());
     CHECK(text.exit_code == 0);
     CHECK_THAT(text.out, Catch::Contains("source record '17' (no match key): email is empty") &&
-                             Catch::Contains("dup@example.com: duplicate match key") &&
-                             Catch::Contains("links") && Catch::Contains("10"));
+                             Catch::Contains("dup@example.com: duplicate match key") && Catch::Contains("links") &&
+                             Catch::Contains("10"));
     CHECK(text.out.find('\0') == std::string::npos);
 
     auto json = project.run({"state", "show", kSync, "--json"});
@@ -235,8 +237,9 @@ TEST_CASE("state show needs only the sync's name: it works for a broken spec and
   auto broken_project = project.run({"state", "show", kSync});
   INFO(broken_project.describe());
   CHECK(broken_project.exit_code == 2);
-  CHECK_THAT(broken_project.err, Catch::Contains("synctool.toml") &&
-                                     Catch::Contains("state_dir is read from synctool.toml, which has the errors above"));
+  CHECK_THAT(broken_project.err,
+             Catch::Contains("synctool.toml") &&
+                 Catch::Contains("state_dir is read from synctool.toml, which has the errors above"));
 }
 
 TEST_CASE("runs lists a sync's history in run order, whatever the clock said", "[e2e][state-failures]") {
@@ -249,8 +252,8 @@ TEST_CASE("runs lists a sync's history in run order, whatever the clock said", "
     auto store = state::open_lmdb_store(project.state_dir(kSync), false);
     for (int id : {1, 2}) {
       auto txn = store->begin();
-      txn->put_run(4'102'444'800'000, {{"sync", kSync}, {"kind", "incremental"}, {"started_at", "2100-01-01T00:00:00Z"},
-                                       {"id", id}});
+      txn->put_run(4'102'444'800'000,
+                   {{"sync", kSync}, {"kind", "incremental"}, {"started_at", "2100-01-01T00:00:00Z"}, {"id", id}});
       txn->commit();
     }
   }
@@ -290,8 +293,8 @@ TEST_CASE("a full disk under state_dir: exit 7 saying so, nothing half-committed
       ::close(fd);
     }
     project.write_contacts_csv(kSourceCsv, more);
-    for (const std::vector<std::string>& args : {std::vector<std::string>{"run", kSync},
-                                                 std::vector<std::string>{"run", kSync, "--json"}}) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"run", kSync}, std::vector<std::string>{"run", kSync, "--json"}}) {
       auto full = project.run(args);
       expect(full.exit_code == kLocalFailure, "exit 7 on a full disk: " + full.describe());
       expect(full.err.find("the disk holding " + (mount / kSync).string()) != std::string::npos &&
@@ -303,7 +306,8 @@ TEST_CASE("a full disk under state_dir: exit 7 saying so, nothing half-committed
     expect(show.exit_code == 0 && show.json().at("links") == 50, "50 links after the failed runs: " + show.describe());
     auto runs = project.run({"runs", kSync, "--json"});
     expect(runs.exit_code == 0 && !runs.json().at("runs").empty(), "the history: " + runs.describe());
-    expect(runs.json().at("runs").back().at("kind") == "baseline", "the baseline is still recorded: " + runs.describe());
+    expect(runs.json().at("runs").back().at("kind") == "baseline",
+           "the baseline is still recorded: " + runs.describe());
     auto status = project.run({"status"});
     expect(status.exit_code == 0, "status reads a full disk: " + status.describe());
     Db db(project.path(kWarehouse));

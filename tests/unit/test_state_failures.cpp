@@ -54,8 +54,10 @@ struct ChildResult {
   bool exited(int code) const { return signal == 0 && exit_code == code; }
   std::string describe() const {
     std::ostringstream s;
-    if (signal) s << "killed by signal " << signal << " (" << ::strsignal(signal) << ")";
-    else s << "exit " << exit_code;
+    if (signal)
+      s << "killed by signal " << signal << " (" << ::strsignal(signal) << ")";
+    else
+      s << "exit " << exit_code;
     s << "; stderr:\n" << output;
     return s.str();
   }
@@ -176,8 +178,8 @@ void fill_state(const fs::path& folder, int records) {
 // Everything the commands read from a state.
 void read_everything(const StateStore& store) {
   (void)store.runs(0);
-  for (const char* name : {meta::format_version, meta::source_cursor, meta::identity_hash, meta::last_run,
-                           meta::run_sequence})
+  for (const char* name :
+       {meta::format_version, meta::source_cursor, meta::identity_hash, meta::last_run, meta::run_sequence})
     (void)store.get_meta(name);
   (void)store.link_count();
   (void)store.failed_count();
@@ -501,7 +503,8 @@ TEST_CASE("state failures: random damage to a state file is a StateError or exit
 
     // What `status`, `runs` and `state show` do; then what `run` does, and a full check.
     const std::vector<std::pair<const char*, std::function<int()>>> uses = {
-        {"read", [&] {
+        {"read",
+         [&] {
            if (auto ro = open_lmdb_store(folder, true)) read_everything(*ro);
            return kOk;
          }},
@@ -544,10 +547,14 @@ TEST_CASE("state failures: random damage to a state file is a StateError or exit
 
 TEST_CASE("state failures: errno reasons name the folder", "[state][state-failures]") {
   const fs::path dir = "/srv/.synctool/contacts";
-  CHECK(detail::errno_reason(ENOSPC, dir) == "the disk holding /srv/.synctool/contacts is full (No space left on device)");
-  CHECK_THAT(detail::errno_reason(EDQUOT, dir), Catch::StartsWith("the disk quota for /srv/.synctool/contacts is used up"));
-  CHECK_THAT(detail::errno_reason(EROFS, dir), Catch::StartsWith("/srv/.synctool/contacts is on a read-only file system"));
-  CHECK_THAT(detail::errno_reason(EACCES, dir), Catch::StartsWith("this user may not write or read /srv/.synctool/contacts"));
+  CHECK(detail::errno_reason(ENOSPC, dir) ==
+        "the disk holding /srv/.synctool/contacts is full (No space left on device)");
+  CHECK_THAT(detail::errno_reason(EDQUOT, dir),
+             Catch::StartsWith("the disk quota for /srv/.synctool/contacts is used up"));
+  CHECK_THAT(detail::errno_reason(EROFS, dir),
+             Catch::StartsWith("/srv/.synctool/contacts is on a read-only file system"));
+  CHECK_THAT(detail::errno_reason(EACCES, dir),
+             Catch::StartsWith("this user may not write or read /srv/.synctool/contacts"));
   CHECK_THAT(detail::errno_reason(EIO, dir), Catch::Contains("reported an I/O error"));
   CHECK(detail::errno_problem(ENOSPC) == StateProblem::no_space);
   CHECK(detail::errno_problem(EDQUOT) == StateProblem::no_space);
@@ -595,10 +602,10 @@ TEST_CASE("state failures: a full disk at commit keeps what was committed before
         txn->put_base(key_of(i), BaseValue{{{"note", std::string(500, 'n')}}, "h", "", ""});
       }
       txn->put_run(2, {{"run", 2}});
-      expect_state_error([&] { txn->commit(); }, StateProblem::no_space,
-                         {"state " + folder.string() + ": cannot commit: the disk holding " + folder.string() +
-                              " is full",
-                          "nothing of this transaction was kept: the state is as the last commit left it"});
+      expect_state_error(
+          [&] { txn->commit(); }, StateProblem::no_space,
+          {"state " + folder.string() + ": cannot commit: the disk holding " + folder.string() + " is full",
+           "nothing of this transaction was kept: the state is as the last commit left it"});
     }
     // All of the first batch, none of the second, in this process and in a new open.
     expect(store->link_count() == 100, "100 links after the failed commit");
@@ -655,8 +662,9 @@ TEST_CASE("state failures: a full disk when the state is created or opened (real
 
     // No room for LMDB's lock file: without the reservation LMDB writes its sparse map and
     // dies of SIGBUS.
-    expect_state_error([&] { open_lmdb_store(existing, true); }, StateProblem::no_space,
-                       {"state " + existing.string(), "lock.mdb", "the disk holding " + existing.string() + " is full"});
+    expect_state_error(
+        [&] { open_lmdb_store(existing, true); }, StateProblem::no_space,
+        {"state " + existing.string(), "lock.mdb", "the disk holding " + existing.string() + " is full"});
     const auto fresh = mount / "fresh";
     expect_state_error([&] { open_lmdb_store(fresh, false); }, StateProblem::no_space,
                        {"state " + fresh.string(), "is full"});

@@ -624,8 +624,8 @@ void write_version_1_state(const std::filesystem::path& folder, const std::vecto
   MDB_txn* txn = nullptr;
   REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == MDB_SUCCESS);
   MDB_dbi meta_db = 0, runs_db = 0;
-  for (const char* name : {"meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts",
-                           "runs"}) {
+  for (const char* name :
+       {"meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts", "runs"}) {
     MDB_dbi dbi;
     REQUIRE(mdb_dbi_open(txn, name, MDB_CREATE, &dbi) == MDB_SUCCESS);
     if (std::string_view(name) == "meta") meta_db = dbi;
