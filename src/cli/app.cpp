@@ -55,7 +55,8 @@ int run_cli(int argc, char** argv) {
   state->require_subcommand(1);
   auto* state_show = state->add_subcommand("show", "Cursors, link count, pending creates, failed rows");
   state_show->add_option("SYNC", state_name, "The sync")->required();
-  auto* state_reset = state->add_subcommand("reset", "Forget links, cursors and failures (run history stays)");
+  auto* state_reset = state->add_subcommand(
+      "reset", "Forget links, cursors and failures (run history stays); a damaged state's files are removed");
   state_reset->add_option("SYNC", state_name, "The sync")->required();
 
   std::string schema_name;
@@ -86,6 +87,9 @@ int run_cli(int argc, char** argv) {
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);
+  } catch (const state::StateError& e) {
+    out.error(e.what());
+    return engine::exit_code::local_failure;
   } catch (const std::exception& e) {
     out.error(e.what());
     return engine::exit_code::connection;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <optional>
 
 namespace synctool::cli {
 
@@ -15,22 +16,35 @@ int cmd_runs(Context& ctx, const std::string& name, std::size_t limit) {
   } catch (const spec::SpecError& e) {
     return report_spec_error(ctx.out(), e);
   }
-  std::vector<nlohmann::json> runs;
+  // Each sync's runs come in run order (the store's); syncs are merged by start time, never
+  // reordering one sync's runs, so a clock that jumped cannot shuffle a history.
+  std::vector<std::vector<nlohmann::json>> per_sync;
+  int code = engine::exit_code::ok;
   for (const auto& n : names) {
     try {
-      if (auto store = ctx.open_state_read_only(n))
-        for (auto& run : store->runs(limit)) runs.push_back(std::move(run));
+      if (auto store = ctx.open_state_read_only(n)) per_sync.push_back(store->runs(limit));
+    } catch (const state::StateError& e) {
+      ctx.out().error(e.what());
+      code = engine::exit_code::local_failure;
     } catch (const std::exception& e) {
       ctx.out().error(n + ": " + e.what());
     }
   }
-  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
-    return a.value("started_at", "") > b.value("started_at", "");
-  });
-  if (limit && runs.size() > limit) runs.resize(limit);
+  std::vector<nlohmann::json> runs;
+  std::vector<std::size_t> next(per_sync.size(), 0);
+  for (;;) {
+    std::optional<std::size_t> pick;
+    for (std::size_t i = 0; i < per_sync.size(); ++i) {
+      if (next[i] >= per_sync[i].size()) continue;
+      if (!pick || per_sync[i][next[i]].value("started_at", "") > per_sync[*pick][next[*pick]].value("started_at", ""))
+        pick = i;
+    }
+    if (!pick || (limit && runs.size() >= limit)) break;
+    runs.push_back(std::move(per_sync[*pick][next[*pick]++]));
+  }
   if (ctx.out().json()) {
     ctx.out().print_json({{"runs", runs}});
-    return engine::exit_code::ok;
+    return code;
   }
   std::vector<std::vector<std::string>> rows;
   auto n = [](const nlohmann::json& run, const char* side, const char* field) {
@@ -46,7 +60,7 @@ int cmd_runs(Context& ctx, const std::string& name, std::size_t limit) {
   ctx.out().print(report::render_table({"STARTED", "SYNC", "KIND", "TIME", "READ", "CREATED", "UPDATED", "DELETED",
                                         "UNCHANGED", "REJECTED", "FAILED", "EXIT"},
                                        rows));
-  return engine::exit_code::ok;
+  return code;
 }
 
 }  // namespace synctool::cli

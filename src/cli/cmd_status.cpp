@@ -34,6 +34,7 @@ int cmd_status(Context& ctx) {
   }
   std::vector<std::vector<std::string>> rows;
   auto list = nlohmann::json::array();
+  int code = engine::exit_code::ok;
   for (const auto& name : names) {
     nlohmann::json item = {{"sync", name}};
     std::string direction = "?";
@@ -58,6 +59,11 @@ int cmd_status(Context& ctx) {
         }
         if (store->get_meta(state::meta::paused)) status = "paused";
       }
+    } catch (const state::StateError& e) {
+      status = "state unreadable";
+      item["error"] = e.what();
+      ctx.out().error(e.what());
+      code = engine::exit_code::local_failure;
     } catch (const std::exception& e) {
       status = std::string("state unreadable: ") + e.what();
     }
@@ -70,7 +76,7 @@ int cmd_status(Context& ctx) {
     ctx.out().print_json({{"syncs", list}});
   else
     ctx.out().print(report::render_table({"SYNC", "DIRECTION", "STATUS", "LAST SYNC", "RECORDS"}, rows));
-  return engine::exit_code::ok;
+  return code;
 }
 
 }  // namespace synctool::cli

@@ -83,6 +83,8 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
     auto report = engine::run_sync(inputs, options);
     if (!options.dry_run) remove_stale_staging(scratch);
     return report;
+  } catch (const state::StateError& e) {
+    return failed_report(name, options.dry_run, engine::exit_code::local_failure, e.what());
   } catch (const connectors::ConnectorError& e) {
     return failed_report(name, options.dry_run, engine::exit_code::connection, e.what());
   } catch (const std::runtime_error& e) {

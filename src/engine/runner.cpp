@@ -158,6 +158,9 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         auto txn = writable->begin();
         txn->put_run(report.started_ms, stored);
         txn->commit();
+      } catch (const state::StateError& e) {
+        if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
+        if (report.exit_code == exit_code::ok) report.exit_code = exit_code::local_failure;
       } catch (const std::exception& e) {
         if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
         if (report.exit_code == exit_code::ok) report.exit_code = exit_code::connection;
@@ -298,6 +301,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       }
       txn->commit();
     }
+  } catch (const state::StateError& e) {
+    return finish(exit_code::local_failure, e.what());
   } catch (const connectors::ConnectorError& e) {
     return finish(exit_code::connection, e.what());
   } catch (const std::exception& e) {
