@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -133,8 +134,10 @@ TEST_CASE("random damage to a real state: every command exits 0 or 7, never a si
   const std::size_t page = 4096;
   REQUIRE(pristine.size() >= 8 * page);
 
-  const std::uint64_t seed = std::random_device{}();
-  INFO("seed " << seed);
+  // A new seed each run, printed on failure; SYNCTOOL_E2E_SEED replays one.
+  const char* replay = std::getenv("SYNCTOOL_E2E_SEED");
+  const std::uint64_t seed = replay ? std::stoull(replay) : std::random_device{}();
+  INFO("seed " << seed << " (set SYNCTOOL_E2E_SEED to replay)");
   std::mt19937_64 random(seed);
   for (int round = 0; round < 4; ++round) {
     std::string bytes = pristine;
