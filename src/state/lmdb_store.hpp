@@ -17,8 +17,10 @@ namespace synctool::state {
 // a data file that is not LMDB's, truncated (shorter than its last page) or damaged, a
 // format version this synctool does not read. A new environment is created whole (in a
 // folder of its own, then linked into place), so a data.mdb that is empty or short was
-// damaged later, never half-created. A writable open upgrades format version 1 (runs keyed
-// by start time) to 2 (runs keyed by run sequence) in place; a read-only open reads either.
+// damaged later, never half-created. A writable open first checks the structure of every
+// page (check_pages in lmdb_support.hpp), since LMDB's writes trust them; it upgrades format
+// version 1 (runs keyed by start time) to 2 (runs keyed by run sequence) in place; a
+// read-only open reads either.
 //
 // The maps of the environment are watched by a fault guard (fault_guard.hpp) for as long as
 // the store lives: damage that LMDB follows without noticing ends the process with exit 7
