@@ -104,7 +104,8 @@ int run_cli(int argc, char** argv) {
   state->require_subcommand(1);
   auto* state_show = state->add_subcommand("show", "Cursors, link count, pending creates, failed rows");
   state_show->add_option("SYNC", state_name, "The sync")->required();
-  auto* state_reset = state->add_subcommand("reset", "Forget links, cursors and failures (run history stays)");
+  auto* state_reset = state->add_subcommand(
+      "reset", "Forget links, cursors and failures (run history stays); a damaged state's files are removed");
   state_reset->add_option("SYNC", state_name, "The sync")->required();
 
   std::string schema_name;

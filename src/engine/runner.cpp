@@ -213,10 +213,14 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         auto txn = writable->begin();
         txn->put_run(report.started_ms, stored);
         txn->commit();
+      } catch (const state::StateError& e) {
+        if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
+        if (report.exit_code == exit_code::ok || report.exit_code == exit_code::rows_failed)
+          report.exit_code = exit_code::local_failure;
       } catch (const std::exception& e) {
         if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
         if (report.exit_code == exit_code::ok || report.exit_code == exit_code::rows_failed)
-          report.exit_code = dynamic_cast<const state::StateError*>(&e) ? exit_code::local_failure : exit_code::connection;
+          report.exit_code = exit_code::connection;
       }
     }
     return report;

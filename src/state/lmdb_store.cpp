@@ -1,11 +1,21 @@
 #include "state/lmdb_store.hpp"
 
+#include "state/fault_guard.hpp"
+#include "state/local_errors.hpp"
 #include "state/lmdb_support.hpp"
-#include "util/fs.hpp"
 
 #include <lmdb.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -15,16 +25,24 @@ namespace {
 
 using detail::check;
 using detail::fail;
+using detail::fail_damaged;
 using detail::StoredKey;
 using detail::to_val;
 using detail::to_view;
+using detail::Where;
 using nlohmann::json;
 
 enum Db : std::size_t { kMeta, kLinks, kSourceIds, kDestinationIds, kBase, kPending, kFailed, kConflicts, kRuns, kDbCount };
 constexpr std::array<const char*, kDbCount> kDbNames = {
     "meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts", "runs"};
 
-constexpr const char* kFormatVersion = "1";
+// Version 2 keys `runs` by run sequence number; version 1 keyed it by start time in
+// milliseconds (two runs in the same millisecond overwrote each other, and a clock set back
+// reordered the history). A writable open upgrades 1 to 2; a read-only open reads either.
+constexpr const char* kFormatVersion = "2";
+constexpr const char* kFormatVersionTimeKeyedRuns = "1";
+// Scratch table for the upgrade, dropped in the same transaction.
+constexpr const char* kUpgradeRunsDb = "runs.upgrade";
 // Virtual address space only: without MDB_WRITEMAP the file grows with the data, so a map
 // this large costs nothing and leaves room for millions of records.
 constexpr std::size_t kMapSize = sizeof(void*) >= 8 ? (std::size_t{64} << 30) : (std::size_t{1} << 30);
@@ -71,18 +89,18 @@ Conflict from_json<Conflict>(const json& j) {
 
 // Decodes a record, turning a wrong shape into the same "corrupt" error as bad CBOR.
 template <typename T>
-T decode_record(const json& j, const std::string& where) {
-  if (!j.is_object()) throw std::runtime_error(where + ": corrupt stored value: not an object");
+T decode_record(const json& j, const Where& where, std::string_view table) {
+  if (!j.is_object()) fail_damaged(where, "holds a corrupt value in " + std::string(table) + ": not an object");
   try {
     return from_json<T>(j);
   } catch (const json::exception& e) {
-    throw std::runtime_error(where + ": corrupt stored value: " + e.what());
+    fail_damaged(where, "holds a corrupt value in " + std::string(table) + ": " + e.what());
   }
 }
 
-// Big-endian so that LMDB's byte order is chronological order (start times are >= 0).
-std::array<char, 8> run_key(std::int64_t started_ms) {
-  auto v = static_cast<std::uint64_t>(started_ms);
+// Big-endian so that LMDB's byte order is numeric order (run sequence numbers; in format
+// version 1, start times).
+std::array<char, 8> run_key(std::uint64_t v) {
   std::array<char, 8> key{};
   for (int i = 7; i >= 0; --i) {
     key[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
@@ -91,15 +109,48 @@ std::array<char, 8> run_key(std::int64_t started_ms) {
   return key;
 }
 
+std::uint64_t run_key_value(const MDB_val& k) {
+  std::uint64_t v = 0;
+  const auto* bytes = static_cast<const unsigned char*>(k.mv_data);
+  for (std::size_t i = 0; i < k.mv_size && i < 8; ++i) v = (v << 8) | bytes[i];
+  return v;
+}
+
+json parse_run(const MDB_val& v, const Where& where) {
+  try {
+    return json::parse(to_view(v));
+  } catch (const json::exception& e) {
+    fail_damaged(where, std::string("holds a corrupt run record: ") + e.what());
+  }
+}
+
 bool clears_with_sync_state(std::string_view meta_name) {
   return meta_name.starts_with("cursor.") || meta_name == meta::baseline_done || meta_name == meta::identity_hash ||
          meta_name == meta::last_full_sync;
 }
 
-struct EnvCloser {
-  void operator()(MDB_env* env) const { mdb_env_close(env); }
+// An open LMDB environment and the fault guards over its maps, which go before the maps do.
+struct Environment {
+  MDB_env* env = nullptr;
+  detail::MappedFileGuard data_guard;
+  detail::MappedFileGuard lock_guard;
+  detail::AssertionWatch assertions;
+  Environment(MDB_env* e, const Where& where) : env(e), assertions(e, where) {}
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+  ~Environment() {
+    data_guard = detail::MappedFileGuard();
+    lock_guard = detail::MappedFileGuard();
+    mdb_env_close(env);
+  }
 };
-using EnvPtr = std::unique_ptr<MDB_env, EnvCloser>;
+using EnvPtr = std::unique_ptr<Environment>;
+
+int data_fd(MDB_env* env, const Where& where) {
+  mdb_filehandle_t fd;
+  check(where, mdb_env_get_fd(env, &fd), "read the environment");
+  return fd;
+}
 
 // Aborts a transaction that was not committed.
 struct TxnGuard {
@@ -136,11 +187,16 @@ class LmdbWriteTxn;
 // every commit and renewed on the next read, so reads always see the latest committed state.
 // Iterations use their own snapshot so that committing from inside a callback is safe.
 // Single-threaded; a WriteTxn must not outlive its store.
+//
+// Every value or key read from the map is checked to lie inside the file's committed pages
+// before it is copied: a damaged node can claim a size that runs past the end of the file,
+// where reading would raise SIGBUS.
 class LmdbStore final : public StateStore {
  public:
-  LmdbStore(std::filesystem::path dir, EnvPtr env, bool read_only, Dbis dbis)
-      : where_("state " + dir.string()), env_(std::move(env)), read_only_(read_only), dbis_(dbis) {
-    resident_.attach(env_.get());
+  LmdbStore(Where where, EnvPtr env, bool read_only, Dbis dbis)
+      : where_(std::move(where)), env_(std::move(env)), read_only_(read_only), dbis_(dbis) {
+    resident_.attach(env_->env);
+    refresh_data_end();
   }
 
   ~LmdbStore() override {
@@ -185,18 +241,16 @@ class LmdbStore final : public StateStore {
     std::vector<json> out;
     if (!dbis_.present[kRuns]) return out;
     CursorGuard cursor;
-    check(where_, mdb_cursor_open(reader(), dbis_.dbi[kRuns], &cursor.cursor), "reading runs");
-    MDB_val k, v;
+    check(where_, mdb_cursor_open(reader(), dbis_.dbi[kRuns], &cursor.cursor), "read runs");
+    MDB_val k{}, v{};
     int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_LAST);
     while (rc == MDB_SUCCESS && (limit == 0 || out.size() < limit)) {
-      try {
-        out.push_back(json::parse(to_view(v)));
-      } catch (const json::exception& e) {
-        throw std::runtime_error(where_ + ": corrupt run record: " + e.what());
-      }
+      require_in_file(v, "runs");
+      out.push_back(parse_run(v, where_));
+      k = v = MDB_val{};
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_PREV);
     }
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) fail(where_, rc, "reading runs");
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) fail(where_, rc, "read runs");
     return out;
   }
 
@@ -206,15 +260,19 @@ class LmdbStore final : public StateStore {
 
   std::unique_ptr<WriteTxn> begin() override;
 
+  // Reads every entry of every database, and LMDB's list of free pages, checking what each
+  // holds. Throws StateError(damaged) at the first problem.
+  void verify() const;
+
  private:
   friend class LmdbWriteTxn;
 
   MDB_txn* reader() const {
     if (!reader_) {
-      check(where_, mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &reader_), "beginning a read");
+      check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &reader_), "begin a read");
       reader_live_ = true;
     } else if (!reader_live_) {
-      check(where_, mdb_txn_renew(reader_), "renewing a read");
+      check(where_, mdb_txn_renew(reader_), "renew a read");
       reader_live_ = true;
     }
     return reader_;
@@ -222,10 +280,42 @@ class LmdbStore final : public StateStore {
 
   void after_commit() {
     writing_ = false;
+    refresh_data_end();
     if (reader_live_) {
       mdb_txn_reset(reader_);
       reader_live_ = false;
     }
+  }
+
+  // The end of the committed pages of the newest meta (LMDB reads no page past it).
+  void refresh_data_end() const {
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env_->env, &info) == MDB_SUCCESS && mdb_env_stat(env_->env, &st) == MDB_SUCCESS)
+      data_end_ = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  }
+
+  // Bytes that LMDB hands back must lie inside the file's committed pages. A write
+  // transaction's own pages are in memory (`in_write` allows that); a read transaction has
+  // nothing outside the map. Callers clear `v` before the LMDB call: a damaged page can make
+  // LMDB report success without setting it (a page flagged LEAF2 returns keys only).
+  void require_in_file(const MDB_val& v, std::string_view table, bool in_write = false) const {
+    const auto begin = env_->data_guard.begin();
+    const auto at = reinterpret_cast<std::uintptr_t>(v.mv_data);
+    if (v.mv_data == nullptr)
+      fail_damaged(where_, "is damaged: LMDB found an entry of " + std::string(table) + " without its bytes");
+    if (begin == 0) return;  // the map was not found: nothing to check against
+    if (at < begin || at >= env_->data_guard.end()) {
+      if (in_write) return;
+      fail_damaged(where_, "is damaged: an entry of " + std::string(table) + " points outside the file");
+    }
+    const std::uint64_t offset = at - begin;
+    if (v.mv_size <= data_end_ && offset <= data_end_ - v.mv_size) return;
+    refresh_data_end();  // another process may have committed since
+    if (v.mv_size <= data_end_ && offset <= data_end_ - v.mv_size) return;
+    fail_damaged(where_, "is damaged: an entry of " + std::string(table) + " at byte " + std::to_string(offset) +
+                             " claims " + std::to_string(v.mv_size) + " bytes, past the end of its data at byte " +
+                             std::to_string(data_end_));
   }
 
   // The raw value under `key`, viewed in the cached read transaction (valid until the next
@@ -233,11 +323,12 @@ class LmdbStore final : public StateStore {
   std::optional<MDB_val> lookup(Db db, const StoredKey& key) const {
     if (!dbis_.present[db]) return std::nullopt;
     MDB_val k = key.val();
-    MDB_val v;
+    MDB_val v{};
     resident_.tick();  // before the read: the returned view must stay mapped while it is used
     int rc = mdb_get(reader(), dbis_.dbi[db], &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
-    check(where_, rc, kDbNames[db]);
+    check(where_, rc, std::string("read ") + kDbNames[db]);
+    require_in_file(v, kDbNames[db]);
     return v;
   }
 
@@ -256,43 +347,99 @@ class LmdbStore final : public StateStore {
     StoredKey stored(key);
     auto v = lookup(db, stored);
     if (!v) return std::nullopt;
-    return decode_record<T>(detail::decode_value(stored.val(), *v, where_), where_);
+    return decode_record<T>(detail::decode_value(stored.val(), *v, where_, kDbNames[db]), where_, kDbNames[db]);
+  }
+
+  // Calls fn(key, value) for every entry of `db` in a snapshot of its own, both checked to lie
+  // in the file.
+  void scan_raw(MDB_dbi dbi, std::string_view table,
+                const std::function<bool(const MDB_val&, const MDB_val&)>& fn) const {
+    TxnGuard txn;
+    check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(txn.txn, dbi, &cursor.cursor), "read " + std::string(table));
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+      require_in_file(k, table);
+      require_in_file(v, table);
+      if (!fn(k, v)) return;
+      resident_.tick();
+      k = v = MDB_val{};
+      rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "read " + std::string(table));
   }
 
   template <typename T>
   void scan_records(Db db, const std::function<bool(const std::string&, const T&)>& fn) const {
     if (!dbis_.present[db]) return;
-    TxnGuard txn;
-    check(where_, mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn.txn), "beginning a read");
-    CursorGuard cursor;
-    check(where_, mdb_cursor_open(txn.txn, dbis_.dbi[db], &cursor.cursor), kDbNames[db]);
-    MDB_val k, v;
-    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
-    while (rc == MDB_SUCCESS) {
-      auto entry = detail::decode_entry(k, v, where_);
-      if (!fn(entry.key, decode_record<T>(entry.value, where_))) return;
-      resident_.tick();
-      rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
-    }
-    if (rc != MDB_NOTFOUND) fail(where_, rc, kDbNames[db]);
+    scan_raw(dbis_.dbi[db], kDbNames[db], [&](const MDB_val& k, const MDB_val& v) {
+      auto entry = detail::decode_entry(k, v, where_, kDbNames[db]);
+      return fn(entry.key, decode_record<T>(entry.value, where_, kDbNames[db]));
+    });
   }
 
   std::size_t count(Db db) const {
     if (!dbis_.present[db]) return 0;
     MDB_stat st;
-    check(where_, mdb_stat(reader(), dbis_.dbi[db], &st), kDbNames[db]);
+    check(where_, mdb_stat(reader(), dbis_.dbi[db], &st), std::string("count ") + kDbNames[db]);
     return st.ms_entries;
   }
 
-  std::string where_;
+  Where where_;
   EnvPtr env_;
   bool read_only_;
   Dbis dbis_;
   mutable MDB_txn* reader_ = nullptr;
   mutable bool reader_live_ = false;
+  mutable std::uint64_t data_end_ = 0;
   bool writing_ = false;
   mutable detail::ResidentPages resident_;
 };
+
+void LmdbStore::verify() const {
+  {
+    // The structure of every page first (LMDB follows what it finds), in a snapshot of its
+    // own: the caller keeps writers out.
+    TxnGuard txn;
+    check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
+    detail::check_pages(data_fd(env_->env, where_), where_);
+  }
+  for (std::size_t i = 0; i < kDbCount; ++i) {
+    if (!dbis_.present[i]) continue;
+    const Db db = static_cast<Db>(i);
+    scan_raw(dbis_.dbi[db], kDbNames[db], [&](const MDB_val& k, const MDB_val& v) {
+      switch (db) {
+        case kMeta:
+        case kSourceIds:
+        case kDestinationIds:
+          break;  // plain bytes
+        case kRuns:
+          parse_run(v, where_);
+          break;
+        case kLinks:
+          decode_record<Link>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
+          break;
+        case kBase:
+          decode_record<BaseValue>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
+          break;
+        case kPending:
+          decode_record<PendingIntent>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
+          break;
+        case kFailed:
+          decode_record<FailedRow>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
+          break;
+        case kConflicts:
+          decode_record<Conflict>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
+          break;
+        case kDbCount:
+          break;
+      }
+      return true;
+    });
+  }
+}
 
 class LmdbWriteTxn final : public WriteTxn {
  public:
@@ -346,27 +493,32 @@ class LmdbWriteTxn final : public WriteTxn {
   }
   void erase_meta(const std::string& name) override { del(kMeta, StoredKey(name)); }
 
-  void put_run(std::int64_t started_ms, const nlohmann::json& report) override {
-    auto key = run_key(started_ms);
+  // The run is stored under the next run sequence number; its start time is in the report.
+  void put_run(std::int64_t /*started_ms*/, const nlohmann::json& report) override {
+    const std::uint64_t sequence = last_run_sequence() + 1;
+    auto key = run_key(sequence);
     MDB_val k{key.size(), key.data()};
     std::string text = report.dump();
     MDB_val v = to_val(text);
-    check(store_.where_, mdb_put(live(), dbi(kRuns), &k, &v, 0), "writing runs");
+    check(store_.where_, mdb_put(live(), dbi(kRuns), &k, &v, 0), "write runs");
+    set_meta(meta::run_sequence, std::to_string(sequence));
   }
 
   void clear_sync_state() override {
     for (Db db : {kLinks, kSourceIds, kDestinationIds, kBase, kPending, kFailed, kConflicts})
-      check(store_.where_, mdb_drop(live(), dbi(db), 0), kDbNames[db]);
+      check(store_.where_, mdb_drop(live(), dbi(db), 0), std::string("clear ") + kDbNames[db]);
     std::vector<std::string> doomed;
     {
       CursorGuard cursor;
-      check(store_.where_, mdb_cursor_open(live(), dbi(kMeta), &cursor.cursor), "meta");
-      MDB_val k, v;
+      check(store_.where_, mdb_cursor_open(live(), dbi(kMeta), &cursor.cursor), "read meta");
+      MDB_val k{}, v{};
       int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
       for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+        store_.require_in_file(k, "meta", true);
         if (clears_with_sync_state(to_view(k))) doomed.emplace_back(to_view(k));
+        k = v = MDB_val{};
       }
-      if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "meta");
+      if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "read meta");
     }
     for (const auto& name : doomed) del(kMeta, StoredKey(name));
   }
@@ -374,27 +526,61 @@ class LmdbWriteTxn final : public WriteTxn {
   void commit() override {
     MDB_txn* txn = live();
     txn_ = nullptr;
-    // LMDB frees the transaction whether or not the commit succeeds.
+    // LMDB frees the transaction whether or not the commit succeeds, and a failed commit
+    // changes nothing: the meta page that makes a transaction visible is written last.
     int rc = mdb_txn_commit(txn);
     store_.after_commit();
-    check(store_.where_, rc, "committing");
+    if (rc != MDB_SUCCESS)
+      fail(store_.where_, rc, "commit",
+           "nothing of this transaction was kept: the state is as the last commit left it");
   }
 
  private:
   MDB_txn* live() {
-    if (!txn_) throw std::logic_error(store_.where_ + ": transaction already committed");
+    if (!txn_) throw std::logic_error(store_.where_.what + ": transaction already committed");
     return txn_;
   }
   MDB_dbi dbi(Db db) const { return store_.dbis_.dbi[db]; }
 
+  // The highest run sequence number used: the meta's, or the last key's if that is higher
+  // (the meta is written with every run, so they agree unless the file was edited).
+  std::uint64_t last_run_sequence() {
+    std::uint64_t last = 0;
+    StoredKey name(meta::run_sequence);
+    MDB_val k = name.val();
+    MDB_val v{};
+    int rc = mdb_get(live(), dbi(kMeta), &k, &v);
+    if (rc == MDB_SUCCESS) {
+      store_.require_in_file(v, "meta", true);
+      auto text = to_view(v);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), last);
+      if (ec != std::errc() || end != text.data() + text.size())
+        fail_damaged(store_.where_, "holds a corrupt run sequence number in meta");
+    } else if (rc != MDB_NOTFOUND) {
+      fail(store_.where_, rc, "read meta");
+    }
+    CursorGuard cursor;
+    check(store_.where_, mdb_cursor_open(live(), dbi(kRuns), &cursor.cursor), "read runs");
+    MDB_val rk{}, rv{};
+    rc = mdb_cursor_get(cursor.cursor, &rk, &rv, MDB_LAST);
+    if (rc == MDB_SUCCESS) {
+      store_.require_in_file(rk, "runs", true);
+      last = std::max(last, run_key_value(rk));
+    } else if (rc != MDB_NOTFOUND) {
+      fail(store_.where_, rc, "read runs");
+    }
+    return last;
+  }
+
   template <typename T>
   std::optional<T> get(Db db, const StoredKey& stored) {
     MDB_val k = stored.val();
-    MDB_val v;
+    MDB_val v{};
     int rc = mdb_get(live(), dbi(db), &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
-    check(store_.where_, rc, kDbNames[db]);
-    return decode_record<T>(detail::decode_value(k, v, store_.where_), store_.where_);
+    check(store_.where_, rc, std::string("read ") + kDbNames[db]);
+    store_.require_in_file(v, kDbNames[db], true);
+    return decode_record<T>(detail::decode_value(k, v, store_.where_, kDbNames[db]), store_.where_, kDbNames[db]);
   }
 
   void put(Db db, const std::string& key, const json& value) { put(db, StoredKey(key), key, value); }
@@ -405,14 +591,14 @@ class LmdbWriteTxn final : public WriteTxn {
   void put_bytes(Db db, const StoredKey& stored, MDB_val v) {
     MDB_val k = stored.val();
     store_.resident_.tick();  // the descent reads mapped pages; a big batch must not pile them up
-    check(store_.where_, mdb_put(live(), dbi(db), &k, &v, 0), kDbNames[db]);
+    check(store_.where_, mdb_put(live(), dbi(db), &k, &v, 0), std::string("write ") + kDbNames[db]);
   }
 
   void del(Db db, const StoredKey& stored) {
     MDB_val k = stored.val();
     store_.resident_.tick();
     int rc = mdb_del(live(), dbi(db), &k, nullptr);
-    if (rc != MDB_NOTFOUND) check(store_.where_, rc, kDbNames[db]);
+    if (rc != MDB_NOTFOUND) check(store_.where_, rc, std::string("delete from ") + kDbNames[db]);
   }
 
   // Reverse entries map an id to its match key as plain bytes; nothing iterates them, so a
@@ -426,10 +612,11 @@ class LmdbWriteTxn final : public WriteTxn {
     if (id.empty()) return;
     StoredKey stored(id);
     MDB_val k = stored.val();
-    MDB_val v;
+    MDB_val v{};
     int rc = mdb_get(live(), dbi(db), &k, &v);
     if (rc == MDB_NOTFOUND) return;
-    check(store_.where_, rc, kDbNames[db]);
+    check(store_.where_, rc, std::string("read ") + kDbNames[db]);
+    store_.require_in_file(v, kDbNames[db], true);
     if (to_view(v) == key) del(db, stored);
   }
 
@@ -439,74 +626,308 @@ class LmdbWriteTxn final : public WriteTxn {
 };
 
 std::unique_ptr<WriteTxn> LmdbStore::begin() {
-  if (read_only_) throw std::logic_error(where_ + ": opened read-only, cannot write");
+  if (read_only_) throw std::logic_error(where_.what + ": opened read-only, cannot write");
   // A second write transaction in the same thread would deadlock on LMDB's writer mutex.
-  if (writing_) throw std::logic_error(where_ + ": a write transaction is already open");
+  if (writing_) throw std::logic_error(where_.what + ": a write transaction is already open");
   MDB_txn* txn = nullptr;
-  check(where_, mdb_txn_begin(env_.get(), nullptr, 0, &txn), "beginning a write");
+  check(where_, mdb_txn_begin(env_->env, nullptr, 0, &txn), "begin a write");
   return std::make_unique<LmdbWriteTxn>(*this, txn);
 }
 
-// Opens every named database (creating them when writable) and checks or writes the format
-// version, in one transaction.
-Dbis open_databases(MDB_env* env, const std::string& where, bool read_only) {
+// Format version 1 keyed runs by start time; re-keys them 1..n in their current (time)
+// order and records n as the last run sequence, through a scratch database so that no new
+// key can meet an old one. Part of the caller's transaction: all or nothing.
+void upgrade_time_keyed_runs(MDB_txn* txn, const Dbis& dbis, const Where& where) {
+  MDB_dbi scratch;
+  check(where, mdb_dbi_open(txn, kUpgradeRunsDb, MDB_CREATE, &scratch), "upgrade runs");
+  std::uint64_t sequence = 0;
+  auto copy = [&](MDB_dbi from, MDB_dbi to, bool renumber) {
+    CursorGuard cursor;
+    check(where, mdb_cursor_open(txn, from, &cursor.cursor), "upgrade runs");
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+      if (!k.mv_data || !v.mv_data) fail_damaged(where, "is damaged: LMDB found a run without its bytes");
+      parse_run(v, where);  // a damaged record is found now, not carried over
+      std::array<char, 8> key{};
+      MDB_val nk = k;
+      if (renumber) {
+        key = run_key(++sequence);
+        nk = MDB_val{key.size(), key.data()};
+      }
+      // APPEND: keys arrive in ascending order, and LMDB checks it.
+      check(where, mdb_put(txn, to, &nk, &v, MDB_APPEND), "upgrade runs");
+      k = v = MDB_val{};
+    }
+    if (rc != MDB_NOTFOUND) fail(where, rc, "upgrade runs");
+  };
+  copy(dbis.dbi[kRuns], scratch, true);
+  check(where, mdb_drop(txn, dbis.dbi[kRuns], 0), "upgrade runs");
+  copy(scratch, dbis.dbi[kRuns], false);
+  check(where, mdb_drop(txn, scratch, 1), "upgrade runs");
+  const std::string last = std::to_string(sequence);
+  MDB_val k = to_val(std::string_view(meta::run_sequence));
+  MDB_val v = to_val(last);
+  check(where, mdb_put(txn, dbis.dbi[kMeta], &k, &v, 0), "upgrade runs");
+}
+
+// Opens every named database (creating them when writable) and checks, writes or upgrades the
+// format version, in one transaction. Before a writable open changes anything, while it holds
+// LMDB's writer lock, every page is checked (check_pages): LMDB's own writes trust the pages
+// they copy.
+Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
   Dbis dbis;
   TxnGuard txn;
-  check(where, mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &txn.txn), "beginning setup");
+  check(where, mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &txn.txn), "begin setup");
+  if (!read_only) detail::check_pages(data_fd(env, where), where);
   for (std::size_t i = 0; i < kDbCount; ++i) {
     int rc = mdb_dbi_open(txn.txn, kDbNames[i], read_only ? 0 : MDB_CREATE, &dbis.dbi[i]);
     if (rc == MDB_NOTFOUND && read_only) continue;
-    check(where, rc, kDbNames[i]);
+    // A named database is an entry of the main one: an entry that is no database is damage.
+    if (rc == MDB_INCOMPATIBLE)
+      fail_damaged(where, std::string("is damaged: its database ") + kDbNames[i] + " is not one");
+    check(where, rc, std::string("open ") + kDbNames[i]);
     dbis.present[i] = true;
   }
   if (dbis.present[kMeta]) {
     MDB_val k = to_val(std::string_view(meta::format_version));
-    MDB_val v;
+    MDB_val v{};
     int rc = mdb_get(txn.txn, dbis.dbi[kMeta], &k, &v);
+    std::string_view write_version;
+    if (rc == MDB_SUCCESS && !v.mv_data)
+      fail_damaged(where, "is damaged: LMDB found its format version without its bytes");
     if (rc == MDB_SUCCESS) {
-      if (to_view(v) != kFormatVersion)
-        throw std::runtime_error(where + ": unsupported state format version \"" + std::string(to_view(v)) +
-                                 "\" (this synctool reads version " + kFormatVersion + ")");
-    } else if (rc == MDB_NOTFOUND) {
-      if (!read_only) {
-        MDB_val version = to_val(std::string_view(kFormatVersion));
-        check(where, mdb_put(txn.txn, dbis.dbi[kMeta], &k, &version, 0), "meta");
+      const std::string found(to_view(v).substr(0, 64));
+      if (found == kFormatVersionTimeKeyedRuns) {
+        if (!read_only) {
+          upgrade_time_keyed_runs(txn.txn, dbis, where);
+          write_version = kFormatVersion;
+        }
+      } else if (found != kFormatVersion) {
+        throw StateError(where.what + ": unsupported state format version \"" + found +
+                         "\" (this synctool reads versions " + kFormatVersionTimeKeyedRuns + " and " + kFormatVersion +
+                         "; a newer synctool wrote it)");
       }
+    } else if (rc == MDB_NOTFOUND) {
+      if (!read_only) write_version = kFormatVersion;
     } else {
-      fail(where, rc, "meta");
+      fail(where, rc, "read meta");
+    }
+    if (!write_version.empty()) {
+      MDB_val version = to_val(write_version);
+      check(where, mdb_put(txn.txn, dbis.dbi[kMeta], &k, &version, 0), "write meta");
     }
   }
   // Committing (rather than aborting) keeps the database handles open, also for a read txn.
-  check(where, mdb_txn_commit(txn.release()), "committing setup");
+  int rc = mdb_txn_commit(txn.release());
+  if (rc != MDB_SUCCESS) fail(where, rc, "commit setup", "nothing was changed");
   return dbis;
+}
+
+// Opens the LMDB environment in `where.dir` (whose data file exists) and guards its maps.
+EnvPtr open_environment(const Where& where, bool read_only) {
+  MDB_env* raw = nullptr;
+  check(where, mdb_env_create(&raw), "create the environment");
+  auto env = std::make_unique<Environment>(raw, where);
+  check(where, mdb_env_set_maxdbs(raw, kMaxDbs), "configure the environment");
+  check(where, mdb_env_set_mapsize(raw, kMapSize), "configure the environment");
+  // Default sync-on-commit (no MDB_NOSYNC / MDB_NOMETASYNC): a commit survives power loss.
+  // MDB_NOTLS lets the cached read transaction coexist with iteration snapshots.
+  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0u);
+  check(where, mdb_env_open(raw, where.dir.c_str(), flags, 0600), "open");
+  mdb_filehandle_t fd;
+  check(where, mdb_env_get_fd(raw, &fd), "open");
+  env->data_guard = detail::MappedFileGuard(fd, where.data_file(), where.what, where.advice);
+  env->lock_guard = detail::MappedFileGuard(-1, where.dir / "lock.mdb", where.what, where.advice);
+  // check_data_file() saw this before LMDB mapped it; the meta LMDB now uses must agree.
+  MDB_envinfo info;
+  MDB_stat st;
+  check(where, mdb_env_info(raw, &info), "open");
+  check(where, mdb_env_stat(raw, &st), "open");
+  struct stat file {};
+  if (::fstat(fd, &file) != 0) detail::throw_errno(where.what, errno, "read " + where.data_file().string(), where.dir);
+  const std::uint64_t data_end = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  if (static_cast<std::uint64_t>(file.st_size) < data_end)
+    fail_damaged(where, "is truncated: " + std::to_string(file.st_size) + " bytes, but its last page ends at " +
+                            std::to_string(data_end));
+  return env;
+}
+
+// Folders "creating-<pid>-XXXXXX" that a process which no longer runs left behind.
+void remove_abandoned_creations(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("creating-")) continue;
+    const auto rest = std::string_view(name).substr(9);
+    long pid = 0;
+    auto [end, parse_error] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+    if (parse_error != std::errc() || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+// Creates the environment whole: in a folder of its own first, then linked into place as
+// data.mdb. An open that fails half-way (a full disk, a kill) leaves no data.mdb behind, so
+// an existing data.mdb that is short or empty was damaged afterwards, never half-created.
+// link() does not replace: when two processes create at once, the first one's file stays.
+void create_environment(const Where& where) {
+  std::string pattern = (where.dir / ("creating-" + std::to_string(::getpid()) + "-XXXXXX")).string();
+  if (!::mkdtemp(pattern.data()))
+    detail::throw_errno(where.what, errno, "create a folder in " + where.dir.string(), where.dir);
+  const std::filesystem::path folder = pattern;
+  struct Cleanup {
+    std::filesystem::path folder;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(folder, ec);
+    }
+  } cleanup{folder};
+  Where fresh{where.what, folder, where.advice, where.dir};
+  detail::reserve_lock_file(fresh, false);
+  {
+    EnvPtr env = open_environment(fresh, false);
+    open_databases(env->env, fresh, false);
+  }
+  if (::link((folder / "data.mdb").c_str(), where.data_file().c_str()) != 0 && errno != EEXIST)
+    detail::throw_errno(where.what, errno, "create " + where.data_file().string(), where.dir);
+  int dir_fd = ::open(where.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    // The new name must survive a power loss as the file's contents do (committed above).
+    int rc = ::fsync(dir_fd);
+    int err = errno;
+    ::close(dir_fd);
+    if (rc != 0) detail::throw_errno(where.what, err, "create " + where.data_file().string(), where.dir);
+  }
+}
+
+Where where_for(const std::filesystem::path& dir) {
+  return Where{"state " + dir.string(), dir, detail::reset_advice(dir)};
+}
+
+std::unique_ptr<LmdbStore> open_store(const std::filesystem::path& dir, bool read_only) {
+  const Where where = where_for(dir);
+  if (read_only) {
+    struct stat st {};
+    if (::stat(where.data_file().c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return nullptr;
+      detail::throw_errno(where.what, errno, "read " + where.data_file().string(), dir);
+    }
+  } else {
+    detail::make_state_directory(dir, where.what);
+    remove_abandoned_creations(dir);
+    struct stat st {};
+    if (::stat(where.data_file().c_str(), &st) != 0) {
+      if (errno != ENOENT) detail::throw_errno(where.what, errno, "read " + where.data_file().string(), dir);
+      create_environment(where);
+    }
+  }
+  detail::check_data_file(where);
+  detail::reserve_lock_file(where, read_only);
+  EnvPtr env = open_environment(where, read_only);
+  // Free reader slots left by killed processes so they do not pin old pages forever.
+  int dead = 0;
+  check(where, mdb_reader_check(env->env, &dead), "check readers");
+  Dbis dbis = open_databases(env->env, where, read_only);
+  return std::make_unique<LmdbStore>(where, std::move(env), read_only, dbis);
 }
 
 }  // namespace
 
 std::unique_ptr<StateStore> open_lmdb_store(const std::filesystem::path& dir, bool read_only) {
-  const std::string where = "state " + dir.string();
-  if (read_only) {
-    std::error_code ec;
-    if (!std::filesystem::exists(dir / "data.mdb", ec)) return nullptr;
-  } else {
-    util::create_private_directory(dir);
+  return open_store(dir, read_only);
+}
+
+void verify_lmdb_store(const std::filesystem::path& dir) {
+  auto store = open_store(dir, true);
+  if (store) store->verify();
+}
+
+namespace {
+// The checking child exits with this plus the StateProblem it met.
+constexpr int kCheckProblemBase = 20;
+}  // namespace
+
+StateCheck check_lmdb_store(const std::filesystem::path& dir) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw StateError("state " + dir.string() + ": cannot check it: " + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw StateError("state " + dir.string() + ": cannot check it: " + std::strerror(err));
   }
+  if (pid == 0) {
+    // The child: its stderr (where a fault in a map is reported) goes to the parent, and its
+    // exit status says what kind of problem it met.
+    ::dup2(fds[1], STDERR_FILENO);
+    int code = 0;
+    std::string message;
+    try {
+      verify_lmdb_store(dir);
+    } catch (const StateError& e) {
+      message = e.what();
+      code = kCheckProblemBase + static_cast<int>(e.problem());
+    } catch (const std::exception& e) {
+      message = e.what();
+      code = kCheckProblemBase + static_cast<int>(StateProblem::other);
+    }
+    for (std::size_t done = 0; done < message.size();) {
+      ssize_t n = ::write(STDERR_FILENO, message.data() + done, message.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string output;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    output.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The fault handler's message starts like every error line; the check reports it bare.
+  constexpr std::string_view kPrefix = "synctool: error: ";
+  if (output.starts_with(kPrefix)) output.erase(0, kPrefix.size());
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  // The advice to run `state reset` is for other commands: the caller is resetting.
+  const std::string advice = "; " + detail::reset_advice(dir);
+  if (output.ends_with(advice)) output.resize(output.size() - advice.size());
+  StateCheck result;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return result;
+  result.healthy = false;
+  result.message = output;
+  result.problem = StateProblem::damaged;  // a fault in the map, or a crash inside LMDB
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code >= kCheckProblemBase && code <= kCheckProblemBase + static_cast<int>(StateProblem::io))
+    result.problem = static_cast<StateProblem>(code - kCheckProblemBase);
+  if (WIFSIGNALED(status))
+    result.message = "state " + dir.string() + ": reading " + (dir / "data.mdb").string() + " ended with signal " +
+                     std::to_string(WTERMSIG(status)) + (output.empty() ? "" : ": " + output);
+  return result;
+}
 
-  MDB_env* raw = nullptr;
-  check(where, mdb_env_create(&raw), "creating the environment");
-  EnvPtr env(raw);
-  check(where, mdb_env_set_maxdbs(env.get(), kMaxDbs), "configuring");
-  check(where, mdb_env_set_mapsize(env.get(), kMapSize), "configuring");
-  // Default sync-on-commit (no MDB_NOSYNC / MDB_NOMETASYNC): a commit survives power loss.
-  // MDB_NOTLS lets the cached read transaction coexist with iteration snapshots.
-  unsigned flags = MDB_NOTLS | (read_only ? MDB_RDONLY : 0u);
-  check(where, mdb_env_open(env.get(), dir.c_str(), flags, 0600), "opening");
-  // Free reader slots left by killed processes so they do not pin old pages forever.
-  int dead = 0;
-  check(where, mdb_reader_check(env.get(), &dead), "checking readers");
-
-  Dbis dbis = open_databases(env.get(), where, read_only);
-  return std::make_unique<LmdbStore>(dir, std::move(env), read_only, dbis);
+void remove_lmdb_store(const std::filesystem::path& dir) {
+  const Where where = where_for(dir);
+  for (const char* name : {"data.mdb", "lock.mdb"}) {
+    const auto file = dir / name;
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+      detail::throw_errno(where.what, errno, "remove " + file.string(), dir);
+  }
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 }  // namespace synctool::state

@@ -1,6 +1,6 @@
 #include "state/lock.hpp"
 
-#include "util/fs.hpp"
+#include "state/local_errors.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,13 +14,14 @@
 namespace synctool::state {
 
 std::optional<SyncLock> SyncLock::try_acquire(const std::filesystem::path& dir) {
-  util::create_private_directory(dir);
+  const std::string where = "state " + dir.string();
+  detail::make_state_directory(dir, where);
   const auto file = dir / "lock";
   int fd = -1;
   do {
     fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) throw std::runtime_error("cannot create lock file " + file.string() + ": " + std::strerror(errno));
+  if (fd < 0) detail::throw_errno(where, errno, "create the lock file " + file.string(), dir);
 
   // flock belongs to the open file description: it conflicts with any other open of the
   // file, in this process or another, and dies with the process.
@@ -32,7 +33,7 @@ std::optional<SyncLock> SyncLock::try_acquire(const std::filesystem::path& dir) 
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) return std::nullopt;
-    throw std::runtime_error("cannot lock " + file.string() + ": " + std::strerror(err));
+    detail::throw_errno(where, err, "lock " + file.string(), dir);
   }
   return SyncLock(fd);
 }

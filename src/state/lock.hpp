@@ -9,8 +9,9 @@ namespace synctool::state {
 
 class SyncLock {
  public:
-  // nullopt if another process holds the lock. Throws std::runtime_error if the lock file
-  // cannot be created.
+  // nullopt if another process holds the lock. Throws StateError (naming the folder, and
+  // saying whether the disk is full, read-only or not permitted) if the folder or the lock
+  // file cannot be created or locked.
   static std::optional<SyncLock> try_acquire(const std::filesystem::path& dir);
   SyncLock(SyncLock&& other) noexcept;
   SyncLock& operator=(SyncLock&& other) noexcept;

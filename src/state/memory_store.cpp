@@ -17,7 +17,8 @@ struct Data {
   std::map<std::string, FailedRow> failed;
   std::map<std::string, Conflict> conflicts;
   std::map<std::string, std::string> meta;
-  std::map<std::int64_t, nlohmann::json> runs;
+  // By run sequence number, as the LMDB store keys them.
+  std::map<std::uint64_t, nlohmann::json> runs;
 };
 
 // Same rule as the LMDB store, so engine tests see the same failure.
@@ -121,8 +122,13 @@ class MemoryWriteTxn final : public WriteTxn {
     require_key(name);
     log([name](Data& d) { d.meta.erase(name); });
   }
-  void put_run(std::int64_t started_ms, const nlohmann::json& report) override {
-    log([started_ms, report](Data& d) { d.runs[started_ms] = report; });
+  void put_run(std::int64_t /*started_ms*/, const nlohmann::json& report) override {
+    log([report](Data& d) {
+      auto last = d.meta.find(meta::run_sequence);
+      std::uint64_t sequence = (last == d.meta.end() ? 0 : std::stoull(last->second)) + 1;
+      d.runs[sequence] = report;
+      d.meta[meta::run_sequence] = std::to_string(sequence);
+    });
   }
   void clear_sync_state() override {
     log([](Data& d) {
@@ -216,7 +222,7 @@ std::unique_ptr<StateStore> make_memory_store() {
   auto store = std::make_unique<MemoryStore>();
   // A fresh LMDB store starts with its format version; keep the fake identical.
   auto txn = store->begin();
-  txn->set_meta(meta::format_version, "1");
+  txn->set_meta(meta::format_version, "2");
   txn->commit();
   return store;
 }

@@ -1,7 +1,8 @@
 #include "state/staging.hpp"
 
+#include "state/fault_guard.hpp"
+#include "state/local_errors.hpp"
 #include "state/lmdb_support.hpp"
-#include "util/fs.hpp"
 
 #include <lmdb.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ using detail::check;
 using detail::fail;
 using detail::StoredKey;
 using detail::to_val;
+using detail::Where;
 using nlohmann::json;
 
 // Puts are grouped into large transactions: a commit per put would dominate the cost.
@@ -42,13 +44,17 @@ struct CursorGuard {
 };
 
 std::filesystem::path make_temp_folder(const std::filesystem::path& parent) {
-  util::create_private_directory(parent);
+  const std::string where = "staging " + parent.string();
+  detail::make_state_directory(parent, where);
   std::string pattern = (parent / "staging-XXXXXX").string();
   // mkdtemp creates the folder with mode 0700.
-  if (!::mkdtemp(pattern.data()))
-    throw std::runtime_error("staging: cannot create a folder in " + parent.string() + ": " + std::strerror(errno));
+  if (!::mkdtemp(pattern.data())) detail::throw_errno(where, errno, "create a folder in " + parent.string(), parent);
   return pattern;
 }
+
+// What a damaged or unwritable staging file means for the user.
+constexpr const char* kStagingAdvice =
+    "it holds only this run's scratch data, and the state is as its last commit left it";
 
 // Scratch data for one run: durability is traded for speed (no syncs; a crash simply loses
 // the staging folder, which the next run never reads). Not thread-safe. A for_each() before
@@ -56,7 +62,7 @@ std::filesystem::path make_temp_folder(const std::filesystem::path& parent) {
 class DiskStaging final : public Staging {
  public:
   explicit DiskStaging(const std::filesystem::path& parent)
-      : folder_(make_temp_folder(parent)), where_("staging " + folder_.string()) {
+      : folder_(make_temp_folder(parent)), where_{"staging " + folder_.string(), folder_, kStagingAdvice} {
     try {
       open();
     } catch (...) {
@@ -71,7 +77,7 @@ class DiskStaging final : public Staging {
   DiskStaging& operator=(const DiskStaging&) = delete;
 
   std::optional<json> put(const std::string& key, const json& value) override {
-    if (sealed_) throw std::logic_error(where_ + ": put() after seal()");
+    if (sealed_) throw std::logic_error(where_.what + ": put() after seal()");
     StoredKey stored(key);
     detail::encode_value(stored, key, value, buffer_);
     const std::size_t bytes = buffer_.size() + key.size();
@@ -85,13 +91,13 @@ class DiskStaging final : public Staging {
     // existing value.
     int rc = mdb_put(writer_, dbi_, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
-      previous = detail::decode_value(k, v, where_);
+      previous = detail::decode_value(k, v, where_, "staging");
       v = to_val(buffer_);
       rc = mdb_put(writer_, dbi_, &k, &v, 0);
     } else if (rc == MDB_SUCCESS) {
       ++count_;
     }
-    check(where_, rc, "staging a record");
+    check(where_, rc, "stage a record");
 
     resident_.tick();
     ++batch_puts_;
@@ -108,8 +114,8 @@ class DiskStaging final : public Staging {
     resident_.tick();
     int rc = mdb_get(reading_txn(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
-    check(where_, rc, "reading staging");
-    return detail::decode_value(k, v, where_);
+    check(where_, rc, "read staging");
+    return detail::decode_value(k, v, where_, "staging");
   }
 
   bool contains(const std::string& key) const override {
@@ -120,7 +126,7 @@ class DiskStaging final : public Staging {
     resident_.tick();
     int rc = mdb_get(reading_txn(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return false;
-    check(where_, rc, "reading staging");
+    check(where_, rc, "read staging");
     return true;
   }
 
@@ -130,7 +136,7 @@ class DiskStaging final : public Staging {
     MDB_txn* own = nullptr;
     if (!sealed_) {
       if (writer_) commit_batch();
-      check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &own), "beginning a read");
+      check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &own), "begin a read");
     }
     struct Scope {
       const DiskStaging& self;
@@ -143,41 +149,56 @@ class DiskStaging final : public Staging {
     ++scanning_;
 
     CursorGuard cursor;
-    check(where_, mdb_cursor_open(own ? own : reader_, dbi_, &cursor.cursor), "reading staging");
+    check(where_, mdb_cursor_open(own ? own : reader_, dbi_, &cursor.cursor), "read staging");
     MDB_val k, v;
     int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
     while (rc == MDB_SUCCESS) {
-      auto entry = detail::decode_entry(k, v, where_);
+      auto entry = detail::decode_entry(k, v, where_, "staging");
       if (!fn(entry.key, entry.value)) return;
       resident_.tick();
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
     }
-    if (rc != MDB_NOTFOUND) fail(where_, rc, "reading staging");
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "read staging");
   }
 
   void seal() override {
     if (sealed_) return;
     if (writer_) commit_batch();
-    check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader_), "beginning a read");
+    check(where_, mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader_), "begin a read");
     sealed_ = true;
   }
 
  private:
   void open() {
-    check(where_, mdb_env_create(&env_), "creating the environment");
-    check(where_, mdb_env_set_mapsize(env_, map_size_), "configuring");
+    detail::reserve_lock_file(where_, false);
+    check(where_, mdb_env_create(&env_), "create the environment");
+    assertions_ = std::make_unique<detail::AssertionWatch>(env_, where_);
+    check(where_, mdb_env_set_mapsize(env_, map_size_), "configure the environment");
     // MDB_NOTLS: a for_each snapshot may be open while the write transaction is.
     const unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NOTLS;
-    check(where_, mdb_env_open(env_, folder_.c_str(), flags, 0600), "opening");
+    check(where_, mdb_env_open(env_, folder_.c_str(), flags, 0600), "open");
+    guard_maps();
     resident_.attach(env_);
     MDB_txn* txn = nullptr;
-    check(where_, mdb_txn_begin(env_, nullptr, 0, &txn), "beginning setup");
+    check(where_, mdb_txn_begin(env_, nullptr, 0, &txn), "begin setup");
     int rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
     if (rc != MDB_SUCCESS) {
       mdb_txn_abort(txn);
-      fail(where_, rc, "opening the table");
+      fail(where_, rc, "open the table");
     }
-    check(where_, mdb_txn_commit(txn), "committing setup");
+    check(where_, mdb_txn_commit(txn), "commit setup");
+  }
+
+  // With MDB_WRITEMAP the data file is sparse and written through the map: on a full disk
+  // the write that needs a new block raises SIGBUS, which the guard turns into exit 7 with a
+  // message. Called again whenever the map moves (growing it remaps).
+  void guard_maps() const {
+    data_guard_ = detail::MappedFileGuard();
+    lock_guard_ = detail::MappedFileGuard();
+    mdb_filehandle_t fd;
+    check(where_, mdb_env_get_fd(env_, &fd), "open");
+    data_guard_ = detail::MappedFileGuard(fd, where_.data_file(), where_.what, where_.advice);
+    lock_guard_ = detail::MappedFileGuard(-1, folder_ / "lock.mdb", where_.what, where_.advice);
   }
 
   void close() noexcept {
@@ -185,6 +206,8 @@ class DiskStaging final : public Staging {
     if (reader_) mdb_txn_abort(reader_);
     writer_ = reader_ = nullptr;
     resident_.attach(nullptr);
+    data_guard_ = detail::MappedFileGuard();
+    lock_guard_ = detail::MappedFileGuard();
     if (env_) mdb_env_close(env_);
     env_ = nullptr;
     std::error_code ec;
@@ -197,24 +220,25 @@ class DiskStaging final : public Staging {
     if (scanning_ == 0) {
       MDB_envinfo info;
       MDB_stat st;
-      check(where_, mdb_env_info(env_, &info), "reading the environment");
-      check(where_, mdb_env_stat(env_, &st), "reading the environment");
+      check(where_, mdb_env_info(env_, &info), "read the environment");
+      check(where_, mdb_env_stat(env_, &st), "read the environment");
       const std::size_t used = (info.me_last_pgno + 1) * st.ms_psize;
       std::size_t wanted = map_size_;
       while (wanted < 2 * used + kHeadroom + 4 * incoming) wanted *= 2;
       if (wanted != map_size_) {
-        check(where_, mdb_env_set_mapsize(env_, wanted), "growing the map");
+        check(where_, mdb_env_set_mapsize(env_, wanted), "grow the map");
         map_size_ = wanted;
+        guard_maps();
       }
     }
-    check(where_, mdb_txn_begin(env_, nullptr, 0, &writer_), "beginning a write");
+    check(where_, mdb_txn_begin(env_, nullptr, 0, &writer_), "begin a write");
   }
 
   void commit_batch() const {
     MDB_txn* txn = std::exchange(writer_, nullptr);
     batch_puts_ = 0;
     batch_bytes_ = 0;
-    check(where_, mdb_txn_commit(txn), "committing staged records");
+    check(where_, mdb_txn_commit(txn), "commit staged records");
   }
 
   // Before seal() reads go through the write transaction, which sees its own uncommitted puts.
@@ -225,8 +249,11 @@ class DiskStaging final : public Staging {
   }
 
   std::filesystem::path folder_;
-  std::string where_;
+  Where where_;
   MDB_env* env_ = nullptr;
+  mutable detail::MappedFileGuard data_guard_;
+  mutable detail::MappedFileGuard lock_guard_;
+  std::unique_ptr<detail::AssertionWatch> assertions_;
   MDB_dbi dbi_ = 0;
   // Mutable: reads before seal() open or commit the batch transaction.
   mutable MDB_txn* writer_ = nullptr;

@@ -16,11 +16,22 @@
 
 namespace synctool::state {
 
+// What kind of local failure a StateError is. `damaged` is the only kind that
+// `synctool state reset` answers by removing the state files: the others (a full disk, a
+// read-only file system, a missing permission, an I/O error) are the machine's, not the
+// file's, and removing the state would not fix them.
+enum class StateProblem { other, damaged, no_space, read_only, permission, io };
+
 // The state cannot be read or written: the file is corrupt or truncated, the disk is full,
 // a permission is missing. A local failure (exit 7), never retried by the run.
 class StateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  StateError(const std::string& what, StateProblem problem) : std::runtime_error(what), problem_(problem) {}
+  StateProblem problem() const { return problem_; }
+
+ private:
+  StateProblem problem_ = StateProblem::other;
 };
 
 // Which records are the same record. Either id may be empty while only one side is known.
@@ -89,6 +100,8 @@ class WriteTxn {
   virtual void erase_conflict(const std::string& key) = 0;
   virtual void set_meta(const std::string& name, const std::string& value) = 0;
   virtual void erase_meta(const std::string& name) = 0;
+  // Records a run under the next run sequence number (`started_ms` is kept inside the report
+  // only: two runs with the same start time are two runs).
   virtual void put_run(std::int64_t started_ms, const nlohmann::json& report) = 0;
   // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs.
   virtual void clear_sync_state() = 0;
@@ -112,7 +125,8 @@ class StateStore {
   virtual void for_each_pending(const std::function<bool(const std::string&, const PendingIntent&)>& fn) const = 0;
   virtual void for_each_failed(const std::function<bool(const std::string&, const FailedRow&)>& fn) const = 0;
   virtual void for_each_conflict(const std::function<bool(const std::string&, const Conflict&)>& fn) const = 0;
-  // Runs, newest first, at most `limit` (0 = all).
+  // Runs, most recently recorded first (by run sequence, whatever their clocks said), at
+  // most `limit` (0 = all).
   virtual std::vector<nlohmann::json> runs(std::size_t limit) const = 0;
 
   virtual std::size_t link_count() const = 0;
@@ -133,6 +147,9 @@ inline constexpr const char* last_full_sync = "last_full_sync";     // ISO 8601
 inline constexpr const char* last_run = "last_run";                 // ISO 8601
 inline constexpr const char* baseline_done = "baseline_done";       // "1" once a baseline completed
 inline constexpr const char* paused = "paused";
+// The sequence number of the last run recorded (decimal): `runs` is keyed by it, not by
+// wall time, so a clock that jumps back never reorders or overwrites the history.
+inline constexpr const char* run_sequence = "run_sequence";
 // "oauth_token.<connection>": a refreshed OAuth token, sealed (see net/oauth.hpp).
 inline constexpr const char* oauth_token_prefix = "oauth_token.";
 }  // namespace meta

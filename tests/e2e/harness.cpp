@@ -3,9 +3,11 @@
 #include "connectors/csv/csv_format.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -305,6 +307,102 @@ std::uint64_t writes(const nlohmann::json& report) {
   const auto& d = report.at("destination");
   return d.at("created").get<std::uint64_t>() + d.at("updated").get<std::uint64_t>() +
          d.at("deleted").get<std::uint64_t>();
+}
+
+// --- a private tmpfs ------------------------------------------------------------------------
+
+namespace {
+
+bool write_proc_file(const char* file, const std::string& text) {
+  int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// In the child: "" once the tmpfs is mounted, else why not.
+std::string mount_private_tmpfs(const fs::path& mount_point, const std::string& options) {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (uid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+  } else {
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      return std::string("unshare(CLONE_NEWUSER | CLONE_NEWNS): ") + std::strerror(errno) +
+             " (this kernel allows no unprivileged user namespaces)";
+    if (!write_proc_file("/proc/self/setgroups", "deny") ||
+        !write_proc_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+        !write_proc_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+      return std::string("cannot map the user into its namespace: ") + std::strerror(errno);
+  }
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return std::string("cannot make the mounts private: ") + std::strerror(errno);
+  std::error_code ec;
+  fs::create_directories(mount_point, ec);
+  if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, options.c_str()) != 0)
+    return std::string("cannot mount a tmpfs: ") + std::strerror(errno);
+  return "";
+}
+
+void write_all(int fd, const std::string& text) {
+  for (std::size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+Isolated with_private_tmpfs(const fs::path& mount_point, const std::string& options,
+                            const std::function<void()>& body) {
+  constexpr int kUnavailable = 77;
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    int code = 0;
+    const std::string why_not = mount_private_tmpfs(mount_point, options);
+    if (!why_not.empty()) {
+      write_all(fds[1], why_not);
+      code = kUnavailable;
+    } else {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        write_all(fds[1], e.what());
+        code = 1;
+      }
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  Isolated result;
+  const int code = decode_status(status);
+  if (code == kUnavailable) {
+    result.why_not = text;
+    return result;
+  }
+  result.available = true;
+  result.exit_code = code;
+  result.error = text;
+  return result;
 }
 
 }  // namespace synctool::e2e

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -134,5 +135,21 @@ std::map<std::string, Row> index_by(const Rows& rows, const std::string& column)
 
 // Sums created + updated + deleted on the destination side of a run report.
 std::uint64_t writes(const nlohmann::json& report);
+
+// What a body run by with_private_tmpfs() did.
+struct Isolated {
+  bool available = false;  // false: this machine cannot give a process a tmpfs of its own
+  std::string why_not;     // when not available
+  int exit_code = -1;      // the body's process: 0 when the body returned, 1 when it threw
+  std::string error;       // what the body threw
+};
+
+// Runs `body` in a child process that has a tmpfs of its own (mount options `options`, e.g.
+// "size=1m") on `mount_point`, in a private mount namespace: entered as root, or else through
+// an unprivileged user namespace (where the kernel allows them). The synctool processes the
+// body starts see the small disk and nothing outside does; it is gone when the body ends, so
+// the body does all its work inside and reports by throwing (a failure) or through files
+// outside the mount. A real full disk: the kernel's ENOSPC, not a simulation.
+Isolated with_private_tmpfs(const fs::path& mount_point, const std::string& options, const std::function<void()>& body);
 
 }  // namespace synctool::e2e

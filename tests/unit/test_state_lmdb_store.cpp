@@ -5,12 +5,14 @@
 #include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <lmdb.h>
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -297,7 +299,7 @@ TEMPLATE_TEST_CASE("state store: one write transaction at a time", "[state]", Me
 TEMPLATE_TEST_CASE("state store: meta", "[state]", MemoryFixture, LmdbFixture) {
   TestType f;
   StateStore& store = *f.store;
-  CHECK(store.get_meta(meta::format_version) == "1");
+  CHECK(store.get_meta(meta::format_version) == "2");
   CHECK_FALSE(store.get_meta(meta::source_cursor));
   {
     auto txn = store.begin();
@@ -357,7 +359,7 @@ TEMPLATE_TEST_CASE("state store: clear_sync_state keeps runs", "[state]", Memory
   CHECK_FALSE(store.get_meta(meta::last_full_sync));
   CHECK(store.get_meta(meta::last_run));
   CHECK(store.get_meta(meta::paused) == "1");
-  CHECK(store.get_meta(meta::format_version) == "1");
+  CHECK(store.get_meta(meta::format_version) == "2");
   REQUIRE(store.runs(0).size() == 1);
   CHECK(store.runs(0)[0]["id"] == 1);
 
@@ -366,26 +368,59 @@ TEMPLATE_TEST_CASE("state store: clear_sync_state keeps runs", "[state]", Memory
   CHECK(store.key_for_source_id("s") == "k");
 }
 
-TEMPLATE_TEST_CASE("state store: runs are newest first", "[state]", MemoryFixture, LmdbFixture) {
+TEMPLATE_TEST_CASE("state store: runs are newest first, by run sequence", "[state]", MemoryFixture, LmdbFixture) {
   TestType f;
   StateStore& store = *f.store;
   {
     auto txn = store.begin();
-    // 256 and 1 differ in byte order only if the key is big-endian.
+    // Start times out of order, as a clock that jumps would give them; 256 and 1 differ in
+    // byte order only if the key is big-endian.
     for (std::int64_t t : {std::int64_t{256}, std::int64_t{1}, std::int64_t{1'700'000'000'000}, std::int64_t{65536}})
       txn->put_run(t, {{"started", t}});
     txn->commit();
   }
   auto all = store.runs(0);
   REQUIRE(all.size() == 4);
-  CHECK(all[0]["started"] == 1'700'000'000'000);
-  CHECK(all[1]["started"] == 65536);
-  CHECK(all[2]["started"] == 256);
-  CHECK(all[3]["started"] == 1);
+  CHECK(all[0]["started"] == 65536);
+  CHECK(all[1]["started"] == 1'700'000'000'000);
+  CHECK(all[2]["started"] == 1);
+  CHECK(all[3]["started"] == 256);
   auto two = store.runs(2);
   REQUIRE(two.size() == 2);
-  CHECK(two[1]["started"] == 65536);
+  CHECK(two[1]["started"] == 1'700'000'000'000);
   CHECK(store.runs(10).size() == 4);
+  CHECK(store.get_meta(meta::run_sequence) == "4");
+}
+
+TEMPLATE_TEST_CASE("state store: a clock that jumps back never reorders or overwrites runs", "[state]", MemoryFixture,
+                   LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  auto record = [&](std::int64_t started_ms, int id) {
+    auto txn = store.begin();
+    txn->put_run(started_ms, {{"id", id}});
+    txn->commit();
+  };
+  record(2'000'000, 1);
+  record(2'000'000, 2);  // the same millisecond
+  record(1'000'000, 3);  // the clock was set back
+  record(3'000'000, 4);
+  auto runs = store.runs(0);
+  REQUIRE(runs.size() == 4);
+  CHECK(runs[0]["id"] == 4);
+  CHECK(runs[1]["id"] == 3);
+  CHECK(runs[2]["id"] == 2);
+  CHECK(runs[3]["id"] == 1);
+  CHECK(store.runs(1).at(0)["id"] == 4);
+
+  SECTION("clearing the sync state keeps the sequence going") {
+    auto txn = store.begin();
+    txn->clear_sync_state();
+    txn->commit();
+    record(0, 5);
+    CHECK(store.runs(1).at(0)["id"] == 5);
+    CHECK(store.get_meta(meta::run_sequence) == "5");
+  }
 }
 
 TEMPLATE_TEST_CASE("state store: long keys and ids", "[state]", MemoryFixture, LmdbFixture) {
@@ -463,7 +498,7 @@ TEST_CASE("lmdb store: data persists across close and reopen", "[state][lmdb]") 
     CHECK(store->key_for_destination_id("d") == "k");
     CHECK(store->get_base("k")->values == nlohmann::json{{"a", 1}});
     CHECK(store->get_meta(meta::source_cursor) == "c");
-    CHECK(store->get_meta(meta::format_version) == "1");
+    CHECK(store->get_meta(meta::format_version) == "2");
     CHECK(store->runs(0).at(0)["run"] == 7);
     CHECK(store->link_count() == 1);
   }
@@ -574,4 +609,119 @@ TEST_CASE("lmdb store: many links", "[state][lmdb]") {
   });
   CHECK(count == static_cast<std::size_t>(n));
   CHECK(sorted);
+}
+
+namespace {
+
+// A state as format version 1 wrote it: runs keyed by their start time in milliseconds
+// (big-endian), every database created, format_version "1".
+void write_version_1_state(const std::filesystem::path& folder, const std::vector<std::int64_t>& run_starts) {
+  std::filesystem::create_directories(folder);
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == MDB_SUCCESS);
+  REQUIRE(mdb_env_set_maxdbs(env, 16) == MDB_SUCCESS);
+  REQUIRE(mdb_env_open(env, folder.c_str(), 0, 0600) == MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == MDB_SUCCESS);
+  MDB_dbi meta_db = 0, runs_db = 0;
+  for (const char* name :
+       {"meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts", "runs"}) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, name, MDB_CREATE, &dbi) == MDB_SUCCESS);
+    if (std::string_view(name) == "meta") meta_db = dbi;
+    if (std::string_view(name) == "runs") runs_db = dbi;
+  }
+  std::string name = meta::format_version, version = "1";
+  MDB_val k{name.size(), name.data()}, v{version.size(), version.data()};
+  REQUIRE(mdb_put(txn, meta_db, &k, &v, 0) == MDB_SUCCESS);
+  for (std::int64_t started : run_starts) {
+    std::string key(8, '\0');
+    auto bits = static_cast<std::uint64_t>(started);
+    for (int i = 7; i >= 0; --i, bits >>= 8) key[static_cast<std::size_t>(i)] = static_cast<char>(bits & 0xff);
+    std::string report = nlohmann::json{{"started", started}}.dump();
+    MDB_val rk{key.size(), key.data()}, rv{report.size(), report.data()};
+    REQUIRE(mdb_put(txn, runs_db, &rk, &rv, 0) == MDB_SUCCESS);
+  }
+  REQUIRE(mdb_txn_commit(txn) == MDB_SUCCESS);
+  mdb_env_close(env);
+}
+
+std::vector<std::int64_t> run_starts(const StateStore& store) {
+  std::vector<std::int64_t> out;
+  for (const auto& run : store.runs(0)) out.push_back(run["started"].get<std::int64_t>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("lmdb store: format version 1 is read as is and upgraded on a writable open", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  write_version_1_state(folder, {300, 100, 200, 5});
+  const std::vector<std::int64_t> newest_first = {300, 200, 100, 5};
+  {
+    auto store = open_lmdb_store(folder, true);
+    REQUIRE(store);
+    CHECK(store->get_meta(meta::format_version) == "1");
+    CHECK(run_starts(*store) == newest_first);
+  }
+  {
+    auto store = open_lmdb_store(folder, false);
+    CHECK(store->get_meta(meta::format_version) == "2");
+    CHECK(store->get_meta(meta::run_sequence) == "4");
+    CHECK(run_starts(*store) == newest_first);
+    // The next run comes first whatever its clock said.
+    auto txn = store->begin();
+    txn->put_run(1, {{"started", 1}});
+    txn->commit();
+    CHECK(store->runs(1).at(0)["started"] == 1);
+  }
+  auto store = open_lmdb_store(folder, true);
+  CHECK(store->get_meta(meta::format_version) == "2");
+  CHECK(run_starts(*store) == std::vector<std::int64_t>{1, 300, 200, 100, 5});
+}
+
+TEST_CASE("lmdb store: check, verify and remove", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  CHECK(check_lmdb_store(folder).healthy);  // no state at all
+  {
+    auto store = open_lmdb_store(folder, false);
+    auto txn = store->begin();
+    txn->put_link("k", {"s", "d"});
+    txn->put_run(1, {{"run", 1}});
+    txn->commit();
+  }
+  verify_lmdb_store(folder);
+  CHECK(check_lmdb_store(folder).healthy);
+  std::filesystem::resize_file(folder / "data.mdb", 4096);
+  auto check = check_lmdb_store(folder);
+  CHECK_FALSE(check.healthy);
+  CHECK(check.problem == StateProblem::damaged);
+  CHECK_THAT(check.message, Catch::StartsWith("state " + folder.string()) && Catch::Contains("is truncated"));
+  remove_lmdb_store(folder);
+  CHECK_FALSE(std::filesystem::exists(folder / "data.mdb"));
+  CHECK_FALSE(std::filesystem::exists(folder / "lock.mdb"));
+  CHECK(open_lmdb_store(folder, true) == nullptr);
+}
+
+TEST_CASE("lmdb store: a new state is created whole", "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  open_lmdb_store(folder, false).reset();
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"data.mdb", "lock.mdb"});
+  // A creation folder of a process that no longer runs is removed; pid 1 still runs.
+  std::filesystem::create_directories(folder / "creating-999999999-abcdef");
+  std::filesystem::create_directories(folder / "creating-1-abcdef");
+  open_lmdb_store(folder, false).reset();
+  CHECK_FALSE(std::filesystem::exists(folder / "creating-999999999-abcdef"));
+  CHECK(std::filesystem::exists(folder / "creating-1-abcdef"));
+  // LMDB's lock file has its blocks: on a full disk nothing is written through a sparse map.
+  struct stat st {};
+  REQUIRE(::stat((folder / "lock.mdb").c_str(), &st) == 0);
+  CHECK(st.st_size >= 8192);
+  CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 >= static_cast<std::uint64_t>(st.st_size));
 }
