@@ -76,9 +76,10 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
     StateTokenCache destination_tokens(*store, sync.destination.connection, !options.dry_run);
     auto source = ctx.open_connector(sync.source.connection, &source_tokens);
     auto destination = ctx.open_connector(sync.destination.connection, &destination_tokens);
-    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}};
+    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}, {}};
     const auto& out = ctx.out();
     inputs.redact = [&out](std::string_view text) { return out.redactor().apply(text); };
+    inputs.show_file = [](const std::string& file) { return display_path(file); };
     if (out.verbose()) inputs.log = [&out, name](const std::string& line) { out.note(name + ": " + line + "\n"); };
     auto report = engine::run_sync(inputs, options);
     if (!options.dry_run) remove_stale_staging(scratch);

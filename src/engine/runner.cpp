@@ -252,7 +252,10 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
                                    object_label(in.destination, sync.destination.connection, destination_object));
     if (!problems.empty()) {
       std::string message;
-      for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p.to_string();
+      for (auto p : problems) {
+        if (in.show_file) p.where.file = in.show_file(p.where.file);
+        message += (message.empty() ? "" : "\n") + p.to_string();
+      }
       return finish(exit_code::usage, message);
     }
 

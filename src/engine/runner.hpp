@@ -37,6 +37,8 @@ struct RunInputs {
   std::function<void(const std::string&)> log;
   // Masks secrets in any text that is stored (run history, failed rows); identity if empty.
   std::function<std::string(std::string_view)> redact;
+  // How a spec file is named in messages (relative to the working directory); as is if empty.
+  std::function<std::string(const std::string&)> show_file;
 };
 
 // Never throws for connector or state trouble: the report's exit_code and error say what

@@ -174,6 +174,21 @@ Outcome to_multiselect(const spec::SchemaField& f, const nlohmann::json& v) {
   return ok(nlohmann::json(values));
 }
 
+// Any value; text that holds a JSON object or array is that object or array, the one form in
+// which a document kept as text (a CSV cell, a TEXT column) and one kept as JSON (jsonb)
+// compare equal.
+Outcome to_json_value(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const auto& text = v.get_ref<const std::string&>();
+    auto start = text.find_first_not_of(" \t\r\n");
+    if (start != std::string::npos && (text[start] == '{' || text[start] == '[')) {
+      auto parsed = nlohmann::json::parse(text, nullptr, false);
+      if (!parsed.is_discarded()) return ok(std::move(parsed));
+    }
+  }
+  return ok(v);
+}
+
 Outcome coerce(const spec::SchemaField& f, const nlohmann::json& v) {
   switch (f.type) {
     case FieldType::string: return to_string_type(f, v);
@@ -184,7 +199,7 @@ Outcome coerce(const spec::SchemaField& f, const nlohmann::json& v) {
     case FieldType::enumeration: return to_enumeration(f, v);
     case FieldType::date: return to_date(f, v);
     case FieldType::multiselect: return to_multiselect(f, v);
-    case FieldType::json: return ok(v);
+    case FieldType::json: return to_json_value(v);
   }
   return ok(v);
 }

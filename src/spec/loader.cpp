@@ -19,6 +19,13 @@ using detail::quoted_list;
 using detail::Text;
 using detail::TomlReader;
 
+bool is_secret_key(std::string_view key) {
+  std::string k = util::to_lower(key);
+  for (const char* word : {"token", "key", "secret", "password"})
+    if (k.find(word) != std::string::npos) return true;
+  return k == "url" || k == "dsn";
+}
+
 std::string SpecProblem::to_string() const {
   std::string out;
   if (!where.file.empty()) out += where.file + ":";
@@ -106,14 +113,6 @@ const std::vector<std::string> kSides = {"source", "destination"};
 
 bool contains(const std::vector<std::string>& items, std::string_view item) {
   return std::find(items.begin(), items.end(), item) != items.end();
-}
-
-// Connection keys that may carry credentials; their ${ENV} values are redacted from output.
-bool is_secret_key(std::string_view key) {
-  std::string k = util::to_lower(key);
-  for (const char* word : {"token", "key", "secret", "password"})
-    if (k.find(word) != std::string::npos) return true;
-  return k == "url" || k == "dsn";
 }
 
 // Keys whose value is itself a credential when written inline (not a URL, whose password

@@ -36,6 +36,10 @@ struct ConnectorKeys {
 // nullptr means an unknown type.
 using ConnectorCatalog = std::function<const ConnectorKeys*(const std::string& type)>;
 
+// Connection keys that may carry credentials (names holding token, key, secret or password;
+// url; dsn): their ${ENV} values are redacted from output.
+bool is_secret_key(std::string_view key);
+
 // Reads a value of the environment; injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup process_environment();

@@ -302,8 +302,10 @@ TEST_CASE("hubspot-mailchimp killed with SIGKILL at random moments through injec
       ++tally.runs;
       const auto took = ms_since(run_started);
       INFO(phase << ": resumed run " << attempt << ": " << r.describe());
-      REQUIRE((r.exit_code == 1 || r.exit_code == 3));
-      if (r.exit_code != 1) continue;
+      // 1 while rows it rejects are new to the state, 0 once they are known (a resumed run
+      // may meet rejects the killed one already recorded), 3 when a fault stopped it.
+      REQUIRE((r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3));
+      if (r.exit_code == 3) continue;
       CHECK(accounting_problem(r.json()) == "");
       const auto rejected = count_of(r.json().at("destination"), "rejected");
       CHECK((rejected == static_cast<std::int64_t>(refused) ||
@@ -323,8 +325,8 @@ TEST_CASE("hubspot-mailchimp killed with SIGKILL at random moments through injec
     auto r = job.run({"run", kMainJob, "--json"});
     ++tally.runs;
     INFO(phase << ": final run: " << r.describe());
-    REQUIRE((r.exit_code == 1 || r.exit_code == 3));
-    if (r.exit_code == 1) {
+    REQUIRE((r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3));
+    if (r.exit_code != 3) {
       CHECK(count_of(r.json().at("destination"), "failed") == 0);
       CHECK(count_of(r.json().at("destination"), "created") == 0);
       CHECK(count_of(r.json().at("destination"), "updated") == 0);

@@ -99,9 +99,15 @@ TEST_CASE("fault soak: 50,000 hubspot contacts into a mailchimp audience with a 
   INFO(show.describe().substr(0, 2000));
   REQUIRE(show.exit_code == 0);
   std::set<std::string> failed, rejected;
+  std::size_t keyless_rejected = 0;  // kept by their HubSpot id: no address to name them by
   const json state = show.json();
-  for (const auto& row : state.at("failed"))
+  for (const auto& row : state.at("failed")) {
+    if (row.at("key").is_null()) {
+      keyless_rejected += row.at("kind") == "reject";
+      continue;
+    }
     (row.at("kind") == "reject" ? rejected : failed).insert(row.at("key").get<std::string>());
+  }
   CHECK(failed.size() == static_cast<std::size_t>(count_of(report.at("destination"), "failed")));
 
   // Each contact: in the audience with its values, or reported.
@@ -133,6 +139,7 @@ TEST_CASE("fault soak: 50,000 hubspot contacts into a mailchimp audience with a 
   CHECK(lost.size() == 0);
   CHECK(count_of(report.at("destination"), "rejected") ==
         static_cast<std::int64_t>(reported_rejected + without_address));
+  CHECK(keyless_rejected == without_address);
 
   // Pacing: the rate limiter answered at most one 429, Mailchimp's connection limit none.
   const auto hubspot_stats = job.hubspot->stats();
@@ -188,10 +195,10 @@ TEST_CASE("fault soak: 50,000 hubspot contacts into a mailchimp audience with a 
     job.mailchimp->reset_stats();
     auto again = run_synctool(job.project.root(), {"run", kMainJob, "--json"}, job.env, kSoakRunTimeout);
     INFO("run " << attempt + 1 << ": " << again.describe().substr(0, 4000));
-    REQUIRE((again.exit_code == 1 || again.exit_code == 3));
+    REQUIRE((again.exit_code == 0 || again.exit_code == 1 || again.exit_code == 3));
     CHECK(job.hubspot->stats().at("throttled_by_limit").get<std::int64_t>() <= 1);
     CHECK(job.mailchimp->stats().at("throttled_connections").get<std::int64_t>() == 0);
-    if (again.exit_code == 1 && count_of(again.json().at("destination"), "failed") == 0) {
+    if (again.exit_code != 3 && count_of(again.json().at("destination"), "failed") == 0) {
       std::cout << "  run " << attempt + 1 << ": " << seconds_since(again_started) << " s, created "
                 << again.json().at("destination").at("created") << ", updated "
                 << again.json().at("destination").at("updated") << ", nothing failed" << std::endl;

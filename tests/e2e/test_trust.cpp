@@ -105,8 +105,8 @@ name  = "name"
   auto run = project.run({"run", "people"});
   INFO(run.describe());
   CHECK(run.exit_code == 2);
-  CHECK_THAT(run.err, Catch::Contains("syncs/people.toml:8:14: [source] filter field 'stage' does not exist in sqlite "
-                                      "connection 'app', object 'people'"));
+  CHECK_THAT(run.err, Catch::Contains("syncs/people.toml:7:14: [source] filter field 'stage' does not exist in sqlite "
+                                      "connection 'app', object 'people' (it has: email, name, lifecycle_stage)"));
   CHECK_FALSE(std::filesystem::exists(project.path("out/people.csv")));
 }
 

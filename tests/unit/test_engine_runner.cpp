@@ -39,7 +39,7 @@ struct Harness {
   explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
 
   engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
-    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, {}, {}};
+    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, {}, {}, {}};
     return engine::run_sync(in, options);
   }
   void seed_source(int n) {

@@ -200,3 +200,12 @@ TEST_CASE("json fields take any value as it is", "[schema]") {
   CHECK(check(f, json({{"x", 1}})) == std::pair<std::string, json>{"", json({{"x", 1}})});
   CHECK(check(f, 5).second == 5);
 }
+
+TEST_CASE("json fields take text holding a JSON document as that document", "[schema]") {
+  auto f = field("settings", FieldType::json);
+  CHECK(check(f, R"( {"plan": "pro", "seats": 3} )").second == json({{"plan", "pro"}, {"seats", 3}}));
+  CHECK(check(f, "[1, 2]").second == json({1, 2}));
+  CHECK(check(f, "plain text").second == "plain text");
+  CHECK(check(f, "{not json").second == "{not json");
+  CHECK(check(f, 42).second == 42);
+}

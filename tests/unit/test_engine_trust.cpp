@@ -43,7 +43,7 @@ struct Harness {
   explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
 
   engine::RunReport run(engine::RunOptions options = {}) {
-    engine::RunInputs in{*compiled, source, destination, *store, clock, scratch.path(), nullptr, {}, {}};
+    engine::RunInputs in{*compiled, source, destination, *store, clock, scratch.path(), nullptr, {}, {}, {}};
     return engine::run_sync(in, options);
   }
   engine::RunReport diff() {
