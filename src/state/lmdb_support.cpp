@@ -95,6 +95,12 @@ void encode_value(const StoredKey& stored, std::string_view key, const json& val
 
 namespace {
 
+// Closes a file descriptor at the end of its scope.
+struct FileCloser {
+  int fd;
+  ~FileCloser() { ::close(fd); }
+};
+
 json parse(const MDB_val& data, const Where& where, std::string_view table) {
   auto* first = static_cast<const std::uint8_t*>(data.mv_data);
   try {
@@ -188,10 +194,7 @@ DataFileHeader check_data_file(const Where& where) {
     fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) throw_errno(where.what, errno, "open " + file.string(), where.reason_dir());
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const FileCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_errno(where.what, errno, "read " + file.string(), where.reason_dir());
   DataFileHeader header;
@@ -463,10 +466,7 @@ void reserve_lock_file(const Where& where, bool read_only) {
     if (read_only && errno == EROFS) return;
     throw_errno(where.what, errno, "open its lock file " + file.string(), where.reason_dir());
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const FileCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_errno(where.what, errno, "read " + file.string(), where.reason_dir());
   // Allocates only the blocks a sparse file lacks: the reader table's contents stay as they

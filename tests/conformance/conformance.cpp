@@ -565,4 +565,14 @@ std::string config_error(const std::function<void()>& call) {
   return "";
 }
 
+Thrown thrown(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const connectors::ConnectorError& e) {
+    return {e.kind(), e.setting(), e.what()};
+  }
+  FAIL("expected a ConnectorError");
+  return {};
+}
+
 }  // namespace synctool::testing

@@ -76,4 +76,13 @@ std::vector<connectors::ConnectionConfig> with_settings(const ConformanceFixture
 // Runs `call`, expects a ConnectorError of kind config, and returns its message.
 std::string config_error(const std::function<void()>& call);
 
+// The ConnectorError a call throws: its kind, the setting it names and its message.
+struct Thrown {
+  connectors::ErrorKind kind = connectors::ErrorKind::record;
+  std::string setting;
+  std::string message;
+};
+// Runs `call` and returns what it threw; fails the test when it throws no ConnectorError.
+Thrown thrown(const std::function<void()>& call);
+
 }  // namespace synctool::testing

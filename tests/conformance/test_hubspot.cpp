@@ -90,23 +90,6 @@ using connectors::ErrorKind;
 using connectors::Json;
 using connectors::OpKind;
 
-// The error a call throws: its kind, the setting it names and its message.
-struct Thrown {
-  ErrorKind kind = ErrorKind::record;
-  std::string setting;
-  std::string message;
-};
-
-Thrown thrown(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const ConnectorError& e) {
-    return {e.kind(), e.setting(), e.what()};
-  }
-  FAIL("expected a ConnectorError");
-  return {};
-}
-
 // A connection to an emulator that is not listening: 127.0.0.1 port 1 refuses at once.
 connectors::ConnectionConfig unreachable_connection(std::vector<std::string>* log) {
   connectors::ConnectionConfig config;

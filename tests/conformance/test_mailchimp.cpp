@@ -98,22 +98,6 @@ using connectors::ErrorKind;
 using connectors::OpKind;
 using connectors::WriteOp;
 
-struct Thrown {
-  ErrorKind kind = ErrorKind::record;
-  std::string setting;
-  std::string message;
-};
-
-Thrown thrown(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const ConnectorError& e) {
-    return {e.kind(), e.setting(), e.what()};
-  }
-  FAIL("expected a ConnectorError");
-  return {};
-}
-
 // The audience of the fixture with its members and extra merge fields (SEATS number,
 // RENEWAL date) added.
 emulators::MailchimpEmulator& seeded(const ConformanceFixture& fixture, const Json& members) {

@@ -1,13 +1,12 @@
 #include "e2e/harness.hpp"
 
 #include "connectors/csv/csv_format.hpp"
+#include "support/private_tmpfs.hpp"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
-#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -313,38 +312,6 @@ std::uint64_t writes(const nlohmann::json& report) {
 
 namespace {
 
-bool write_proc_file(const char* file, const std::string& text) {
-  int fd = ::open(file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
-}
-
-// In the child: "" once the tmpfs is mounted, else why not.
-std::string mount_private_tmpfs(const fs::path& mount_point, const std::string& options) {
-  const uid_t uid = ::geteuid();
-  const gid_t gid = ::getegid();
-  if (uid == 0) {
-    if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-  } else {
-    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
-      return std::string("unshare(CLONE_NEWUSER | CLONE_NEWNS): ") + std::strerror(errno) +
-             " (this kernel allows no unprivileged user namespaces)";
-    if (!write_proc_file("/proc/self/setgroups", "deny") ||
-        !write_proc_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
-        !write_proc_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
-      return std::string("cannot map the user into its namespace: ") + std::strerror(errno);
-  }
-  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return std::string("cannot make the mounts private: ") + std::strerror(errno);
-  std::error_code ec;
-  fs::create_directories(mount_point, ec);
-  if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, options.c_str()) != 0)
-    return std::string("cannot mount a tmpfs: ") + std::strerror(errno);
-  return "";
-}
-
 void write_all(int fd, const std::string& text) {
   for (std::size_t done = 0; done < text.size();) {
     ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -366,7 +333,7 @@ Isolated with_private_tmpfs(const fs::path& mount_point, const std::string& opti
   if (pid == 0) {
     ::close(fds[0]);
     int code = 0;
-    const std::string why_not = mount_private_tmpfs(mount_point, options);
+    const std::string why_not = testing::mount_private_tmpfs(mount_point, options);
     if (!why_not.empty()) {
       write_all(fds[1], why_not);
       code = kUnavailable;

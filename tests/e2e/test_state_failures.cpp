@@ -22,16 +22,8 @@ namespace {
 
 constexpr int kLocalFailure = 7;
 
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& file, const std::string& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using testing::read_bytes;
+using testing::write_bytes;
 
 // Every command that opens the state, as cron and a user would type them.
 const std::vector<std::vector<std::string>>& state_commands() {
@@ -166,7 +158,7 @@ TEST_CASE("random damage to a real state: every command exits 0 or 7, never a si
       } else {
         CHECK((r.exit_code == 0 || r.exit_code == kLocalFailure));
       }
-      if (r.exit_code == kLocalFailure) CHECK_THAT(r.err, Catch::Contains(project.state_dir(kSync).string()));
+      if (r.exit_code == kLocalFailure) CHECK_THAT(r.out + r.err, Catch::Contains(project.state_dir(kSync).string()));
     }
     auto reset = project.run({"state", "reset", kSync});
     INFO(reset.describe());

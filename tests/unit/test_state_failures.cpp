@@ -9,13 +9,13 @@
 #include "state/local_errors.hpp"
 #include "state/lock.hpp"
 #include "state/staging.hpp"
+#include "support/private_tmpfs.hpp"
 #include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <grp.h>
 #include <lmdb.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -135,16 +135,8 @@ void expect_state_error(const std::function<void()>& fn, StateProblem problem, c
   expect(false, "a StateError, but nothing was thrown");
 }
 
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& file, const std::string& bytes) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using synctool::testing::read_bytes;
+using synctool::testing::write_bytes;
 
 std::string key_of(int i) { return "person" + std::to_string(i) + "@example.org"; }
 
@@ -212,47 +204,11 @@ void write_something(StateStore& store) {
 
 fs::path data_file(const fs::path& folder) { return folder / "data.mdb"; }
 
-// --- private mount namespaces, for a real full disk -------------------------------------
-
-bool write_proc_file(const char* file, const std::string& text) {
-  int fd = ::open(file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
-}
-
-// In a child: enters a mount namespace of its own (as root, or unprivileged through a user
-// namespace) and mounts a tmpfs with `options` (e.g. "size=256k") on `mount_point`. Returns
-// "" or why it cannot.
-std::string mount_private_tmpfs(const fs::path& mount_point, const std::string& options) {
-  const uid_t uid = ::geteuid();
-  const gid_t gid = ::getegid();
-  if (uid == 0) {
-    if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-  } else {
-    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
-      return std::string("unshare(CLONE_NEWUSER | CLONE_NEWNS): ") + std::strerror(errno) +
-             " (unprivileged user namespaces are disabled on this kernel)";
-    if (!write_proc_file("/proc/self/setgroups", "deny") ||
-        !write_proc_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
-        !write_proc_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
-      return std::string("cannot map the user into its namespace: ") + std::strerror(errno);
-  }
-  // Private, so that nothing mounted here shows outside.
-  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return std::string("cannot make the mounts private: ") + std::strerror(errno);
-  fs::create_directories(mount_point);
-  if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, options.c_str()) != 0)
-    return std::string("cannot mount a tmpfs: ") + std::strerror(errno);
-  return "";
-}
-
 // Runs `body` in a child with a private tmpfs on `mount_point`. Returns false (and says why)
 // when this machine cannot give the child one; fails the test if the child does.
 bool on_private_tmpfs(const fs::path& mount_point, const std::string& options, const std::function<int()>& body) {
   auto result = in_child([&] {
-    const std::string why_not = mount_private_tmpfs(mount_point, options);
+    const std::string why_not = synctool::testing::mount_private_tmpfs(mount_point, options);
     if (!why_not.empty()) {
       (void)!::write(STDERR_FILENO, why_not.data(), why_not.size());
       return kCannotIsolate;
