@@ -137,11 +137,11 @@ TEST_CASE("the example project checks, baselines with its dirty rows rejected, l
   CHECK(report.at("source").at("read") == 1000);
 
   {  // the rejects, each with its reason
-    // The duplicate pair (rows 51 and 52 share paul.obrien52@example.com once normalized).
+    // The duplicate pair (rows 51 and 52 share paul.obrien52@northwind.io once normalized).
     const auto* duplicate = find_reject(report, "51");
     if (!duplicate) duplicate = find_reject(report, "52");
     REQUIRE(duplicate);
-    CHECK(duplicate->at("key") == "paul.obrien52@example.com");
+    CHECK(duplicate->at("key") == "paul.obrien52@northwind.io");
     CHECK_THAT(duplicate->at("reason").get<std::string>(), Catch::Contains("duplicate"));
 
     const auto* invalid_email = find_reject(report, "41");
@@ -164,7 +164,7 @@ TEST_CASE("the example project checks, baselines with its dirty rows rejected, l
   // The five rows already in the warehouse were linked, not created again.
   CHECK(warehouse.scalar("SELECT count(*) FROM contacts") ==
         warehouse.scalar("SELECT count(DISTINCT email) FROM contacts"));
-  CHECK(warehouse.scalar("SELECT count(*) FROM contacts WHERE email = 'chloe.silva101@example.com'") == 1);
+  CHECK(warehouse.scalar("SELECT count(*) FROM contacts WHERE email = 'chloe.silva101@northwind.io'") == 1);
   CHECK(report.at("destination").at("unchanged").get<int>() + report.at("destination").at("updated").get<int>() == 5);
 
   auto expected = expected_emails(project.read_csv("sample-data/crm-export/contacts.csv"));
@@ -173,7 +173,7 @@ TEST_CASE("the example project checks, baselines with its dirty rows rejected, l
   CHECK(actual == expected);
   CHECK(report.at("destination").at("created").get<std::size_t>() == expected.size() - 5);
   // Normalized keys: the padded upper-case address of row 11 is stored trimmed and lowercased.
-  CHECK(warehouse.scalar("SELECT count(*) FROM contacts WHERE email = 'sami.jensen11@example.com'") == 1);
+  CHECK(warehouse.scalar("SELECT count(*) FROM contacts WHERE email = 'sami.jensen11@northwind.io'") == 1);
   CHECK(warehouse.scalar("SELECT count(*) FROM contacts WHERE synced_from = 'crm'") == warehouse.count("contacts"));
 
   // The same dirty rows again: listed and counted, but known, so cron is not alerted again.

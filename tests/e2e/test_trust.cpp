@@ -216,3 +216,89 @@ TEST_CASE("SIGTERM stops a run at a batch boundary; the run is recorded and the 
 }
 
 }  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+TEST_CASE("check points at the line of a connection key or endpoint option the connector cannot take",
+          "[e2e][trust][check]") {
+  Project project;
+  make_csv_to_sqlite(project, make_contacts(3));
+  project.write_config(R"(state_dir = ".synctool"
+
+[connections.crm]
+type = "csv"
+path = "exports"
+delimiter = ";;"
+
+[connections.warehouse]
+type = "sqlite"
+path = "warehouse.db"
+busy_timeout_ms = "fast"
+)");
+  auto check = project.run({"check"});
+  INFO(check.describe());
+  CHECK(check.exit_code == 2);
+  CHECK_THAT(check.err, Catch::Contains("synctool.toml:6:") && Catch::Contains("delimiter"));
+  CHECK_THAT(check.err, Catch::Contains("synctool.toml:11:") && Catch::Contains("busy_timeout_ms"));
+
+  // An endpoint option: create_table must be true or false.
+  project.write_config(kProjectToml);
+  project.write_sync(kSync, contacts_sync_toml("upsert", R"(["trim", "lowercase"])", "", "create_table = \"yes\"\n"));
+  auto option = project.run({"check", "--json"});
+  INFO(option.describe());
+  CHECK(option.exit_code == 2);
+  const auto problem = option.json().at("problems").at(0);
+  CHECK(problem.at("file") == "syncs/contacts.toml");
+  CHECK(problem.at("line") == 13);
+  CHECK_THAT(problem.at("message").get<std::string>(), Catch::Contains("create_table"));
+}
+
+TEST_CASE("check --connect gives up at once on a server that refuses connections", "[e2e][trust][check]") {
+  Project project;
+  project.write_config(R"(state_dir = ".synctool"
+
+[connections.crm]
+type = "hubspot"
+token = "pat-na1-unused"
+base_url = "http://127.0.0.1:1"
+
+[connections.warehouse]
+type = "sqlite"
+path = "warehouse.db"
+)");
+  {
+    Db db(project.path("warehouse.db"));
+    db.exec("CREATE TABLE contacts (email TEXT PRIMARY KEY, firstname TEXT)");
+  }
+  project.write_sync("contacts", R"(direction = "one-way"
+mode = "upsert"
+
+[source]
+connection = "crm"
+object     = "contacts"
+
+[destination]
+connection = "warehouse"
+object     = "contacts"
+
+[match]
+source      = "email"
+destination = "email"
+
+[field_map]
+email     = "email"
+firstname = "firstname"
+)");
+  auto check = project.run({"check", "--connect", "-v"});
+  INFO(check.describe());
+  CHECK(check.exit_code == 3);
+  // One attempt at the refused address, no retries (the run's 7 retries over 5 minutes are for
+  // a service that answers again, which a refused connection at `check` time is not).
+  std::size_t attempts = 0;
+  for (std::size_t at = check.err.find("127.0.0.1:1"); at != std::string::npos; at = check.err.find("127.0.0.1:1", at + 1))
+    ++attempts;
+  CHECK(attempts >= 1);
+  CHECK(check.err.find("retrying") == std::string::npos);
+}
+
+}  // namespace synctool::e2e

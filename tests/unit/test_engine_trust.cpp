@@ -319,3 +319,25 @@ TEST_CASE("numbers keep their digits, and an unchanged full run writes nothing",
                       {"tags", "b"}, {"city", "Rome"}});
   CHECK(h.run().destination.updated == 1);
 }
+
+TEST_CASE("the empty-source safeguard says when the filter, not the source, left nothing", "[engine][safeguard]") {
+  auto spec = people_spec(spec::Mode::mirror);
+  spec.source.filter = "age > 100";
+  Harness h(spec);
+  for (int i = 0; i < 4; ++i) h.person(i);
+  h.spec.source.filter = "";  // the baseline syncs everyone...
+  h.compiled = std::make_unique<engine::CompiledSync>(h.spec);
+  REQUIRE(h.run().destination.created == 4);
+  h.spec.source.filter = "age > 100";  // ...then a filter that keeps no one
+  h.compiled = std::make_unique<engine::CompiledSync>(h.spec);
+  engine::RunOptions full;
+  full.full = true;
+  auto report = h.run(full);
+  CHECK(report.exit_code == engine::exit_code::safeguard);
+  CHECK_THAT(report.error, Catch::Contains("the filter matched none of the 4 records the source returned"));
+  CHECK(h.destination.records.size() == 4);
+
+  h.source.records.clear();
+  report = h.run(full);
+  CHECK_THAT(report.error, Catch::Contains("the source returned no records"));
+}
