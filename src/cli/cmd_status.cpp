@@ -102,7 +102,16 @@ int cmd_status(Context& ctx) {
           status = status_word(runs[0], failed);
           item["last_run"] = runs[0];
           int last_code = runs[0].value("exit_code", 0);
-          if (run_in_error(last_code)) code = engine::exit_code::most_severe(code, last_code);
+          if (run_in_error(last_code)) {
+            code = engine::exit_code::most_severe(code, last_code);
+            // Say why the sync is in error, and where its state is when the state was at fault.
+            std::string why = "last run ended with exit " + std::to_string(last_code);
+            if (auto error = runs[0].find("error"); error != runs[0].end() && error->is_string())
+              why += ": " + error->get<std::string>();
+            if (last_code == engine::exit_code::local_failure)
+              why += " (state in " + ctx.state_dir(name).string() + ")";
+            add_error(why);
+          }
         }
         if (store->get_meta(state::meta::paused)) {
           status = "paused";

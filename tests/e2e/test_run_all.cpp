@@ -189,6 +189,8 @@ TEST_CASE("run --all runs every sync it can past broken specs and unset variable
   CHECK(entry(syncs, kSync).at("status") == "ok");
   CHECK(entry(syncs, kSync).at("records") == 10);
   CHECK(entry(syncs, "missing-table").at("status") == "error");
+  // Why it is in error, not only that it is.
+  CHECK_THAT(entry(syncs, "missing-table").at("errors").dump(), Catch::Contains("last run ended with exit 3"));
   const auto& orphan = entry(syncs, "orphan");
   CHECK(orphan.at("status") == "spec error");
   CHECK(orphan.at("exit_code") == 2);
