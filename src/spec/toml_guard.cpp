@@ -297,9 +297,28 @@ class Scanner {
       note("expected a time (HH:MM:SS) after the 'T' of a date-time, saw " + describe(in_, i_));
       out_ += '0';
     }
-    while (!at_end() && !ends_value(peek()))
+    std::string token;  // the value without its underscores, as toml++ classifies it
+    while (!at_end() && !ends_value(peek())) {
+      if (peek() != '_') token += peek();
       if (!copy(false)) return;
+    }
     expect_ = Expect::after;
+    // "YYYY-MM-DD" then a space and a digit may be a date-time written with a space for the
+    // 'T'; toml++ 3.3 reads on after that digit and asserts that no value terminator follows
+    // it (undefined behaviour in release builds): "a = 1979-05-27 1 ". A single digit there
+    // is never a time, so a '0' after it keeps it a clean syntax error for toml++.
+    auto is_date = [&] {
+      if (token.size() != 10 || token[4] != '-' || token[7] != '-') return false;
+      for (std::size_t k : {0, 1, 2, 3, 5, 6, 8, 9})
+        if (!is_digit(token[k])) return false;
+      return true;
+    };
+    if (peek() == ' ' && is_digit(peek(1)) && i_ + 2 < in_.size() && ends_value(peek(2)) && is_date()) {
+      copy(true);
+      note("expected a time (HH:MM:SS) after the date and the space, saw " + describe(in_, i_) + " alone");
+      copy(true);
+      out_ += '0';
+    }
   }
 
   void string() {

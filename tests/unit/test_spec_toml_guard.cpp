@@ -177,6 +177,22 @@ TEST_CASE("a date-time whose 'T' is not followed by a digit is a syntax error, n
   CHECK_FALSE(guard_toml("a = 1979-05-27T07:32:00Z\nb = 1979-05-27\nc = 1979-05-27 07:32:00").problem);
 }
 
+TEST_CASE("a date, a space and a single digit is a syntax error, not undefined behaviour", "[spec][toml_guard]") {
+  // Found by fuzz_spec: toml++ reads "1979-05-92 1" as the start of a date-time and asserts
+  // that the digit is not followed by the end of the value.
+  auto guarded = guard_toml("n=1979-05-92 1  \nsource = \"email\"");
+  REQUIRE(guarded.problem);
+  CHECK(guarded.problem->line == 1);
+  CHECK(guarded.problem->column == 14);
+  CHECK(guarded.problem->message == "expected a time (HH:MM:SS) after the date and the space, saw '1' alone");
+  CHECK_THROWS_AS(toml::parse(std::string_view(guarded.text)), toml::parse_error);
+  CHECK(guard_toml("a = [1979-05-27 7, 2]").problem);
+  CHECK(guard_toml("a = 1_979-05-27 7\n").problem);
+  // At the end of the text toml++ stops cleanly by itself; real date-times pass.
+  CHECK_FALSE(guard_toml("a = 1979-05-27 7").problem);
+  CHECK_FALSE(guard_toml("a = 1979-05-27 07:32:00\nb = 1979-05-27 # c\nc = 1979-05-27\n").problem);
+}
+
 TEST_CASE("a '}' where an array expects a value is a syntax error, not undefined behaviour", "[spec][toml_guard]") {
   auto guarded = guard_toml("b = [}");
   REQUIRE(guarded.problem);
