@@ -139,9 +139,11 @@ bool binary_holds(const std::string& canonical) { return int64_of(canonical) || 
 
 // Whether a source system keeps this number exactly, so that it may be seeded there: CSV text,
 // PostgreSQL numeric and HubSpot's string wire values keep any decimal; SQLite's NUMERIC
-// affinity and Mailchimp's number merge fields keep a 64-bit integer or a double.
+// affinity keeps a 64-bit integer or a double; Mailchimp's number merge fields are doubles
+// (its connector refuses 9007199254740993, which a double would round).
 bool source_holds_number(System system, const std::string& canonical) {
-  if (system == System::sqlite || system == System::mailchimp) return binary_holds(canonical);
+  if (system == System::sqlite) return binary_holds(canonical);
+  if (system == System::mailchimp) return util::double_holds(canonical);
   return true;
 }
 
