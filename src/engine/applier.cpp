@@ -6,9 +6,12 @@ namespace synctool::engine {
 
 namespace {
 
-// State-only changes are committed in groups so a baseline that links a million existing
-// records does not pay one fsync per record.
-constexpr std::size_t kStateChangesPerCommit = 5000;
+// State changes are committed in groups so a baseline that links a million existing records
+// does not pay one fsync per record, nor one per destination batch. Deferring them is safe:
+// the state may lag behind the destination, never lead it (a create that is not idempotent is
+// announced by its own committed intent before it is sent), and a run that ends early commits
+// what the destination confirmed.
+constexpr std::size_t kStateChangesPerCommit = 20000;
 
 // Counts a rejected or failed row, and lists it while the list has room. A row is new when its
 // key had no failed row before this run: only new problems make a run exit 1.
@@ -29,7 +32,7 @@ std::string failure_key(const Action& action) {
 state::BaseValue base_of(const Action& action) {
   state::BaseValue base;
   base.values = action.values;
-  base.hash = values_hash(action.values);
+  base.hash = action.values_hash.empty() ? values_hash(action.values) : action.values_hash;
   base.source_modified = action.source_modified;
   return base;
 }
@@ -60,7 +63,7 @@ void Applier::add(Action&& action) {
     case Action::Kind::skip:
       ++(action.kind == Action::Kind::skip ? counts.skipped : counts.unchanged);
       if (!dry_run()) {
-        state_changes_.push_back([a = action](state::WriteTxn& txn) {
+        state_changes_.push_back([a = std::move(action)](state::WriteTxn& txn) {
           if (!a.linked) txn.put_link(a.key, {a.source_id, a.destination_id});
           txn.put_base(a.key, base_of(a));
           txn.erase_pending(a.key);
@@ -190,7 +193,7 @@ void Applier::write_batch() {
   std::vector<StateChange> changes = std::move(state_changes_);
   state_changes_.clear();
   for (std::size_t i = 0; i < batch_.size(); ++i) {
-    const Action& action = batch_[i];
+    Action& action = batch_[i];  // moved into its state change once it succeeded
     if (!batch_error.empty()) {
       // Outcome unknown: creates keep their intent so the next run looks them up.
       ++counts.failed;
@@ -209,17 +212,17 @@ void Applier::write_batch() {
     }
     if (action.kind == Action::Kind::remove) {
       ++counts.deleted;
-      changes.push_back([a = action](state::WriteTxn& txn) {
-        txn.erase_link(a.key);
-        txn.erase_base(a.key);
-        if (a.retry) txn.erase_failed(a.key);
+      changes.push_back([key = std::move(action.key), retry = action.retry](state::WriteTxn& txn) {
+        txn.erase_link(key);
+        txn.erase_base(key);
+        if (retry) txn.erase_failed(key);
       });
       continue;
     }
     if (action.kind == Action::Kind::create) ++counts.created;
     if (action.kind == Action::Kind::update) ++counts.updated;
     std::string destination_id = result.id.empty() ? action.destination_id : result.id;
-    changes.push_back([a = action, destination_id](state::WriteTxn& txn) {
+    changes.push_back([a = std::move(action), destination_id = std::move(destination_id)](state::WriteTxn& txn) {
       // An update of a linked record leaves the link (and its reverse entries) as they are.
       if (!a.linked || destination_id != a.destination_id) txn.put_link(a.key, {a.source_id, destination_id});
       txn.put_base(a.key, base_of(a));
@@ -231,9 +234,8 @@ void Applier::write_batch() {
     in_.log("wrote a batch of " + std::to_string(batch_.size()) + " to the destination" +
             (batch_error.empty() ? "" : " (failed: " + batch_error + ")"));
   batch_.clear();
-  auto txn = in_.store->begin();
-  for (auto& change : changes) change(*txn);
-  txn->commit();
+  state_changes_ = std::move(changes);
+  if (state_changes_.size() >= kStateChangesPerCommit) commit_state_changes();
   stop_if_requested();
 }
 

@@ -37,8 +37,9 @@ class Applier {
   // the whole batch for a reason that retrying will not fix. After every committed batch it
   // throws RunInterrupted when a stop was requested (SIGINT / SIGTERM).
   void finish();
-  // A run that stops early: commits the state changes that need no write (links of records
-  // found equal, rejects) and drops the writes not yet sent.
+  // A run that stops early: commits the state changes of what the destination confirmed and
+  // those that need no write (links of records found equal, rejects), and drops the writes
+  // not yet sent.
   void commit_confirmed();
 
  private:

@@ -32,6 +32,7 @@ struct Action {
   std::string origin;  // where the source record was read ("line 17"), for messages
   std::string destination_id;
   nlohmann::json values = nlohmann::json::object();  // mapped values to write / remember
+  std::string values_hash;  // values_hash(values) where the planner knew it; else empty
   std::string source_modified;
   std::vector<FieldChange> changes;  // update: field by field, old -> new
   std::string reason;                // reject: why

@@ -68,23 +68,25 @@ bool Planner::mirror_deletes() const {
 }
 
 void Planner::plan(const std::function<void(Action&&)>& sink) {
-  in_.source.for_each([&](const std::string& key, const nlohmann::json& staged) {
-    plan_staged(key, StagedRecord::from_json(staged), sink);
+  in_.source.for_each([&](const std::string& key, std::string_view staged) {
+    // Tombstones and records the filter leaves out are planned with the deletes.
+    auto state = StagedRecord::decode_state(staged);
+    if (state == StagedRecord::State::deleted || state == StagedRecord::State::excluded) return true;
+    plan_staged(key, StagedRecord::decode(staged), sink);
     return true;
   });
   flush_lookups(sink);
   for_each_delete(sink);
 }
 
-void Planner::plan_staged(const std::string& key, const StagedRecord& record,
-                          const std::function<void(Action&&)>& sink) {
+void Planner::plan_staged(const std::string& key, StagedRecord&& record, const std::function<void(Action&&)>& sink) {
   if (record.state == StagedRecord::State::deleted || record.state == StagedRecord::State::excluded)
     return;  // handled with the deletes
   Action action;
   action.key = key;
-  action.source_id = record.id;
-  action.origin = record.origin;
-  action.source_modified = record.modified;
+  action.source_id = std::move(record.id);
+  action.origin = std::move(record.origin);
+  action.source_modified = std::move(record.modified);
   action.retry = had_failed(key);
   if (record.duplicated()) {
     action.kind = Action::Kind::reject;
@@ -99,11 +101,12 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
     sink(std::move(action));
     return;
   }
-  action.values = record.values;
+  action.values = std::move(record.values);
+  action.values_hash = record.values_hash.empty() ? values_hash(action.values) : std::move(record.values_hash);
 
   if (in_.destination_records) {
     std::optional<StagedRecord> existing;
-    if (auto found = in_.destination_records->get(key)) existing = StagedRecord::from_json(*found);
+    if (auto found = in_.destination_records->get(key)) existing = StagedRecord::decode(*found);
     plan_against_destination(std::move(action), existing, sink);
     return;
   }
@@ -111,16 +114,18 @@ void Planner::plan_staged(const std::string& key, const StagedRecord& record,
   auto link = in_.store.get_link(key);
   if (link && !link->destination_id.empty()) {
     action.destination_id = link->destination_id;
-    action.linked = link->source_id == record.id;
-    auto base = in_.store.get_base(key);
-    bool same = base && base->hash == values_hash(action.values);
+    action.linked = link->source_id == action.source_id;
+    // The digest first: the base values are decoded only when the record changed.
+    auto base_hash = in_.store.get_base_hash(key);
+    bool same = base_hash && *base_hash == action.values_hash;
     if (in_.sync.spec().mode == spec::Mode::append) {
       // Append never touches an existing record: a change to it is skipped, and said so.
       action.kind = same ? Action::Kind::unchanged : Action::Kind::skip;
     } else if (same) {
-      action.kind = link->source_id == record.id ? Action::Kind::unchanged : Action::Kind::link;
+      action.kind = link->source_id == action.source_id ? Action::Kind::unchanged : Action::Kind::link;
     } else {
       action.kind = Action::Kind::update;
+      auto base = base_hash ? in_.store.get_base(key) : std::nullopt;
       action.changes = changed_fields(base ? base->values : nlohmann::json::object(), action.values,
                                       in_.sync.mapper().destination_paths());
     }
@@ -167,8 +172,11 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
     } else {
       action.changes.clear();
       // Equal: at most a new link.
-      auto base = in_.store.get_base(action.key);
-      bool known = action.linked && base && base->hash == values_hash(action.values);
+      bool known = false;
+      if (action.linked) {
+        auto base_hash = in_.store.get_base_hash(action.key);
+        known = base_hash && *base_hash == action.values_hash;
+      }
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
     }
   }
@@ -247,12 +255,13 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
     sink(std::move(action));
   };
   // Tombstones and records the filter now leaves out.
-  in_.source.for_each([&](const std::string& key, const nlohmann::json& staged) {
-    auto record = StagedRecord::from_json(staged);
-    if (record.state != StagedRecord::State::deleted && record.state != StagedRecord::State::excluded) return true;
+  in_.source.for_each([&](const std::string& key, std::string_view staged) {
+    auto state = StagedRecord::decode_state(staged);
+    if (state != StagedRecord::State::deleted && state != StagedRecord::State::excluded) return true;
+    auto record = StagedRecord::decode(staged);
     if (in_.destination_records) {
       if (auto found = in_.destination_records->get(key)) {
-        auto existing = StagedRecord::from_json(*found);
+        auto existing = StagedRecord::decode(*found);
         if (existing.duplicated()) {
           for (const auto& id : existing.duplicate_ids) emit(key, id, record.id);
         } else {
@@ -266,9 +275,9 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
   });
   // Records the complete source no longer has.
   if (in_.destination_records) {
-    in_.destination_records->for_each([&](const std::string& key, const nlohmann::json& staged) {
+    in_.destination_records->for_each([&](const std::string& key, std::string_view staged) {
       if (in_.source.contains(key)) return true;
-      auto existing = StagedRecord::from_json(staged);
+      auto existing = StagedRecord::decode(staged);
       if (existing.duplicated()) {
         for (const auto& id : existing.duplicate_ids) emit(key, id, "");
       } else {
@@ -289,7 +298,7 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
   in_.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
     if (row.delete_id.empty()) return true;
     std::optional<StagedRecord> staged;
-    if (auto found = in_.source.get(key)) staged = StagedRecord::from_json(*found);
+    if (auto found = in_.source.get(key)) staged = StagedRecord::decode(*found);
     bool live = staged && staged->state != StagedRecord::State::deleted &&
                 staged->state != StagedRecord::State::excluded;
     if (live) return true;

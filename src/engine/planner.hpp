@@ -42,7 +42,7 @@ class Planner {
 
  private:
   bool mirror_deletes() const;
-  void plan_staged(const std::string& key, const StagedRecord& record, const std::function<void(Action&&)>& sink);
+  void plan_staged(const std::string& key, StagedRecord&& record, const std::function<void(Action&&)>& sink);
   void plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
                                 const std::function<void(Action&&)>& sink);
   void flush_lookups(const std::function<void(Action&&)>& sink);

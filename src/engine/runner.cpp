@@ -23,21 +23,24 @@ RunKind choose_kind(const RunInputs& in, const RunOptions& options) {
   if (options.full) return RunKind::full;
   if (const auto& every = in.sync.spec().full_sync_every_ms) {
     auto last = store.get_meta(state::meta::last_full_sync);
-    auto last_ms = last ? util::parse_iso8601(*last) : std::nullopt;
+    std::optional<std::int64_t> last_ms;
+    if (last) last_ms = util::parse_iso8601(*last);
     const std::int64_t now = in.clock.now_ms();
     // A last full run stamped in the future (the clock was set back since) is not trusted:
     // waiting for it would stop full reconciliation until the clock catches up.
-    if (!last_ms || *last_ms > now || *last_ms + *every <= now) return RunKind::full;
+    if (!last_ms.has_value()) return RunKind::full;
+    const std::int64_t last_full = last_ms.value();
+    if (last_full > now || last_full + *every <= now) return RunKind::full;
   }
   return RunKind::incremental;
 }
 
 // Adds a record under its key. A second record with the same key marks both as duplicates,
 // unless it is the same record read again (the same id where the connector's ids are unique).
-void stage(state::Staging& staging, const std::string& key, StagedRecord record, bool unique_ids) {
-  auto previous = staging.put(key, record.to_json());
+void stage(state::Staging& staging, const std::string& key, const StagedRecord& record, bool unique_ids) {
+  auto previous = staging.put(key, record.encode());
   if (!previous) return;
-  auto earlier = StagedRecord::from_json(*previous);
+  auto earlier = StagedRecord::decode(*previous);
   if (!earlier.duplicated()) {
     earlier.duplicate_ids = {earlier.id};
     earlier.duplicate_origins = {earlier.origin};
@@ -47,12 +50,12 @@ void stage(state::Staging& staging, const std::string& key, StagedRecord record,
   if (reread) {
     // The same record twice (a page read again): the newer copy, already stored, stands
     // unless the key is already shared by others.
-    if (earlier.duplicate_ids.size() > 1) staging.put(key, earlier.to_json());
+    if (earlier.duplicate_ids.size() > 1) staging.put(key, earlier.encode());
     return;
   }
   earlier.duplicate_ids.push_back(record.id);
   earlier.duplicate_origins.push_back(record.origin);
-  staging.put(key, earlier.to_json());
+  staging.put(key, earlier.encode());
 }
 
 // A source record's name in messages: its id, or where it was read when it has none.
@@ -76,7 +79,7 @@ class SourceStager {
       if (!key) key = mapper.source_key(record.fields);
       if (!key) return;  // never synced: nothing to delete
       staged.state = StagedRecord::State::deleted;
-      stage(staging_, *key, std::move(staged), unique_ids_);
+      stage(staging_, *key, staged, unique_ids_);
       return;
     }
     std::string key_problem;
@@ -85,7 +88,7 @@ class SourceStager {
       if (!key) key = in_.store.key_for_source_id(record.id);
       if (!key) return;
       staged.state = StagedRecord::State::excluded;
-      stage(staging_, *key, std::move(staged), unique_ids_);
+      stage(staging_, *key, staged, unique_ids_);
       return;
     }
     if (!key) {
@@ -110,7 +113,7 @@ class SourceStager {
     if (!record.problem.empty()) {
       staged.state = StagedRecord::State::rejected;
       staged.reason = record.problem;
-      stage(staging_, *key, std::move(staged), unique_ids_);
+      stage(staging_, *key, staged, unique_ids_);
       return;
     }
     nlohmann::json values = mapper.map(record.fields);
@@ -121,7 +124,7 @@ class SourceStager {
       staged.reason = *violation;
     }
     staged.values = std::move(values);
-    stage(staging_, *key, std::move(staged), unique_ids_);
+    stage(staging_, *key, staged, unique_ids_);
   }
 
   // Source ids (or origins) of the records rejected for having no key in this run.
@@ -179,6 +182,15 @@ void clean_strings(nlohmann::json& value, const std::function<std::string(std::s
     if (redact) text = redact(text);
   } else if (value.is_structured()) {
     for (auto& item : value) clean_strings(item, redact);
+  }
+}
+
+// A run that ends early keeps what the destination confirmed (the applier commits state in
+// groups). If even that fails, the run is recorded with its own error all the same.
+void keep_confirmed(Applier& applier) {
+  try {
+    applier.commit_confirmed();
+  } catch (const std::exception&) {
   }
 }
 
@@ -314,11 +326,11 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
           auto key = mapper.destination_key(record.fields);
           if (!key) continue;  // cannot be matched; a mirror never deletes what it cannot identify
           StagedRecord staged;
-          staged.id = record.id;
-          staged.origin = record.origin;
+          staged.id = std::move(record.id);
+          staged.origin = std::move(record.origin);
           staged.values = in.sync.project_destination(record.fields);
-          staged.modified = record.modified_at.value_or("");
-          stage(*destination_staging, *key, std::move(staged), destination_caps.unique_ids);
+          if (record.modified_at) staged.modified = std::move(*record.modified_at);
+          stage(*destination_staging, *key, staged, destination_caps.unique_ids);
         }
         stop_if_requested();
       });
@@ -334,8 +346,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       std::size_t deletes = planner.count_deletes();
       if (deletes > 0) {
         std::size_t live = 0, excluded = 0;
-        source_staging->for_each([&](const std::string&, const nlohmann::json& j) {
-          auto state = StagedRecord::from_json(j).state;
+        source_staging->for_each([&](const std::string&, std::string_view bytes) {
+          auto state = StagedRecord::decode_state(bytes);
           if (state == StagedRecord::State::excluded)
             ++excluded;
           else if (state != StagedRecord::State::deleted)
@@ -394,17 +406,15 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       txn->commit();
     }
   } catch (const RunInterrupted& e) {
-    try {
-      applier.commit_confirmed();
-    } catch (const std::exception&) {
-      // Nothing more can be saved; the run is recorded as interrupted all the same.
-    }
+    keep_confirmed(applier);
     return finish(util::exit_code_for_signal(e.signal()), e.what());
   } catch (const state::StateError& e) {
     return finish(exit_code::local_failure, e.what());
   } catch (const connectors::ConnectorError& e) {
+    keep_confirmed(applier);
     return finish(exit_code::connection, e.what());
   } catch (const std::exception& e) {
+    keep_confirmed(applier);
     return finish(exit_code::connection, e.what());
   }
 

@@ -1,34 +1,120 @@
 #include "engine/staged_record.hpp"
 
+#include "state/store.hpp"
+#include "util/hash.hpp"
+
+#include <cstdio>
+
 namespace synctool::engine {
+
+namespace {
+
+[[noreturn]] void corrupt() {
+  throw state::StateError("staging holds a corrupt record (this run's scratch data; the state is as its last commit left it)",
+                          state::StateProblem::damaged);
+}
+
+void put_length(std::string& out, std::size_t n) {
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+void put_text(std::string& out, const std::string& text) {
+  put_length(out, text.size());
+  out.append(text);
+}
+
+void put_list(std::string& out, const std::vector<std::string>& list) {
+  put_length(out, list.size());
+  for (const auto& text : list) put_text(out, text);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+  std::size_t length() {
+    std::size_t n = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (rest_.empty()) corrupt();
+      auto byte = static_cast<unsigned char>(rest_.front());
+      rest_.remove_prefix(1);
+      n |= static_cast<std::size_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return n;
+    }
+    corrupt();
+  }
+  std::string text() {
+    std::size_t n = length();
+    if (n > rest_.size()) corrupt();
+    std::string out(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return out;
+  }
+  std::vector<std::string> list() {
+    std::size_t n = length();
+    if (n > rest_.size()) corrupt();  // every item takes at least its length byte
+    std::vector<std::string> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(text());
+    return out;
+  }
+  std::string_view rest() const { return rest_; }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
 
 std::string StagedRecord::duplicate_label(std::size_t i) const {
   const std::string& where = i < duplicate_origins.size() ? duplicate_origins[i] : std::string();
   return where.empty() ? "'" + duplicate_ids[i] + "'" : where;
 }
 
-// Short member names: a baseline stages every source record, so the bytes add up.
-nlohmann::json StagedRecord::to_json() const {
-  nlohmann::json j = {{"i", id}, {"s", static_cast<int>(state)}};
-  if (!origin.empty()) j["o"] = origin;
-  if (!values.is_null()) j["v"] = values;
-  if (!modified.empty()) j["m"] = modified;
-  if (!reason.empty()) j["r"] = reason;
-  if (!duplicate_ids.empty()) j["d"] = duplicate_ids;
-  if (!duplicate_origins.empty()) j["do"] = duplicate_origins;
-  return j;
+std::string StagedRecord::encode() const {
+  std::string out;
+  out.reserve(64 + id.size() + origin.size() + modified.size());
+  out.push_back(static_cast<char>(state));
+  put_text(out, id);
+  put_text(out, origin);
+  put_text(out, modified);
+  put_text(out, reason);
+  put_list(out, duplicate_ids);
+  put_list(out, duplicate_origins);
+  if (!values.is_null()) nlohmann::json::to_cbor(values, out);
+  return out;
 }
 
-StagedRecord StagedRecord::from_json(const nlohmann::json& j) {
+StagedRecord::State StagedRecord::decode_state(std::string_view bytes) {
+  if (bytes.empty() || static_cast<unsigned char>(bytes.front()) > static_cast<unsigned char>(State::rejected)) corrupt();
+  return static_cast<State>(bytes.front());
+}
+
+StagedRecord StagedRecord::decode(std::string_view bytes) {
   StagedRecord r;
-  r.id = j.value("i", "");
-  r.state = static_cast<State>(j.value("s", 0));
-  r.origin = j.value("o", "");
-  if (auto it = j.find("v"); it != j.end()) r.values = *it;
-  r.modified = j.value("m", "");
-  r.reason = j.value("r", "");
-  if (auto it = j.find("d"); it != j.end()) r.duplicate_ids = it->get<std::vector<std::string>>();
-  if (auto it = j.find("do"); it != j.end()) r.duplicate_origins = it->get<std::vector<std::string>>();
+  r.state = decode_state(bytes);
+  Reader in(bytes.substr(1));
+  r.id = in.text();
+  r.origin = in.text();
+  r.modified = in.text();
+  r.reason = in.text();
+  r.duplicate_ids = in.list();
+  r.duplicate_origins = in.list();
+  auto cbor = in.rest();
+  if (!cbor.empty()) {
+    try {
+      r.values = nlohmann::json::from_cbor(cbor.begin(), cbor.end());
+    } catch (const nlohmann::json::exception&) {
+      corrupt();
+    }
+    // The same digest engine::values_hash() computes: FNV-1a over the values' CBOR.
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(util::fnv1a64(cbor)));
+    r.values_hash = hex;
+  }
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace synctool::engine {
@@ -26,11 +27,21 @@ struct StagedRecord {
   std::vector<std::string> duplicate_ids;
   std::vector<std::string> duplicate_origins;
 
+  // Filled by decode(): engine::values_hash(values), read off the stored bytes (they are the
+  // values' CBOR) instead of encoding the values again.
+  std::string values_hash;
+
   bool duplicated() const { return duplicate_ids.size() > 1; }
   // "'id'" or "line 17": how a message names the i-th duplicate.
   std::string duplicate_label(std::size_t i) const;
-  nlohmann::json to_json() const;
-  static StagedRecord from_json(const nlohmann::json& j);
+
+  // The staged form: the state, the texts and the duplicate lists behind their lengths, then
+  // the values as CBOR. Compact, and decoded without building a JSON document around them.
+  std::string encode() const;
+  // Throws state::StateError (damaged) when the bytes are not what encode() writes.
+  static StagedRecord decode(std::string_view bytes);
+  // Only the state, from the first byte: for counts and filters that need nothing else.
+  static State decode_state(std::string_view bytes);
 };
 
 }  // namespace synctool::engine

@@ -216,6 +216,18 @@ class LmdbStore final : public StateStore {
   std::optional<BaseValue> get_base(const std::string& key) const override {
     return get_record<BaseValue>(kBase, key);
   }
+  std::optional<std::string> get_base_hash(const std::string& key) const override {
+    if (key.empty()) return std::nullopt;
+    StoredKey stored(key);
+    auto v = lookup(kBase, stored);
+    if (!v) return std::nullopt;
+    if (!stored.hashed())
+      if (auto hash = detail::cbor_top_level_string(*v, "h")) return hash;
+    // A long key's wrapped entry, or a record without its digest: the whole decode says why.
+    return decode_record<BaseValue>(detail::decode_value(stored.val(), *v, where_, kDbNames[kBase]), where_,
+                                    kDbNames[kBase])
+        .hash;
+  }
   std::optional<PendingIntent> get_pending(const std::string& key) const override {
     return get_record<PendingIntent>(kPending, key);
   }

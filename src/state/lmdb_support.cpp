@@ -124,6 +124,66 @@ json decode_value(const MDB_val& stored_key, const MDB_val& data, const Where& w
   return std::move(wrapped["v"]);
 }
 
+namespace {
+
+// Walks a CBOR value with nlohmann's SAX interface until the top-level entry `name` is read.
+class TopLevelString final : public nlohmann::json_sax<json> {
+ public:
+  explicit TopLevelString(std::string_view name) : name_(name) {}
+  std::optional<std::string> found;
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t& text) override {
+    if (depth_ == 1 && wanted_) {
+      found = std::move(text);
+      return false;  // done: the rest of the map is never decoded
+    }
+    return value();
+  }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(true); }
+  bool key(string_t& key) override {
+    wanted_ = depth_ == 1 && key == name_;
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool value() { return !(depth_ == 1 && wanted_); }  // the entry is there but is not text: give up
+  bool open(bool object) {
+    if (depth_ == 0 && !object) return false;  // not a map
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  std::string_view name_;
+  int depth_ = 0;
+  bool wanted_ = false;
+};
+
+}  // namespace
+
+std::optional<std::string> cbor_top_level_string(const MDB_val& data, std::string_view name) {
+  auto* first = static_cast<const std::uint8_t*>(data.mv_data);
+  TopLevelString sax(name);
+  try {
+    json::sax_parse(first, first + data.mv_size, &sax, nlohmann::json::input_format_t::cbor);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+  return std::move(sax.found);
+}
+
 Entry decode_entry(const MDB_val& stored_key, const MDB_val& data, const Where& where, std::string_view table) {
   if (!is_hashed(stored_key)) return {std::string(to_view(stored_key)), parse(data, where, table)};
   json wrapped = unwrap(parse(data, where, table), where, table);
@@ -483,25 +543,33 @@ void reserve_lock_file(const Where& where, bool read_only) {
 void ResidentPages::release() {
   count_ = 0;
   if (!env_) return;
-  // mdb_env_info() reports the map address only for MDB_FIXEDMAP environments, so the
-  // mapping is found by the data file's device and inode. Advice only: any failure changes
-  // nothing but the resident set, so it is ignored.
-  mdb_filehandle_t fd;
-  struct stat file;
-  if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS || ::fstat(fd, &file) != 0) return;
-  std::FILE* maps = std::fopen("/proc/self/maps", "r");
-  if (!maps) return;
-  char line[4096];
-  while (std::fgets(line, sizeof line, maps)) {
-    unsigned long start = 0, end = 0, offset = 0, inode = 0;
-    unsigned major = 0, minor = 0;
-    char perms[8];
-    if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &inode) != 7)
-      continue;
-    if (inode == file.st_ino && makedev(major, minor) == file.st_dev)
-      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != MDB_SUCCESS) return;
+  if (env_ != ranges_env_ || info.me_mapsize != ranges_map_size_) {
+    ranges_.clear();
+    ranges_env_ = env_;
+    ranges_map_size_ = info.me_mapsize;
+    // mdb_env_info() reports the map address only for MDB_FIXEDMAP environments, so the
+    // mapping is found by the data file's device and inode.
+    mdb_filehandle_t fd;
+    struct stat file;
+    if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS || ::fstat(fd, &file) != 0) return;
+    std::FILE* maps = std::fopen("/proc/self/maps", "r");
+    if (!maps) return;
+    char line[4096];
+    while (std::fgets(line, sizeof line, maps)) {
+      unsigned long start = 0, end = 0, offset = 0, inode = 0;
+      unsigned major = 0, minor = 0;
+      char perms[8];
+      if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &inode) != 7)
+        continue;
+      if (inode == file.st_ino && makedev(major, minor) == file.st_dev)
+        ranges_.push_back({reinterpret_cast<void*>(start), end - start});
+    }
+    std::fclose(maps);
   }
-  std::fclose(maps);
+  // Advice only: a failure changes nothing but the resident set, so it is ignored.
+  for (const auto& range : ranges_) ::madvise(range.start, range.length, MADV_DONTNEED);
 }
 
 }  // namespace synctool::state::detail

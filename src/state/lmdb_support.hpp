@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,10 @@ void encode_value(const StoredKey& stored, std::string_view key, const nlohmann:
 // The value stored under `stored_key` in `table`; throws StateError(damaged) "... holds a
 // corrupt value in <table> ..." when the bytes are not the CBOR this module writes.
 nlohmann::json decode_value(const MDB_val& stored_key, const MDB_val& data, const Where& where, std::string_view table);
+// The text stored under `name` in the CBOR map `data`, read without decoding the rest of the
+// map: the scan stops at that entry. nullopt when the bytes are not such a map or the entry is
+// missing or not text (the caller then decodes the whole value, which names the damage).
+std::optional<std::string> cbor_top_level_string(const MDB_val& data, std::string_view name);
 // The original key and the value of an entry met while iterating.
 struct Entry {
   std::string key;
@@ -150,15 +155,28 @@ class ResidentPages {
  public:
   static constexpr unsigned kEvery = 4096;
   explicit ResidentPages(MDB_env* env = nullptr) : env_(env) {}
-  void attach(MDB_env* env) { env_ = env; }
+  void attach(MDB_env* env) {
+    env_ = env;
+    ranges_env_ = nullptr;  // another environment may be mapped where this one was
+    ranges_.clear();
+  }
   void tick() {
     if (++count_ >= kEvery) release();
   }
   void release();
 
  private:
+  struct Range {
+    void* start;
+    std::size_t length;
+  };
   MDB_env* env_ = nullptr;
   unsigned count_ = 0;
+  // Where the map lies, found once in /proc/self/maps and again only when the map was resized
+  // (reading /proc/self/maps every time cost 5-7% of a large run).
+  std::vector<Range> ranges_;
+  std::size_t ranges_map_size_ = 0;
+  MDB_env* ranges_env_ = nullptr;
 };
 
 }  // namespace synctool::state::detail

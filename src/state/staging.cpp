@@ -76,23 +76,23 @@ class DiskStaging final : public Staging {
   DiskStaging(const DiskStaging&) = delete;
   DiskStaging& operator=(const DiskStaging&) = delete;
 
-  std::optional<json> put(const std::string& key, const json& value) override {
+  std::optional<std::string> put(const std::string& key, std::string_view value) override {
     if (sealed_) throw std::logic_error(where_.what + ": put() after seal()");
     StoredKey stored(key);
-    detail::encode_value(stored, key, value, buffer_);
+    encode(stored, key, value);
     const std::size_t bytes = buffer_.size() + key.size();
     if (writer_ && batch_puts_ > 0 && batch_bytes_ + bytes > kBatchBytes) commit_batch();
     if (!writer_) begin_batch(bytes);
 
     MDB_val k = stored.val();
-    MDB_val v = to_val(buffer_);
-    std::optional<json> previous;
+    MDB_val v{buffer_.size(), buffer_.data()};
+    std::optional<std::string> previous;
     // One B-tree descent in the common case: NOOVERWRITE either inserts or hands back the
     // existing value.
     int rc = mdb_put(writer_, dbi_, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
-      previous = detail::decode_value(k, v, where_, "staging");
-      v = to_val(buffer_);
+      previous = std::string(decode(k, v).second);
+      v = MDB_val{buffer_.size(), buffer_.data()};
       rc = mdb_put(writer_, dbi_, &k, &v, 0);
     } else if (rc == MDB_SUCCESS) {
       ++count_;
@@ -106,7 +106,7 @@ class DiskStaging final : public Staging {
     return previous;
   }
 
-  std::optional<json> get(const std::string& key) const override {
+  std::optional<std::string> get(const std::string& key) const override {
     if (key.empty()) return std::nullopt;
     StoredKey stored(key);
     MDB_val k = stored.val();
@@ -115,7 +115,7 @@ class DiskStaging final : public Staging {
     int rc = mdb_get(reading_txn(), dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
     check(where_, rc, "read staging");
-    return detail::decode_value(k, v, where_, "staging");
+    return std::string(decode(k, v).second);
   }
 
   bool contains(const std::string& key) const override {
@@ -132,7 +132,7 @@ class DiskStaging final : public Staging {
 
   std::size_t size() const override { return count_; }
 
-  void for_each(const std::function<bool(const std::string&, const json&)>& fn) const override {
+  void for_each(const std::function<bool(const std::string&, std::string_view)>& fn) const override {
     MDB_txn* own = nullptr;
     if (!sealed_) {
       if (writer_) commit_batch();
@@ -151,10 +151,12 @@ class DiskStaging final : public Staging {
     CursorGuard cursor;
     check(where_, mdb_cursor_open(own ? own : reader_, dbi_, &cursor.cursor), "read staging");
     MDB_val k, v;
+    std::string key;  // one buffer for every key: no allocation per record
     int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
     while (rc == MDB_SUCCESS) {
-      auto entry = detail::decode_entry(k, v, where_, "staging");
-      if (!fn(entry.key, entry.value)) return;
+      auto [original, value] = decode(k, v);
+      key.assign(original);
+      if (!fn(key, value)) return;
       resident_.tick();
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT);
     }
@@ -241,6 +243,31 @@ class DiskStaging final : public Staging {
     check(where_, mdb_txn_commit(txn), "commit staged records");
   }
 
+  // The stored form of a value: the bytes themselves, or for a key stored hashed (longer than
+  // LMDB's key limit) the original key first, behind its length (4 bytes, little-endian).
+  void encode(const StoredKey& stored, const std::string& key, std::string_view value) {
+    buffer_.clear();
+    if (stored.hashed()) {
+      const auto length = static_cast<std::uint32_t>(key.size());
+      for (int shift = 0; shift < 32; shift += 8) buffer_.push_back(static_cast<char>((length >> shift) & 0xff));
+      buffer_.append(key);
+    }
+    buffer_.append(value);
+  }
+
+  // The original key and the value of a stored entry.
+  std::pair<std::string_view, std::string_view> decode(const MDB_val& k, const MDB_val& v) const {
+    std::string_view stored_key(static_cast<const char*>(k.mv_data), k.mv_size);
+    std::string_view data(static_cast<const char*>(v.mv_data), v.mv_size);
+    if (!detail::is_hashed(k)) return {stored_key, data};
+    std::uint32_t length = 0;
+    if (data.size() >= 4)
+      for (int i = 3; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(data[static_cast<std::size_t>(i)]);
+    if (data.size() < 4 || data.size() - 4 < length)
+      detail::fail_damaged(where_, "holds a corrupt value in staging: a long-key entry without its key");
+    return {data.substr(4, length), data.substr(4 + length)};
+  }
+
   // Before seal() reads go through the write transaction, which sees its own uncommitted puts.
   MDB_txn* reading_txn() const {
     if (sealed_) return reader_;
@@ -265,33 +292,33 @@ class DiskStaging final : public Staging {
   MDB_txn* reader_ = nullptr;
   std::size_t count_ = 0;
   bool sealed_ = false;
-  std::vector<std::uint8_t> buffer_;
+  std::string buffer_;
 };
 
 class MemoryStaging final : public Staging {
  public:
-  std::optional<json> put(const std::string& key, const json& value) override {
+  std::optional<std::string> put(const std::string& key, std::string_view value) override {
     if (sealed_) throw std::logic_error("staging: put() after seal()");
     if (key.empty()) throw std::invalid_argument("state: a key must not be empty");
     auto [it, inserted] = table_.try_emplace(key, value);
     if (inserted) return std::nullopt;
-    return std::exchange(it->second, value);
+    return std::exchange(it->second, std::string(value));
   }
-  std::optional<json> get(const std::string& key) const override {
+  std::optional<std::string> get(const std::string& key) const override {
     auto it = table_.find(key);
     if (it == table_.end()) return std::nullopt;
     return it->second;
   }
   bool contains(const std::string& key) const override { return table_.contains(key); }
   std::size_t size() const override { return table_.size(); }
-  void for_each(const std::function<bool(const std::string&, const json&)>& fn) const override {
+  void for_each(const std::function<bool(const std::string&, std::string_view)>& fn) const override {
     for (const auto& [key, value] : table_)
       if (!fn(key, value)) return;
   }
   void seal() override { sealed_ = true; }
 
  private:
-  std::map<std::string, json> table_;
+  std::map<std::string, std::string> table_;
   bool sealed_ = false;
 };
 

@@ -4,30 +4,29 @@
 // the object's size. Lives in a temporary LMDB environment removed when destroyed.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace synctool::state {
 
 class Staging {
  public:
   virtual ~Staging() = default;
-  // Stores `value` under `key`. Returns the previous value if the key was already present
-  // (the new value replaces it).
-  virtual std::optional<nlohmann::json> put(const std::string& key, const nlohmann::json& value) = 0;
-  virtual std::optional<nlohmann::json> get(const std::string& key) const = 0;
+  // Stores the bytes `value` under `key`. Returns the previous value if the key was already
+  // present (the new value replaces it).
+  virtual std::optional<std::string> put(const std::string& key, std::string_view value) = 0;
+  virtual std::optional<std::string> get(const std::string& key) const = 0;
   virtual bool contains(const std::string& key) const = 0;
   virtual std::size_t size() const = 0;
-  // Ascending key order; return false to stop. Keys longer than 400 bytes are stored under a
-  // hashed form (LMDB's key limit), so among keys sharing their first 400 bytes the order is
-  // by hash; against every other key the order is exact. Before seal() the disk table
-  // iterates a snapshot taken at the call.
-  virtual void for_each(const std::function<bool(const std::string&, const nlohmann::json&)>& fn) const = 0;
+  // Ascending key order; return false to stop. The value is valid during the call only. Keys
+  // longer than 400 bytes are stored under a hashed form (LMDB's key limit), so among keys
+  // sharing their first 400 bytes the order is by hash; against every other key the order is
+  // exact. Before seal() the disk table iterates a snapshot taken at the call.
+  virtual void for_each(const std::function<bool(const std::string&, std::string_view)>& fn) const = 0;
   // Ends the write phase (reads work before and after it). put() after seal() throws
   // std::logic_error.
   virtual void seal() = 0;

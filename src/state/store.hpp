@@ -116,6 +116,13 @@ class StateStore {
   virtual std::optional<std::string> key_for_source_id(const std::string& id) const = 0;
   virtual std::optional<std::string> key_for_destination_id(const std::string& id) const = 0;
   virtual std::optional<BaseValue> get_base(const std::string& key) const = 0;
+  // Only the digest of the base values: what an unchanged record is compared by, without
+  // decoding the values themselves.
+  virtual std::optional<std::string> get_base_hash(const std::string& key) const {
+    auto base = get_base(key);
+    if (!base) return std::nullopt;
+    return std::move(base->hash);
+  }
   virtual std::optional<PendingIntent> get_pending(const std::string& key) const = 0;
   virtual std::optional<FailedRow> get_failed(const std::string& key) const = 0;
   virtual std::optional<std::string> get_meta(const std::string& name) const = 0;

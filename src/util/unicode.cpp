@@ -43,6 +43,23 @@ std::optional<std::string> map_code_points(std::string_view text, Mapping mappin
   return out;
 }
 
+bool all_ascii(std::string_view text) {
+  for (unsigned char c : text)
+    if (c >= 0x80) return false;
+  return true;
+}
+
+// ASCII text maps to itself under NFC, and its case folding is its lowercase: the common case
+// (an email address, an id) needs no decoding.
+std::string ascii_mapped(std::string_view text, char (*mapping)(char)) {
+  std::string out(text);
+  for (char& c : out) c = mapping(c);
+  return out;
+}
+
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+
 }  // namespace
 
 std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
@@ -78,16 +95,24 @@ std::string repair_utf8(std::string_view text) {
   return out;
 }
 
-std::optional<std::string> fold_case(std::string_view text) { return map(text, UTF8PROC_CASEFOLD); }
+std::optional<std::string> fold_case(std::string_view text) {
+  if (all_ascii(text)) return ascii_mapped(text, ascii_lower);
+  return map(text, UTF8PROC_CASEFOLD);
+}
 
 std::optional<std::string> unicode_lower(std::string_view text) {
+  if (all_ascii(text)) return ascii_mapped(text, ascii_lower);
   return map_code_points(text, [](utf8proc_int32_t c) { return utf8proc_tolower(c); });
 }
 
 std::optional<std::string> unicode_upper(std::string_view text) {
+  if (all_ascii(text)) return ascii_mapped(text, ascii_upper);
   return map_code_points(text, [](utf8proc_int32_t c) { return utf8proc_toupper(c); });
 }
 
-std::optional<std::string> nfc(std::string_view text) { return map(text, UTF8PROC_COMPOSE); }
+std::optional<std::string> nfc(std::string_view text) {
+  if (all_ascii(text)) return std::string(text);
+  return map(text, UTF8PROC_COMPOSE);
+}
 
 }  // namespace synctool::util

@@ -1,4 +1,6 @@
+#include "engine/staged_record.hpp"
 #include "engine/values.hpp"
+#include "state/store.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -137,4 +139,43 @@ TEST_CASE("value_text renders values as plain text", "[values]") {
   CHECK(value_text(json(true)) == "true");
   CHECK(value_text(json::array({1, "x"})) == "[1,\"x\"]");
   CHECK_NOTHROW(value_text(json::array({std::string("\xff")})));
+}
+
+TEST_CASE("a staged record round-trips, and its digest read off the stored bytes is values_hash", "[values][staging]") {
+  StagedRecord record;
+  record.state = StagedRecord::State::rejected;
+  record.id = "17";
+  record.origin = "line 17";
+  record.modified = "2026-01-01T00:00:00Z";
+  record.reason = std::string(300, 'r');  // a length that takes two bytes
+  record.duplicate_ids = {"17", "18"};
+  record.duplicate_origins = {"line 17", ""};
+  // Every kind of value, doubles that CBOR keeps short and long, bytes that are not UTF-8.
+  record.values = {{"email", "a@example.com"}, {"n", -12},         {"big", 18446744073709551615ULL},
+                   {"half", 0.5},              {"pi", 3.141592653589793}, {"tags", {"b", "a"}},
+                   {"nested", {{"x", nullptr}, {"y", true}}}, {"raw", std::string("caf\xe9")}};
+  auto decoded = StagedRecord::decode(record.encode());
+  CHECK(decoded.state == record.state);
+  CHECK(decoded.id == record.id);
+  CHECK(decoded.origin == record.origin);
+  CHECK(decoded.modified == record.modified);
+  CHECK(decoded.reason == record.reason);
+  CHECK(decoded.duplicate_ids == record.duplicate_ids);
+  CHECK(decoded.duplicate_origins == record.duplicate_origins);
+  CHECK(decoded.values == record.values);
+  CHECK(decoded.values_hash == values_hash(record.values));
+  CHECK(StagedRecord::decode_state(record.encode()) == StagedRecord::State::rejected);
+
+  StagedRecord tombstone;
+  tombstone.state = StagedRecord::State::deleted;
+  tombstone.id = "9";
+  auto back = StagedRecord::decode(tombstone.encode());
+  CHECK(back.values.is_null());
+  CHECK(back.values_hash.empty());
+
+  // Damaged bytes are a StateError, never a crash or a bad read.
+  auto bytes = record.encode();
+  for (std::size_t cut = 0; cut < 40; ++cut)
+    CHECK_THROWS_AS(StagedRecord::decode(std::string_view(bytes).substr(0, cut)), synctool::state::StateError);
+  CHECK_THROWS_AS(StagedRecord::decode(std::string("\x09", 1)), synctool::state::StateError);
 }

@@ -152,6 +152,8 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
   CHECK(b->hash == "abc123");
   CHECK(b->source_modified == base.source_modified);
   CHECK(b->destination_modified == base.destination_modified);
+  CHECK(store.get_base_hash("a") == "abc123");
+  CHECK_FALSE(store.get_base_hash("b"));
 
   auto p = store.get_pending("b");
   REQUIRE(p);
@@ -443,6 +445,7 @@ TEMPLATE_TEST_CASE("state store: long keys and ids", "[state]", MemoryFixture, L
   CHECK(store.key_for_source_id(long_id) == key_a);
   CHECK(store.key_for_destination_id(long_id + "d") == key_b);
   CHECK(store.get_base(key_a)->values == nlohmann::json{{"k", 1}});
+  CHECK(store.get_base_hash(key_a) == "h");
   CHECK(store.get_failed(key_b)->error == "e");
   CHECK_FALSE(store.get_link(prefix));
 

@@ -79,6 +79,20 @@ TEST_CASE("Unicode case folding makes keys that differ only in case equal", "[ut
   CHECK_FALSE(unicode_lower("bad \xc3"));
 }
 
+TEST_CASE("ASCII text takes a shortcut that maps every character as the Unicode path does", "[util][unicode]") {
+  // A trailing "é" sends the same character through utf8proc; the shortcut must agree with it.
+  const std::string accent = "\xc3\xa9";
+  for (int c = 1; c < 0x80; ++c) {
+    const std::string ascii(1, static_cast<char>(c));
+    INFO("character " << c);
+    CHECK(*fold_case(ascii) + accent == *fold_case(ascii + accent));
+    CHECK(*unicode_lower(ascii) + accent == *unicode_lower(ascii + accent));
+    CHECK(*unicode_upper(ascii) + "\xc3\x89" == *unicode_upper(ascii + accent));
+    CHECK(*nfc(ascii) + accent == *nfc(ascii + accent));
+  }
+  CHECK(fold_case("User@Example.COM") == "user@example.com");
+}
+
 TEST_CASE("NFC composes the two spellings of one character", "[util][unicode]") {
   CHECK(nfc("e\xcc\x81") == "\xc3\xa9");  // e + combining acute -> é
   CHECK(nfc("\xc3\xa9") == "\xc3\xa9");
