@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <map>
+#include <utility>
 
 namespace synctool::engine {
 
@@ -72,7 +73,7 @@ void Planner::plan(const std::function<void(Action&&)>& sink) {
     // Tombstones and records the filter leaves out are planned with the deletes.
     auto state = StagedRecord::decode_state(staged);
     if (state == StagedRecord::State::deleted || state == StagedRecord::State::excluded) return true;
-    plan_staged(key, StagedRecord::decode(staged), sink);
+    plan_staged(key, StagedRecord::decode(staged, false), sink);
     return true;
   });
   flush_lookups(sink);
@@ -101,10 +102,22 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     sink(std::move(action));
     return;
   }
-  action.values = std::move(record.values);
-  action.values_hash = record.values_hash.empty() ? values_hash(action.values) : std::move(record.values_hash);
+  // The values are decoded only where the action needs them: never for an unchanged record.
+  bool values_taken = false;
+  auto take_values = [&] {
+    if (std::exchange(values_taken, true)) return;
+    record.decode_values();
+    action.values = std::move(record.values);
+    if (action.values.is_null()) action.values = nlohmann::json::object();
+  };
+  action.values_hash = std::move(record.values_hash);
+  if (action.values_hash.empty()) {
+    take_values();
+    action.values_hash = values_hash(action.values);
+  }
 
   if (in_.destination_records) {
+    take_values();
     std::optional<StagedRecord> existing;
     if (auto found = in_.destination_records->get(key)) existing = StagedRecord::decode(*found);
     plan_against_destination(std::move(action), existing, sink);
@@ -125,6 +138,9 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
       action.kind = link->source_id == action.source_id ? Action::Kind::unchanged : Action::Kind::link;
     } else {
       action.kind = Action::Kind::update;
+    }
+    if (action.kind != Action::Kind::unchanged) take_values();
+    if (action.kind == Action::Kind::update) {
       auto base = base_hash ? in_.store.get_base(key) : std::nullopt;
       action.changes = changed_fields(base ? base->values : nlohmann::json::object(), action.values,
                                       in_.sync.mapper().destination_paths());
@@ -135,6 +151,7 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
 
   // Not linked yet. A row the destination is known to refuse needs no lookup (an incremental
   // run would otherwise look up every rejected row again): reject it now.
+  take_values();
   connectors::WriteOp probe;
   probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
   probe.key = key;

@@ -93,7 +93,17 @@ StagedRecord::State StagedRecord::decode_state(std::string_view bytes) {
   return static_cast<State>(bytes.front());
 }
 
-StagedRecord StagedRecord::decode(std::string_view bytes) {
+void StagedRecord::decode_values() {
+  if (values_cbor.empty()) return;
+  try {
+    values = nlohmann::json::from_cbor(values_cbor.begin(), values_cbor.end());
+  } catch (const nlohmann::json::exception&) {
+    corrupt();
+  }
+  values_cbor = {};
+}
+
+StagedRecord StagedRecord::decode(std::string_view bytes, bool with_values) {
   StagedRecord r;
   r.state = decode_state(bytes);
   Reader in(bytes.substr(1));
@@ -105,11 +115,8 @@ StagedRecord StagedRecord::decode(std::string_view bytes) {
   r.duplicate_origins = in.list();
   auto cbor = in.rest();
   if (!cbor.empty()) {
-    try {
-      r.values = nlohmann::json::from_cbor(cbor.begin(), cbor.end());
-    } catch (const nlohmann::json::exception&) {
-      corrupt();
-    }
+    r.values_cbor = cbor;
+    if (with_values) r.decode_values();
     // The same digest engine::values_hash() computes: FNV-1a over the values' CBOR.
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(util::fnv1a64(cbor)));

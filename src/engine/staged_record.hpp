@@ -30,6 +30,9 @@ struct StagedRecord {
   // Filled by decode(): engine::values_hash(values), read off the stored bytes (they are the
   // values' CBOR) instead of encoding the values again.
   std::string values_hash;
+  // decode(bytes, false) leaves `values` null and keeps their CBOR here, a view into the
+  // bytes (valid while they are): an unchanged record is told by its digest and never decoded.
+  std::string_view values_cbor;
 
   bool duplicated() const { return duplicate_ids.size() > 1; }
   // "'id'" or "line 17": how a message names the i-th duplicate.
@@ -39,7 +42,9 @@ struct StagedRecord {
   // the values as CBOR. Compact, and decoded without building a JSON document around them.
   std::string encode() const;
   // Throws state::StateError (damaged) when the bytes are not what encode() writes.
-  static StagedRecord decode(std::string_view bytes);
+  static StagedRecord decode(std::string_view bytes, bool with_values = true);
+  // Decodes the values decode(bytes, false) left in values_cbor.
+  void decode_values();
   // Only the state, from the first byte: for counts and filters that need nothing else.
   static State decode_state(std::string_view bytes);
 };

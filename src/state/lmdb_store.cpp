@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <type_traits>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -85,6 +86,41 @@ FailedRow from_json<FailedRow>(const json& j) {
 template <>
 Conflict from_json<Conflict>(const json& j) {
   return {j.value("s", json::object()), j.value("d", json::object()), j.value("t", std::int64_t{0})};
+}
+
+// A link read straight off its bytes (a map of two texts, "d" and "s"), without a JSON
+// document in between; nullopt for anything else, which the general decode then judges.
+std::optional<Link> read_link(const MDB_val& stored_key, const MDB_val& data) {
+  if (detail::is_hashed(stored_key)) return std::nullopt;
+  thread_local std::vector<std::pair<std::string_view, std::string_view>> entries;
+  if (!detail::read_cbor_text_map(data, entries) || entries.size() != 2 || entries[0].first != "d" ||
+      entries[1].first != "s")
+    return std::nullopt;
+  return Link{std::string(entries[1].second), std::string(entries[0].second)};
+}
+
+// The CBOR nlohmann::json::to_cbor() writes for to_json(link) and to_json(base), written
+// directly (the keys in its sorted order).
+void encode_link(const Link& link, std::vector<std::uint8_t>& out) {
+  out.clear();
+  detail::append_cbor_map_header(out, 2);
+  detail::append_cbor_text(out, "d");
+  detail::append_cbor_text(out, link.destination_id);
+  detail::append_cbor_text(out, "s");
+  detail::append_cbor_text(out, link.source_id);
+}
+
+void encode_base(const BaseValue& base, std::vector<std::uint8_t>& out) {
+  out.clear();
+  detail::append_cbor_map_header(out, 4);
+  detail::append_cbor_text(out, "dm");
+  detail::append_cbor_text(out, base.destination_modified);
+  detail::append_cbor_text(out, "h");
+  detail::append_cbor_text(out, base.hash);
+  detail::append_cbor_text(out, "sm");
+  detail::append_cbor_text(out, base.source_modified);
+  detail::append_cbor_text(out, "v");
+  json::to_cbor(base.values, out);
 }
 
 // Decodes a record, turning a wrong shape into the same "corrupt" error as bad CBOR.
@@ -359,6 +395,8 @@ class LmdbStore final : public StateStore {
     StoredKey stored(key);
     auto v = lookup(db, stored);
     if (!v) return std::nullopt;
+    if constexpr (std::is_same_v<T, Link>)
+      if (auto link = read_link(stored.val(), *v)) return link;
     return decode_record<T>(detail::decode_value(stored.val(), *v, where_, kDbNames[db]), where_, kDbNames[db]);
   }
 
@@ -386,7 +424,14 @@ class LmdbStore final : public StateStore {
   template <typename T>
   void scan_records(Db db, const std::function<bool(const std::string&, const T&)>& fn) const {
     if (!dbis_.present[db]) return;
+    std::string key;  // one buffer for every key of the fast path
     scan_raw(dbis_.dbi[db], kDbNames[db], [&](const MDB_val& k, const MDB_val& v) {
+      if constexpr (std::is_same_v<T, Link>) {
+        if (auto link = read_link(k, v)) {
+          key.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+          return fn(key, *link);
+        }
+      }
       auto entry = detail::decode_entry(k, v, where_, kDbNames[db]);
       return fn(entry.key, decode_record<T>(entry.value, where_, kDbNames[db]));
     });
@@ -473,7 +518,12 @@ class LmdbWriteTxn final : public WriteTxn {
       if (old->source_id != link.source_id) drop_reverse(kSourceIds, old->source_id, key);
       if (old->destination_id != link.destination_id) drop_reverse(kDestinationIds, old->destination_id, key);
     }
-    put(kLinks, stored, key, to_json(link));
+    if (stored.hashed()) {
+      put(kLinks, stored, key, to_json(link));
+    } else {
+      encode_link(link, buffer_);
+      put_bytes(kLinks, stored, to_val(buffer_));
+    }
     if (!link.source_id.empty()) put_reverse(kSourceIds, link.source_id, key);
     if (!link.destination_id.empty()) put_reverse(kDestinationIds, link.destination_id, key);
   }
@@ -487,7 +537,12 @@ class LmdbWriteTxn final : public WriteTxn {
     del(kLinks, stored);
   }
 
-  void put_base(const std::string& key, const BaseValue& base) override { put(kBase, key, to_json(base)); }
+  void put_base(const std::string& key, const BaseValue& base) override {
+    StoredKey stored(key);
+    if (stored.hashed()) return put(kBase, stored, key, to_json(base));
+    encode_base(base, buffer_);
+    put_bytes(kBase, stored, to_val(buffer_));
+  }
   void erase_base(const std::string& key) override { del(kBase, StoredKey(key)); }
   void put_pending(const std::string& key, const PendingIntent& intent) override {
     put(kPending, key, to_json(intent));
@@ -592,6 +647,8 @@ class LmdbWriteTxn final : public WriteTxn {
     if (rc == MDB_NOTFOUND) return std::nullopt;
     check(store_.where_, rc, std::string("read ") + kDbNames[db]);
     store_.require_in_file(v, kDbNames[db], true);
+    if constexpr (std::is_same_v<T, Link>)
+      if (auto link = read_link(k, v)) return link;
     return decode_record<T>(detail::decode_value(k, v, store_.where_, kDbNames[db]), store_.where_, kDbNames[db]);
   }
 

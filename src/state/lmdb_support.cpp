@@ -173,6 +173,71 @@ class TopLevelString final : public nlohmann::json_sax<json> {
 
 }  // namespace
 
+namespace {
+
+void append_cbor_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t n) {
+  const auto type = static_cast<std::uint8_t>(major << 5);
+  if (n < 24) {
+    out.push_back(static_cast<std::uint8_t>(type | n));
+    return;
+  }
+  int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
+  out.push_back(static_cast<std::uint8_t>(type | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+}
+
+// The head of a CBOR item at `p`: its major type and its argument; false past the end or for
+// an indefinite length.
+bool read_cbor_head(const std::uint8_t*& p, const std::uint8_t* end, std::uint8_t& major, std::uint64_t& n) {
+  if (p >= end) return false;
+  major = static_cast<std::uint8_t>(*p >> 5);
+  const std::uint8_t info = *p & 0x1f;
+  ++p;
+  if (info < 24) {
+    n = info;
+    return true;
+  }
+  if (info > 27) return false;
+  const std::size_t bytes = std::size_t{1} << (info - 24);
+  if (static_cast<std::size_t>(end - p) < bytes) return false;
+  n = 0;
+  for (std::size_t i = 0; i < bytes; ++i) n = (n << 8) | *p++;
+  return true;
+}
+
+bool read_cbor_text(const std::uint8_t*& p, const std::uint8_t* end, std::string_view& text) {
+  std::uint8_t major = 0;
+  std::uint64_t n = 0;
+  if (!read_cbor_head(p, end, major, n) || major != 3 || n > static_cast<std::uint64_t>(end - p)) return false;
+  text = std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  p += n;
+  return true;
+}
+
+}  // namespace
+
+void append_cbor_map_header(std::vector<std::uint8_t>& out, std::size_t entries) { append_cbor_head(out, 5, entries); }
+
+void append_cbor_text(std::vector<std::uint8_t>& out, std::string_view text) {
+  append_cbor_head(out, 3, text.size());
+  out.insert(out.end(), text.begin(), text.end());
+}
+
+bool read_cbor_text_map(const MDB_val& data, std::vector<std::pair<std::string_view, std::string_view>>& entries) {
+  entries.clear();
+  const auto* p = static_cast<const std::uint8_t*>(data.mv_data);
+  const auto* end = p + data.mv_size;
+  std::uint8_t major = 0;
+  std::uint64_t n = 0;
+  if (!read_cbor_head(p, end, major, n) || major != 5 || n > data.mv_size) return false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string_view key, value;
+    if (!read_cbor_text(p, end, key) || !read_cbor_text(p, end, value)) return false;
+    entries.emplace_back(key, value);
+  }
+  return p == end;
+}
+
 std::optional<std::string> cbor_top_level_string(const MDB_val& data, std::string_view name) {
   auto* first = static_cast<const std::uint8_t*>(data.mv_data);
   TopLevelString sax(name);
