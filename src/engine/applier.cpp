@@ -12,11 +12,6 @@ namespace {
 // announced by its own committed intent before it is sent), and a run that ends early commits
 // what the destination confirmed.
 constexpr std::size_t kStateChangesPerCommit = 20000;
-// An update or delete of a record already in the state rewrites a page of its own (planned in
-// key order, new records fill pages one after the other; changed ones are scattered), and LMDB
-// keeps a copy of every page a transaction dirties: a group of 10,000 updates held 80 MB. They
-// count this much more towards a commit.
-constexpr std::size_t kScatteredChangeWeight = 8;
 
 // Counts a rejected or failed row, and lists it while the list has room. A row is new when its
 // key had no failed row before this run: only new problems make a run exit 1.
@@ -94,7 +89,7 @@ void Applier::add(Action&& action) {
       if (batch_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_batch)) write_batch();
       break;
   }
-  if (state_changes_.size() + scattered_changes_ * (kScatteredChangeWeight - 1) >= kStateChangesPerCommit) {
+  if (state_changes_.size() >= kStateChangesPerCommit) {
     commit_state_changes();
     stop_if_requested();
   }
@@ -116,7 +111,6 @@ void Applier::commit_state_changes() {
   for (auto& change : state_changes_) change(*txn);
   txn->commit();
   state_changes_.clear();
-  scattered_changes_ = 0;
 }
 
 void Applier::record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
@@ -216,7 +210,6 @@ void Applier::write_batch() {
         changes.push_back([key = action.key](state::WriteTxn& txn) { txn.erase_pending(key); });
       continue;
     }
-    if (action.kind != Action::Kind::create) ++scattered_changes_;
     if (action.kind == Action::Kind::remove) {
       ++counts.deleted;
       changes.push_back([key = std::move(action.key), retry = action.retry](state::WriteTxn& txn) {
@@ -242,8 +235,7 @@ void Applier::write_batch() {
             (batch_error.empty() ? "" : " (failed: " + batch_error + ")"));
   batch_.clear();
   state_changes_ = std::move(changes);
-  if (state_changes_.size() + scattered_changes_ * (kScatteredChangeWeight - 1) >= kStateChangesPerCommit)
-    commit_state_changes();
+  if (state_changes_.size() >= kStateChangesPerCommit) commit_state_changes();
   stop_if_requested();
 }
 

@@ -55,7 +55,6 @@ class Applier {
   ApplyInputs in_;
   std::vector<Action> batch_;
   std::vector<StateChange> state_changes_;  // what is not committed yet (confirmed writes, links, rejects)
-  std::size_t scattered_changes_ = 0;       // updates and deletes among them
 };
 
 }  // namespace synctool::engine
