@@ -43,7 +43,9 @@ void Applier::add(Action&& action) {
   if (action.kind == Action::Kind::create || action.kind == Action::Kind::update) {
     // A row the destination is known to refuse is rejected here, so diff predicts it and no
     // request is spent on it.
-    auto problem = in_.destination.write_problem(in_.sync.destination_object(), to_op(action));
+    auto op = take_op(action);
+    auto problem = in_.destination.write_problem(in_.sync.destination_object(), op);
+    action.values = std::move(op.fields);
     if (!problem.empty()) {
       action.kind = Action::Kind::reject;
       action.reason = std::move(problem);
@@ -130,11 +132,10 @@ void Applier::record_failure(std::vector<StateChange>& changes, const Action& ac
   changes.push_back([key, row](state::WriteTxn& txn) { txn.put_failed(key, row); });
 }
 
-connectors::WriteOp Applier::to_op(const Action& action) const {
+connectors::WriteOp Applier::take_op(Action& action) const {
   connectors::WriteOp op;
   op.key = action.key;
   op.id = action.destination_id;
-  op.fields = action.values;
   switch (action.kind) {
     case Action::Kind::create:
       op.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
@@ -147,10 +148,10 @@ connectors::WriteOp Applier::to_op(const Action& action) const {
       if (archive && !in_.destination_caps.archive) archive = false;
       if (!archive && !in_.destination_caps.hard_delete) archive = true;
       op.kind = archive ? connectors::OpKind::archive : connectors::OpKind::remove;
-      op.fields = nlohmann::json::object();
-      break;
+      return op;  // a delete writes no values
     }
   }
+  op.fields = std::move(action.values);
   return op;
 }
 
@@ -158,7 +159,8 @@ void Applier::write_batch() {
   if (batch_.empty()) return;
   std::vector<connectors::WriteOp> ops;
   ops.reserve(batch_.size());
-  for (const auto& action : batch_) ops.push_back(to_op(action));
+  // The values travel in the ops (moved, not copied) and come back to their actions below.
+  for (auto& action : batch_) ops.push_back(take_op(action));
 
   // A create that is not idempotent is announced first: if the process dies after the
   // destination created the record but before the link is committed, the next run finds the
@@ -168,7 +170,7 @@ void Applier::write_batch() {
     auto txn = in_.store->begin();
     for (std::size_t i = 0; i < ops.size(); ++i) {
       if (ops[i].kind != connectors::OpKind::create) continue;
-      txn->put_pending(batch_[i].key, {"destination", batch_[i].values, in_.clock.now_ms()});
+      txn->put_pending(batch_[i].key, {"destination", ops[i].fields, in_.clock.now_ms()});
       announced = true;
     }
     if (announced) txn->commit();
@@ -188,6 +190,8 @@ void Applier::write_batch() {
     }
     batch_error = e.what();
   }
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (batch_[i].kind != Action::Kind::remove) batch_[i].values = std::move(ops[i].fields);
 
   auto& counts = in_.report.destination;
   std::vector<StateChange> changes = std::move(state_changes_);

@@ -50,7 +50,8 @@ class Applier {
   void commit_state_changes();
   void record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
                       const char* kind);
-  connectors::WriteOp to_op(const Action& action) const;
+  // The write an action asks for; its values are moved into the op (give them back after).
+  connectors::WriteOp take_op(Action& action) const;
 
   ApplyInputs in_;
   std::vector<Action> batch_;

@@ -155,8 +155,10 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
   connectors::WriteOp probe;
   probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
   probe.key = key;
-  probe.fields = action.values;
-  if (auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe); !problem.empty()) {
+  probe.fields = std::move(action.values);  // lent to the probe, not copied
+  auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe);
+  action.values = std::move(probe.fields);
+  if (!problem.empty()) {
     action.kind = Action::Kind::reject;
     action.reason = std::move(problem);
     sink(std::move(action));
