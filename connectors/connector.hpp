@@ -173,6 +173,11 @@ struct Capabilities {
   // constraint): every repeat is then another record, and the engine rejects all of them as
   // duplicates of one match key.
   bool unique_ids = true;
+  // read() may run on a thread of its own while the engine works through the pages already
+  // read: the connector's read touches nothing the engine uses meanwhile (no state, no shared
+  // connection). Local sources say so; API connectors, which may store a refreshed token in
+  // the state while reading, do not.
+  bool read_in_background = false;
 };
 
 class Connector {

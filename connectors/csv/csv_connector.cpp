@@ -113,6 +113,7 @@ class CsvConnector final : public Connector {
     caps.max_lookup = kMaxBatch;
     // The key is a column's value: two rows may carry the same one, and each is a record.
     caps.unique_ids = false;
+    caps.read_in_background = true;  // a file of its own, parsed on the second core
     return caps;
   }
 

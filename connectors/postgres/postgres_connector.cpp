@@ -180,6 +180,7 @@ class PostgresConnector final : public Connector {
     // repeat (whether it has a unique index is not known without reading the catalog, and one
     // SELECT never returns a row twice anyway).
     caps.unique_ids = object.key_field.empty() && !object.options.contains("key_columns") && options.query.empty();
+    caps.read_in_background = true;  // reads go through a connection of their own
     return caps;
   }
 

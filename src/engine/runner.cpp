@@ -10,7 +10,12 @@
 #include "util/unicode.hpp"
 
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <fmt/format.h>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 namespace synctool::engine {
@@ -139,6 +144,66 @@ class SourceStager {
   bool any_failed_;
   std::unordered_set<std::string> unkeyed_;
 };
+
+// Reads `object` on a second thread while this one hands each page to `consume`, a few pages
+// behind: parsing the source and staging it run on two cores. Whatever either side throws
+// ends both (the reader stops at its next page) and is rethrown here, the consumer's first.
+void read_beside(connectors::Connector& source, const connectors::ObjectRef& object,
+                 const connectors::ReadRequest& request, const std::function<void(connectors::Page&&)>& consume) {
+  constexpr std::size_t kPagesAhead = 1;
+  struct Cancelled {};
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<connectors::Page> pages;
+  bool done = false, cancelled = false;
+  std::exception_ptr reader_error;
+
+  std::thread reader([&] {
+    try {
+      source.read(object, request, [&](connectors::Page&& page) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return cancelled || pages.size() < kPagesAhead; });
+        if (cancelled) throw Cancelled{};
+        pages.push_back(std::move(page));
+        changed.notify_all();
+      });
+    } catch (const Cancelled&) {
+    } catch (...) {
+      reader_error = std::current_exception();
+    }
+    std::lock_guard lock(mutex);
+    done = true;
+    changed.notify_all();
+  });
+  auto stop_reader = [&] {
+    {
+      std::lock_guard lock(mutex);
+      cancelled = true;
+      changed.notify_all();
+    }
+    reader.join();
+  };
+
+  try {
+    for (;;) {
+      connectors::Page page;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return done || !pages.empty(); });
+        if (pages.empty()) break;  // done, and everything read was consumed
+        page = std::move(pages.front());
+        pages.pop_front();
+        changed.notify_all();
+      }
+      consume(std::move(page));
+    }
+  } catch (...) {
+    stop_reader();
+    throw;
+  }
+  stop_reader();
+  if (reader_error) std::rethrow_exception(reader_error);
+}
 
 std::vector<std::string> failed_source_ids(const state::StateStore& store, const state::Staging& staged) {
   std::vector<std::string> ids;
@@ -289,11 +354,18 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       in.log(std::string(to_string(report.kind)) + " run: reading the source " +
              (request.since ? "changed since " + *request.since : std::string("in full")));
     std::string last_cursor;
-    in.source.read(source_object, request, [&](connectors::Page&& page) {
+    auto stage_page = [&](connectors::Page&& page) {
       for (auto& record : page.records) stager.add(record);
       if (!page.cursor.empty()) last_cursor = page.cursor;
       stop_if_requested();
-    });
+    };
+    if (source_caps.read_in_background) {
+      // Smaller pages: three are alive at a time (read, waiting, staged) instead of one.
+      if (request.page_size == 0) request.page_size = 1000;
+      read_beside(in.source, source_object, request, stage_page);
+    } else {
+      in.source.read(source_object, request, stage_page);
+    }
     // Rows that failed before are tried again even though the cursor has moved past them.
     std::unordered_set<std::string> retried_unkeyed;
     if (!source_complete) {

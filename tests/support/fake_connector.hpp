@@ -59,6 +59,9 @@ class FakeConnector final : public connectors::Connector {
   std::vector<connectors::Record> also_read;
   // Called after each write() applied its batch, with the number of write() calls so far.
   std::function<void(std::size_t)> on_write;
+  // Called before each page read() hands on, with its number (0, 1, ...): may throw, as a
+  // source failing in the middle of a read does.
+  std::function<void(std::size_t)> on_page;
   // When set, probe() fails with this config error (credentials revoked, object gone).
   std::string probe_error;
 
@@ -79,6 +82,7 @@ class FakeConnector final : public connectors::Connector {
   void read(const connectors::ObjectRef&, const connectors::ReadRequest& request,
             const connectors::PageSink& sink) override {
     ++read_calls;
+    std::size_t pages = 0;
     connectors::Page page;
     std::string max_cursor;
     for (const auto& [id, r] : records) {
@@ -87,12 +91,14 @@ class FakeConnector final : public connectors::Connector {
       max_cursor = std::max(max_cursor, r.modified_at.value_or(""));
       if (page.records.size() == 7) {
         page.cursor = max_cursor;
+        if (on_page) on_page(pages++);
         sink(std::move(page));
         page = {};
       }
     }
     for (const auto& r : also_read) page.records.push_back(r);
     page.cursor = max_cursor;
+    if (on_page) on_page(pages++);
     sink(std::move(page));
   }
 

@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include <csignal>
 
 using namespace synctool;
@@ -263,6 +265,50 @@ TEST_CASE("SIGTERM stops the run at a batch boundary, keeps what was confirmed a
   CHECK(resumed.exit_code == 0);
   CHECK(resumed.destination.created == 65);
   CHECK(h.destination.records.size() == 95);
+}
+
+TEST_CASE("a source read on a second thread stages the same records; its failures and stops end the run cleanly",
+          "[engine][background-read]") {
+  StopGuard guard;
+  // The same source read inline and in the background: the same plan, duplicates included.
+  auto outcome = [](bool background) {
+    Harness h(people_spec());
+    h.source.caps.read_in_background = background;
+    h.source.caps.unique_ids = false;
+    for (int i = 0; i < 300; ++i) h.person(i);
+    h.source.also_read.push_back(record("s7-again", {{"email", "USER7@acme.io"}, {"name", "Twin"}, {"age", 1}}));
+    auto report = h.run();
+    return std::make_tuple(report.exit_code, report.source.read, report.destination.created,
+                           report.destination.rejected, h.destination.records.size());
+  };
+  CHECK(outcome(true) == outcome(false));
+  CHECK(std::get<3>(outcome(true)) == 1);  // the shared key, neither of its records written
+
+  // The source fails after three pages: a connection error, and nothing is written.
+  Harness failing(people_spec());
+  failing.source.caps.read_in_background = true;
+  for (int i = 0; i < 100; ++i) failing.person(i);
+  failing.source.on_page = [](std::size_t page) {
+    if (page == 3) throw connectors::ConnectorError(connectors::ErrorKind::transient, "fake: the read broke off");
+  };
+  auto broken = failing.run();
+  CHECK(broken.exit_code == engine::exit_code::connection);
+  CHECK_THAT(broken.error, Catch::Contains("the read broke off"));
+  CHECK(failing.destination.records.empty());
+
+  // A stop request while pages are still coming: the reader is stopped and the run recorded.
+  Harness stopped(people_spec());
+  stopped.source.caps.read_in_background = true;
+  for (int i = 0; i < 200; ++i) stopped.person(i);
+  stopped.source.on_page = [](std::size_t page) {
+    if (page == 2) util::request_stop(SIGINT);
+  };
+  auto interrupted = stopped.run();
+  CHECK(interrupted.exit_code == 130);
+  CHECK(stopped.destination.records.empty());
+  util::request_stop(0);
+  stopped.source.on_page = nullptr;
+  CHECK(stopped.run().destination.created == 200);
 }
 
 TEST_CASE("a last full run stamped in the future does not hold off full reconciliation", "[engine][clock]") {
