@@ -119,6 +119,9 @@ struct Shape {
   bool rowid = false;          // the row's rowid, for Record::origin (kRowidAlias)
   std::vector<std::string> names;  // per field: its name
   std::vector<bool> boolean;   // per field: a BOOLEAN column, whose 0/1 read as false/true
+  // The fields to put in a record, ordered by name as its JSON object keeps them (so that each
+  // goes in at the end, without a search); of two result columns with one name, the last.
+  std::vector<int> order;
 };
 
 // The rows of a write that have one set of fields: the names (in the order a JSON object keeps
@@ -290,21 +293,27 @@ class SqliteConnector final : public Connector {
       const Shape shape = shape_of(statement, object, options, *source);
       const std::size_t page_size = request.page_size ? request.page_size : kDefaultPageSize;
       std::string cursor = incremental ? *request.since : std::string();
+      // The cursor after a page: the last cursor value read so far.
+      auto send = [&](Page& page) {
+        if (!options.cursor_column.empty())
+          for (auto record = page.records.rbegin(); record != page.records.rend(); ++record)
+            if (record->modified_at) {
+              cursor = *record->modified_at;
+              break;
+            }
+        page.cursor = cursor;
+        sink(std::move(page));
+      };
       Page page;
       while (statement.step()) {
+        if (page.records.empty()) page.records.reserve(std::min(page_size, kDefaultPageSize));
         page.records.push_back(make_record(statement, shape));
-        if (!options.cursor_column.empty() && page.records.back().modified_at)
-          cursor = *page.records.back().modified_at;
         if (page.records.size() >= page_size) {
-          page.cursor = cursor;
-          sink(std::move(page));
+          send(page);
           page = Page{};
         }
       }
-      if (!page.records.empty()) {
-        page.cursor = cursor;
-        sink(std::move(page));
-      }
+      if (!page.records.empty()) send(page);
     });
   }
 
@@ -542,7 +551,9 @@ class SqliteConnector final : public Connector {
     std::error_code ec;
     if (!fs::exists(path_, ec) && !create_)
       throw ConnectorError(ErrorKind::config, prefix() + "no such database file");
-    int flags = SQLITE_OPEN_READWRITE | (create_ ? SQLITE_OPEN_CREATE : 0);
+    // A connector is used by one thread at a time (its caches are not shared either): the
+    // connection goes without SQLite's mutex, which every sqlite3_column_* call would take.
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create_ ? SQLITE_OPEN_CREATE : 0);
     auto database = std::make_unique<Database>(path_.string(), flags, busy_timeout_ms_);
     // Opening is lazy: reading the schema proves the file is a database.
     Statement(database->get(), "SELECT count(*) FROM sqlite_master").run();
@@ -689,26 +700,84 @@ class SqliteConnector final : public Connector {
     for (int i = 0; i < shape.fields; ++i) {
       shape.names.push_back(statement.column_name(i));
       shape.boolean.push_back(sqlite::boolean_column(statement.column_decltype(i)));
+      if (shape.names.back() != "__synctool_none") shape.order.push_back(i);
     }
+    auto name_of = [&](int i) -> const std::string& { return shape.names[static_cast<std::size_t>(i)]; };
+    std::stable_sort(shape.order.begin(), shape.order.end(), [&](int a, int b) { return name_of(a) < name_of(b); });
+    // A record keeps one value per name, the last column's (as assigning each in turn would).
+    std::vector<int> last;
+    for (std::size_t k = 0; k < shape.order.size(); ++k)
+      if (k + 1 == shape.order.size() || name_of(shape.order[k]) != name_of(shape.order[k + 1]))
+        last.push_back(shape.order[k]);
+    shape.order = std::move(last);
     return shape;
   }
 
-  static Record make_record(const Statement& statement, const Shape& shape) {
-    Record record;
-    for (int i = 0; i < shape.fields; ++i) {
-      const auto& name = shape.names[static_cast<std::size_t>(i)];
-      if (name == "__synctool_none") continue;
-      Json value = statement.column_json(i);
-      if (shape.boolean[static_cast<std::size_t>(i)] && value.is_number_integer() &&
-          (value.get<std::int64_t>() == 0 || value.get<std::int64_t>() == 1))
-        value = value.get<std::int64_t>() == 1;
-      record.fields[name] = std::move(value);
+  static std::string_view column_text(sqlite3_stmt* row, int i) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(row, i));  // before _bytes
+    return {text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(row, i))};
+  }
+
+  // A column as a record holds it: INTEGER -> integer (a BOOLEAN column's 0/1 -> false/true),
+  // REAL -> double, TEXT -> string, NULL -> null, BLOB -> base64 string.
+  static Json field_value(sqlite3_stmt* row, int i, bool boolean) {
+    switch (sqlite3_column_type(row, i)) {
+      case SQLITE_INTEGER: {
+        const std::int64_t number = sqlite3_column_int64(row, i);
+        if (boolean && (number == 0 || number == 1)) return number == 1;
+        return number;
+      }
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(row, i);
+      case SQLITE_TEXT:
+        return Json::string_t(column_text(row, i));
+      case SQLITE_BLOB: {
+        const void* data = sqlite3_column_blob(row, i);
+        return util::base64_encode(data, static_cast<std::size_t>(sqlite3_column_bytes(row, i)));
+      }
+      default:
+        return nullptr;
     }
+  }
+
+  // A column as a native id: its text ("" for NULL); an integer printed as SQLite would.
+  static void id_text(sqlite3_stmt* row, int i, std::string& out) {
+    switch (sqlite3_column_type(row, i)) {
+      case SQLITE_NULL:
+        out.clear();
+        return;
+      case SQLITE_INTEGER: {
+        char digits[24];
+        const std::int64_t number = sqlite3_column_int64(row, i);
+        out.assign(digits, std::to_chars(digits, digits + sizeof digits, number).ptr);
+        return;
+      }
+      default:
+        out.assign(column_text(row, i));
+    }
+  }
+
+  // One row of a statement built by select_list(): fields in name order, each added at the
+  // end of the record's object (no search, no copy of the value).
+  static Record make_record(const Statement& statement, const Shape& shape) {
+    sqlite3_stmt* row = statement.handle();
+    Record record;
+    auto& fields = record.fields.get_ref<Json::object_t&>();
+    for (int i : shape.order)
+      fields.emplace_hint(fields.end(), shape.names[static_cast<std::size_t>(i)],
+                          field_value(row, i, shape.boolean[static_cast<std::size_t>(i)]));
     int next = shape.fields;
-    record.id = statement.column_text(next++).value_or("");
-    if (shape.modified) record.modified_at = statement.column_text(next++);
-    if (shape.deleted) record.deleted = !statement.column_is_null(next++);
-    if (shape.rowid) record.origin = "rowid " + statement.column_text(next++).value_or("");
+    id_text(row, next++, record.id);
+    if (shape.modified) {
+      if (sqlite3_column_type(row, next) != SQLITE_NULL) record.modified_at.emplace(column_text(row, next));
+      ++next;
+    }
+    if (shape.deleted) record.deleted = sqlite3_column_type(row, next++) != SQLITE_NULL;
+    if (shape.rowid) {
+      std::string rowid;
+      id_text(row, next++, rowid);
+      record.origin = "rowid " + rowid;
+    }
     return record;
   }
 

@@ -775,4 +775,46 @@ TEST_CASE("sqlite create_table: columns added by a later batch are written by th
                  "' ') FROM (SELECT * FROM contacts ORDER BY email)") == "a@x:A:111 b@x:NULL:555 c@x:C:NULL");
 }
 
+TEST_CASE("sqlite read: records hold the query's columns by name, whatever their order", "[sqlite]") {
+  SqliteFixture db(
+      "CREATE TABLE contacts(email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, vip BOOLEAN, n INT)");
+  db.exec("INSERT INTO contacts VALUES ('a@x', 'A', 'Alpha', 1, NULL), ('b@x', NULL, 'Bravo', 0, 2), "
+          "('c@x', 'C', NULL, 2, 3)");
+  auto connector = db.connector();
+  ObjectRef object = contacts({{"query", "SELECT last_name AS z, first_name AS a, email, first_name AS n, "
+                                         "last_name AS n, vip FROM contacts ORDER BY email"}});
+  auto records = read_all(*connector, object);
+  REQUIRE(records.size() == 3);
+  // SQLite names the second "n" of the subquery "n:1".
+  CHECK(records[0].fields ==
+        Json{{"a", "A"}, {"email", "a@x"}, {"n", "A"}, {"n:1", "Alpha"}, {"vip", true}, {"z", "Alpha"}});
+  CHECK(records[1].fields ==
+        Json{{"a", nullptr}, {"email", "b@x"}, {"n", nullptr}, {"n:1", "Bravo"}, {"vip", false}, {"z", "Bravo"}});
+  CHECK(records[2].fields ==
+        Json{{"a", "C"}, {"email", "c@x"}, {"n", "C"}, {"n:1", nullptr}, {"vip", 2}, {"z", nullptr}});
+  CHECK(records[2].id == "c@x");
+
+  // Native ids: integers as SQLite prints them, NULL as "".
+  SqliteFixture numbers("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE tags(k, v TEXT)");
+  numbers.exec("INSERT INTO notes VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max')");
+  numbers.exec("INSERT INTO tags VALUES (NULL, 'none'), (1.5, 'real'), (x'41', 'blob')");
+  auto reader = numbers.connector();
+  ObjectRef notes;
+  notes.name = "notes";
+  records = read_all(*reader, notes);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].id == "-9223372036854775808");
+  CHECK(records[1].id == "9223372036854775807");
+  ObjectRef tags;
+  tags.name = "tags";
+  tags.key_field = "k";
+  records = read_all(*reader, tags);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].id == "");
+  CHECK(records[0].origin == "rowid 1");
+  CHECK(records[1].id == "1.5");
+  CHECK(records[2].id == "A");
+  CHECK(records[2].fields["k"] == "QQ==");
+}
+
 }  // namespace synctool::testing
