@@ -29,6 +29,10 @@ using sqlite::Statement;
 constexpr const char* kVendor = "sqlite";
 
 constexpr std::size_t kDefaultPageSize = 5000;
+// Ops per write(): one transaction, so one fsync of the WAL per 5,000 rows. A row's error
+// would stay its own in a larger batch (a failing statement undoes only itself), but the
+// engine holds a whole batch in memory: 20,000 took the peak RSS of a 200,000-row mirror from
+// 43 to 104 MB.
 constexpr std::size_t kMaxBatch = 5000;
 constexpr std::size_t kMaxLookup = 500;
 constexpr std::size_t kStatementCacheLimit = 256;
@@ -993,6 +997,17 @@ class SqliteConnector final : public Connector {
     statement.bind_text(index, id);
   }
 
+  // The key's value as the row's native id: value_text(), without JSON's serializer for the
+  // usual integer key.
+  static std::string key_text(const Json& value) {
+    if (!value.is_number_integer()) return value_text(value);
+    char digits[24];
+    char* end = value.is_number_unsigned()
+                    ? std::to_chars(digits, digits + sizeof digits, value.get<std::uint64_t>()).ptr
+                    : std::to_chars(digits, digits + sizeof digits, value.get<std::int64_t>()).ptr;
+    return std::string(digits, end);
+  }
+
   const std::string& deletion_stamp(WriteTarget& target) {
     const std::int64_t now = clock_->now_ms();
     if (now != target.stamp_ms) {
@@ -1040,17 +1055,17 @@ class SqliteConnector final : public Connector {
         Statement& insert = insert_statement(target, shape);
         bind_fields(insert, shape, false);
         insert.execute();
-        return row_ok(key_value ? value_text(*key_value) : std::to_string(db().last_insert_rowid()));
+        return row_ok(key_value ? key_text(*key_value) : std::to_string(db().last_insert_rowid()));
       }
       case OpKind::upsert: {
         if (key.empty()) return row_error("upsert needs a key field");
         if (!key_value) return row_error("missing key field '" + key + "'");
-        std::string key_text = value_text(*key_value);
+        std::string id = key_text(*key_value);
         if (target.unique_key) {
           Statement& upsert = upsert_statement(target, shape);
           bind_fields(upsert, shape, false);
           upsert.execute();
-          return row_ok(std::move(key_text));
+          return row_ok(std::move(id));
         }
         // No unique constraint to conflict on: update the rows with the key, else insert one.
         bool found;
@@ -1069,7 +1084,7 @@ class SqliteConnector final : public Connector {
           bind_fields(insert, shape, false);
           insert.execute();
         }
-        return row_ok(std::move(key_text));
+        return row_ok(std::move(id));
       }
       case OpKind::update: {
         if (op.id.empty()) return row_error("update without a row id");
@@ -1083,7 +1098,7 @@ class SqliteConnector final : public Connector {
           update.execute();
           if (db().changes() == 0) return missing_row();
         }
-        return row_ok(key_value ? value_text(*key_value) : op.id);
+        return row_ok(key_value ? key_text(*key_value) : op.id);
       }
       case OpKind::remove:
       case OpKind::archive: {

@@ -817,4 +817,30 @@ TEST_CASE("sqlite read: records hold the query's columns by name, whatever their
   CHECK(records[2].fields["k"] == "QQ==");
 }
 
+TEST_CASE("sqlite write: the key's value, as its text, is the written row's id", "[sqlite]") {
+  SqliteFixture db("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE codes(code TEXT PRIMARY KEY)");
+  auto connector = db.connector();
+  ObjectRef notes;
+  notes.name = "notes";
+  notes.key_field = "id";
+  auto results = connector->write(notes, {op(OpKind::upsert, "", {{"id", Json::parse("42")}, {"body", "unsigned"}}),
+                                          op(OpKind::upsert, "", {{"id", -7}, {"body", "negative"}}),
+                                          op(OpKind::upsert, "", {{"id", "8"}, {"body", "text"}}),
+                                          op(OpKind::create, "", {{"id", Json::parse("9223372036854775807")}}),
+                                          op(OpKind::update, "8", {{"id", 8}, {"body", "eight"}})});
+  std::vector<std::string> ids;
+  for (const auto& result : results) ids.push_back(result.ok ? result.id : result.error);
+  CHECK(ids == std::vector<std::string>{"42", "-7", "8", "9223372036854775807", "8"});
+  CHECK(db.query("SELECT group_concat(id || ':' || typeof(id), ' ') FROM notes") ==
+        "-7:integer 8:integer 42:integer 9223372036854775807:integer");
+  ObjectRef codes;
+  codes.name = "codes";
+  codes.key_field = "code";
+  results = connector->write(codes, {op(OpKind::upsert, "", {{"code", Json::parse("5")}}),
+                                     op(OpKind::upsert, "", {{"code", 2.5}}), op(OpKind::upsert, "", {{"code", "x"}})});
+  ids.clear();
+  for (const auto& result : results) ids.push_back(result.ok ? result.id : result.error);
+  CHECK(ids == std::vector<std::string>{"5", "2.5", "x"});
+}
+
 }  // namespace synctool::testing
