@@ -913,9 +913,9 @@ class SqliteConnector final : public Connector {
     return *target.last;
   }
 
+  // Each statement below is prepared on its first use and kept: `slot` holds it.
   Statement& prepared(std::optional<Statement>& slot, const std::string& sql) {
-    if (!slot) slot.emplace(db().get(), sql, SQLITE_PREPARE_PERSISTENT);
-    return *slot;
+    return slot.emplace(db().get(), sql, SQLITE_PREPARE_PERSISTENT);
   }
 
   static std::string insert_sql(const WriteTarget& target, const WriteShape& shape) {
