@@ -39,8 +39,8 @@ std::string quote_identifier(std::string_view name) {
   return quoted;
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+Statement::Statement(sqlite3* db, std::string_view sql, unsigned prepare_flags) : db_(db) {
+  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), prepare_flags, &stmt_, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt_);
     stmt_ = nullptr;
@@ -67,7 +67,11 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-void Statement::bind(int index, const nlohmann::json& value) {
+void Statement::bind(int index, const nlohmann::json& value) { bind_json(index, value, SQLITE_TRANSIENT); }
+
+void Statement::bind_borrowed(int index, const nlohmann::json& value) { bind_json(index, value, SQLITE_STATIC); }
+
+void Statement::bind_json(int index, const nlohmann::json& value, sqlite3_destructor_type lifetime) {
   int rc = SQLITE_OK;
   switch (value.type()) {
     case nlohmann::json::value_t::null:
@@ -76,7 +80,7 @@ void Statement::bind(int index, const nlohmann::json& value) {
       break;
     case nlohmann::json::value_t::string: {
       const auto& text = value.get_ref<const std::string&>();
-      rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), lifetime, SQLITE_UTF8);
       break;
     }
     case nlohmann::json::value_t::boolean:
@@ -98,7 +102,7 @@ void Statement::bind(int index, const nlohmann::json& value) {
       break;
     case nlohmann::json::value_t::binary: {
       const auto& bytes = value.get_binary();
-      rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+      rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), lifetime);
       break;
     }
     case nlohmann::json::value_t::object:
@@ -111,6 +115,11 @@ void Statement::bind(int index, const nlohmann::json& value) {
 
 void Statement::bind_text(int index, std::string_view text) {
   int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) throw_error(db_, rc);
+}
+
+void Statement::bind_int64(int index, std::int64_t number) {
+  int rc = sqlite3_bind_int64(stmt_, index, number);
   if (rc != SQLITE_OK) throw_error(db_, rc);
 }
 
@@ -130,6 +139,29 @@ void Statement::run() {
   while (step()) {
   }
   reset();
+}
+
+void Statement::execute() {
+  try {
+    while (step()) {
+    }
+  } catch (...) {
+    reset();
+    throw;
+  }
+  reset();
+}
+
+bool Statement::any_row() {
+  bool found = false;
+  try {
+    found = step();
+  } catch (...) {
+    reset();
+    throw;
+  }
+  reset();
+  return found;
 }
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }

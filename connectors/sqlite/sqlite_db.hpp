@@ -34,7 +34,9 @@ std::string quote_identifier(std::string_view name);
 
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql);
+  // `prepare_flags`: SQLITE_PREPARE_* (SQLITE_PREPARE_PERSISTENT for a statement kept and run
+  // many times).
+  Statement(sqlite3* db, std::string_view sql, unsigned prepare_flags = 0);
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&& other) noexcept;
@@ -46,13 +48,24 @@ class Statement {
   // Binds a JSON value (1-based index): strings as TEXT, integers as INTEGER, floats as REAL,
   // booleans as 0/1, null as NULL, objects and arrays as their JSON text.
   void bind(int index, const nlohmann::json& value);
+  // The same, but strings and blobs are bound by reference, not copied: `value` must stay
+  // alive and unchanged until the statement is reset.
+  void bind_borrowed(int index, const nlohmann::json& value);
   void bind_text(int index, std::string_view text);
+  void bind_int64(int index, std::int64_t number);
   void bind_null(int index);
   // Runs one step: true when a row is available, false when done. Throws SqliteError.
   bool step();
   // Steps to completion, then resets.
   void run();
+  // Steps to completion; resets and clears the bindings however it ends (a row-level error
+  // leaves the statement ready for the next row, and no borrowed value bound).
+  void execute();
+  // Steps once (true when a row came), then resets and clears the bindings.
+  bool any_row();
 
+  // For reading a row's columns straight from the C API (sqlite3_column_*).
+  sqlite3_stmt* handle() const { return stmt_; }
   int column_count() const;
   std::string column_name(int index) const;
   std::string column_decltype(int index) const;  // "" for expressions
@@ -63,6 +76,8 @@ class Statement {
   nlohmann::json column_json(int index) const;
 
  private:
+  void bind_json(int index, const nlohmann::json& value, sqlite3_destructor_type lifetime);
+
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
 };

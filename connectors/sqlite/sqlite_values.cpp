@@ -23,6 +23,21 @@ std::optional<std::int64_t> int64_of(const std::string& canonical) {
   return number;
 }
 
+// Plain decimal integer text ("-42", no sign '+', spaces, leading zeros or exponent) that fits
+// 64 bits, without the canonical-decimal round trip: what numeric_text() and int64_of() would
+// make of it.
+std::optional<std::int64_t> plain_int64(const std::string& text) {
+  std::string_view digits = text;
+  if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+  // 18 digits always fit; longer ones take the general path.
+  if (digits.empty() || digits.size() > 18 || (digits.front() == '0' && digits.size() > 1)) return std::nullopt;
+  for (char c : digits)
+    if (c < '0' || c > '9') return std::nullopt;
+  std::int64_t number = 0;
+  std::from_chars(text.data(), text.data() + text.size(), number);
+  return number;
+}
+
 // The double that holds the canonical decimal exactly, or nullopt.
 std::optional<double> exact_double(const std::string& canonical) {
   if (!util::double_holds(canonical)) return std::nullopt;
@@ -72,32 +87,59 @@ std::string column_type_for(const std::string& declared) {
 
 bool boolean_column(std::string_view declared) { return contains(util::to_upper(declared), "BOOL"); }
 
-std::optional<Json> storable(Affinity affinity, const Json& value) {
+Fit fit(Affinity affinity, const Json& value, Json& converted) {
+  auto to = [&](Json number) {
+    converted = std::move(number);
+    return Fit::converted;
+  };
   switch (affinity) {
     case Affinity::blob:
-      return value;
+      return Fit::as_is;
     case Affinity::text:
       if (value.is_number_float())
-        if (auto decimal = util::canonical_decimal(value.get<double>())) return Json(*decimal);
-      return value;
+        if (auto decimal = util::canonical_decimal(value.get<double>())) return to(std::move(*decimal));
+      return Fit::as_is;
     case Affinity::integer:
     case Affinity::numeric: {
-      if (value.is_number_integer() && !value.is_number_unsigned()) return value;
-      if (value.is_number_float() || value.is_boolean()) return value;  // a double SQLite keeps or makes integral
+      // Parsed JSON keeps non-negative integers unsigned; beyond int64 they take the general
+      // path (a double holds 10000000000000000000 exactly).
+      if (value.is_number_unsigned()) {
+        auto number = value.get<std::uint64_t>();
+        if (number <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return to(static_cast<std::int64_t>(number));
+      } else if (value.is_number_integer()) {
+        return Fit::as_is;
+      }
+      if (value.is_number_float() || value.is_boolean()) return Fit::as_is;  // a double SQLite keeps or makes integral
+      if (value.is_string())
+        if (auto whole = plain_int64(value.get_ref<const std::string&>())) return to(*whole);
       auto decimal = numeric_text(value);
-      if (!decimal) return value;  // text that is not a number stays text
+      if (!decimal) return Fit::as_is;  // text that is not a number stays text
       if (util::is_integral_decimal(*decimal))
-        if (auto whole = int64_of(*decimal)) return Json(*whole);
-      if (auto number = exact_double(*decimal)) return Json(*number);
-      return std::nullopt;
+        if (auto whole = int64_of(*decimal)) return to(*whole);
+      if (auto number = exact_double(*decimal)) return to(*number);
+      return Fit::refused;
     }
     case Affinity::real: {
-      if (value.is_number_float() || value.is_boolean()) return value;
+      if (value.is_number_float() || value.is_boolean()) return Fit::as_is;
       auto decimal = numeric_text(value);
-      if (!decimal) return value;
-      if (auto number = exact_double(*decimal)) return Json(*number);
-      return std::nullopt;
+      if (!decimal) return Fit::as_is;
+      if (auto number = exact_double(*decimal)) return to(*number);
+      return Fit::refused;
     }
+  }
+  return Fit::as_is;
+}
+
+std::optional<Json> storable(Affinity affinity, const Json& value) {
+  Json converted;
+  switch (fit(affinity, value, converted)) {
+    case Fit::as_is:
+      return value;
+    case Fit::converted:
+      return converted;
+    case Fit::refused:
+      return std::nullopt;
   }
   return value;
 }

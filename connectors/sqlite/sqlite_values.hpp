@@ -39,6 +39,11 @@ bool boolean_column(std::string_view declared);
 // - anything else is bound as it is (Statement::bind).
 std::optional<nlohmann::json> storable(Affinity affinity, const nlohmann::json& value);
 
+// storable() without copying what needs no conversion: `value` is bound as it is, or as
+// `converted` (assigned only then), or refused.
+enum class Fit { as_is, converted, refused };
+Fit fit(Affinity affinity, const nlohmann::json& value, nlohmann::json& converted);
+
 // "column amount (NUMERIC) cannot hold 12345678901234567.89 exactly".
 std::string cannot_hold(const std::string& column, std::string_view declared, const nlohmann::json& value);
 

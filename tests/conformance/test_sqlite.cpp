@@ -648,4 +648,199 @@ TEST_CASE("sqlite write: a value its column cannot hold exactly is rejected for 
   CHECK_THAT(error.what(), Catch::Contains("table accounts has no column 'amont' (did you mean 'amount'?)"));
 }
 
+// Writes keep one prepared statement per table and field set, and reuse it for every row of
+// that shape in every later batch: nothing of one row may reach another.
+TEST_CASE("sqlite write: statements kept per field set carry nothing between rows or batches", "[sqlite]") {
+  SqliteFixture db;
+  auto connector = db.connector();
+  auto object = contacts();
+  auto row = [&](const std::string& email) {
+    return db.query("SELECT coalesce(first_name, 'NULL') || '/' || coalesce(last_name, 'NULL') FROM contacts WHERE "
+                    "email = '" + email + "'");
+  };
+  auto all_ok = [](const std::vector<connectors::WriteResult>& results) {
+    for (const auto& result : results) {
+      INFO(result.error);
+      CHECK(result.ok);
+    }
+  };
+  all_ok(connector->write(object,
+                          {op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "A"}, {"last_name", "Alpha"}}),
+                           op(OpKind::upsert, "", {{"email", "e@x"}, {"first_name", "E"}, {"last_name", "Echo"}})}));
+  // {email, first_name} after {email, first_name, last_name}: last_name is neither written nor cleared.
+  all_ok(connector->write(object, {op(OpKind::upsert, "", {{"email", "b@x"}, {"first_name", "B"}}),
+                                   op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "A2"}})}));
+  CHECK(row("b@x") == "B/NULL");
+  CHECK(row("a@x") == "A2/Alpha");
+  // Shapes alternating within one batch.
+  all_ok(connector->write(object, {op(OpKind::upsert, "", {{"email", "c@x"}, {"last_name", "C"}}),
+                                   op(OpKind::upsert, "", {{"email", "d@x"}, {"first_name", "D"}}),
+                                   op(OpKind::upsert, "", {{"email", "c@x"}, {"first_name", "C2"}}),
+                                   op(OpKind::create, "", {{"email", "f@x"}}),
+                                   op(OpKind::upsert, "", {{"email", "d@x"}, {"last_name", "Delta"}})}));
+  CHECK(row("c@x") == "C2/C");
+  CHECK(row("d@x") == "D/Delta");
+  CHECK(row("f@x") == "NULL/NULL");
+  // Updates by id, of two shapes, in two batches.
+  all_ok(connector->write(object, {op(OpKind::update, "e@x", {{"first_name", "X"}, {"last_name", "Y"}})}));
+  all_ok(connector->write(object, {op(OpKind::update, "e@x", {{"last_name", "Z"}}),
+                                   op(OpKind::update, "a@x", {{"first_name", "A3"}, {"last_name", "Alpha3"}}),
+                                   op(OpKind::update, "b@x", {{"last_name", "Bravo"}})}));
+  CHECK(row("e@x") == "X/Z");
+  CHECK(row("a@x") == "A3/Alpha3");
+  CHECK(row("b@x") == "B/Bravo");
+  CHECK(db.query("SELECT count(*) FROM contacts") == "6");
+
+  // The same without a unique key: an update by key, else an insert.
+  SqliteFixture plain("CREATE TABLE contacts(email TEXT, first_name TEXT, last_name TEXT)");
+  auto other = plain.connector();
+  all_ok(other->write(object, {op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "A"}, {"last_name", "Alpha"}}),
+                               op(OpKind::upsert, "", {{"email", "b@x"}, {"first_name", "B"}})}));
+  all_ok(other->write(object, {op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "A2"}}),
+                               op(OpKind::upsert, "", {{"email", "c@x"}, {"last_name", "C"}}),
+                               op(OpKind::upsert, "", {{"email", "b@x"}})}));
+  CHECK(plain.query("SELECT group_concat(email || ':' || coalesce(first_name, 'NULL') || '/' || "
+                    "coalesce(last_name, 'NULL'), ' ') FROM (SELECT * FROM contacts ORDER BY email)") ==
+        "a@x:A2/Alpha b@x:B/NULL c@x:NULL/C");
+}
+
+TEST_CASE("sqlite write: a row failing mid-batch fails alone; the rows after it write their own values", "[sqlite]") {
+  SqliteFixture db(
+      "CREATE TABLE contacts(email TEXT PRIMARY KEY, name TEXT, age INTEGER CHECK (age >= 0), amount NUMERIC)");
+  auto connector = db.connector();
+  auto results = connector->write(
+      contacts(), {op(OpKind::upsert, "", {{"email", "a@x"}, {"name", "A"}, {"age", 1}}),
+                   op(OpKind::upsert, "", {{"email", "b@x"}, {"name", "B"}, {"age", -1}}),  // CHECK fails
+                   op(OpKind::upsert, "", {{"email", "c@x"}, {"name", "C"}, {"age", 3}}),
+                   op(OpKind::upsert, "", {{"email", "d@x"}, {"name", "D"}, {"amount", "12345678901234567.89"}}),
+                   op(OpKind::upsert, "", {{"email", "e@x"}, {"name", "E"}, {"nickname", "Ee"}}),
+                   op(OpKind::upsert, "", {{"email", "f@x"}, {"name", "F"}, {"amount", "2.5"}}),
+                   op(OpKind::upsert, "", {{"email", "g@x"}, {"name", "G"}, {"age", 7}})});
+  REQUIRE(results.size() == 7);
+  CHECK(results[0].ok);
+  CHECK_THAT(results[1].error, Catch::Contains("CHECK constraint failed"));
+  CHECK(results[2].ok);
+  CHECK(results[3].error == "column amount (NUMERIC) cannot hold 12345678901234567.89 exactly");
+  CHECK(results[4].error == "no column 'nickname' in table contacts");
+  CHECK(results[5].ok);
+  CHECK(results[6].ok);
+  for (std::size_t i : {1, 3, 4}) CHECK(results[i].error_kind == ErrorKind::record);
+  CHECK(db.query("SELECT group_concat(email || ':' || name || ':' || coalesce(age, 'NULL') || ':' || "
+                 "coalesce(amount, 'NULL'), ' ') FROM (SELECT * FROM contacts ORDER BY email)") ==
+        "a@x:A:1:NULL c@x:C:3:NULL f@x:F:NULL:2.5 g@x:G:7:NULL");
+
+  // Updates: the failing row's values reach neither its row nor the next.
+  results = connector->write(contacts(), {op(OpKind::update, "a@x", {{"name", "A2"}, {"age", -5}}),
+                                          op(OpKind::update, "c@x", {{"name", "C2"}, {"age", 30}}),
+                                          op(OpKind::update, "zz@x", {{"name", "Z"}, {"age", 1}}),
+                                          op(OpKind::update, "g@x", {{"name", "G2"}, {"age", 70}})});
+  CHECK_THAT(results[0].error, Catch::Contains("CHECK constraint failed"));
+  CHECK(results[1].ok);
+  CHECK(results[2].error == "no row with email = zz@x");
+  CHECK(results[3].ok);
+  CHECK(db.query("SELECT group_concat(email || ':' || name || ':' || coalesce(age, 'NULL'), ' ') FROM "
+                 "(SELECT * FROM contacts ORDER BY email)") == "a@x:A:1 c@x:C2:30 f@x:F:NULL g@x:G2:70");
+}
+
+TEST_CASE("sqlite write: a conflict clause that rolls the batch back fails it whole; the next one writes", "[sqlite]") {
+  SqliteFixture db("CREATE TABLE contacts(email TEXT PRIMARY KEY ON CONFLICT ROLLBACK, name TEXT)");
+  auto connector = db.connector();
+  REQUIRE(connector->write(contacts(), {op(OpKind::create, "", {{"email", "a@x"}, {"name", "A"}})})[0].ok);
+  auto error = error_of([&] {
+    connector->write(contacts(), {op(OpKind::create, "", {{"email", "b@x"}, {"name", "B"}}),
+                                  op(OpKind::create, "", {{"email", "a@x"}, {"name", "again"}})});
+  });
+  CHECK(error.kind() == ErrorKind::config);
+  CHECK_THAT(error.what(), Catch::Contains("table contacts: a conflict clause rolled back the batch"));
+  CHECK(db.query("SELECT group_concat(email || ':' || name) FROM contacts") == "a@x:A");
+  auto results = connector->write(contacts(), {op(OpKind::create, "", {{"email", "b@x"}, {"name", "B"}}),
+                                               op(OpKind::update, "a@x", {{"name", "A2"}})});
+  CHECK(results[0].ok);
+  CHECK(results[1].ok);
+  CHECK(db.query("SELECT group_concat(email || ':' || name, ' ') FROM (SELECT * FROM contacts ORDER BY email)") ==
+        "a@x:A2 b@x:B");
+}
+
+TEST_CASE("sqlite create_table: columns added by a later batch are written by the shapes made before", "[sqlite]") {
+  SqliteFixture db(nullptr);
+  auto connector = db.connector();
+  auto object = contacts({{"create_table", true}});
+  REQUIRE(connector->write(object, {op(OpKind::upsert, "", {{"email", "a@x"}, {"first_name", "A"}})})[0].ok);
+  REQUIRE(connector->write(object, {op(OpKind::upsert, "", {{"email", "b@x"}, {"phone", "555"}})})[0].ok);
+  auto results = connector->write(object, {op(OpKind::upsert, "", {{"email", "c@x"}, {"first_name", "C"}}),
+                                           op(OpKind::upsert, "", {{"email", "a@x"}, {"phone", "111"}})});
+  CHECK(results[0].ok);
+  CHECK(results[1].ok);
+  CHECK(db.query("SELECT group_concat(email || ':' || coalesce(first_name, 'NULL') || ':' || coalesce(phone, 'NULL'), "
+                 "' ') FROM (SELECT * FROM contacts ORDER BY email)") == "a@x:A:111 b@x:NULL:555 c@x:C:NULL");
+}
+
+TEST_CASE("sqlite read: records hold the query's columns by name, whatever their order", "[sqlite]") {
+  SqliteFixture db(
+      "CREATE TABLE contacts(email TEXT PRIMARY KEY, first_name TEXT, last_name TEXT, vip BOOLEAN, n INT)");
+  db.exec("INSERT INTO contacts VALUES ('a@x', 'A', 'Alpha', 1, NULL), ('b@x', NULL, 'Bravo', 0, 2), "
+          "('c@x', 'C', NULL, 2, 3)");
+  auto connector = db.connector();
+  ObjectRef object = contacts({{"query", "SELECT last_name AS z, first_name AS a, email, first_name AS n, "
+                                         "last_name AS n, vip FROM contacts ORDER BY email"}});
+  auto records = read_all(*connector, object);
+  REQUIRE(records.size() == 3);
+  // SQLite names the second "n" of the subquery "n:1".
+  CHECK(records[0].fields ==
+        Json{{"a", "A"}, {"email", "a@x"}, {"n", "A"}, {"n:1", "Alpha"}, {"vip", true}, {"z", "Alpha"}});
+  CHECK(records[1].fields ==
+        Json{{"a", nullptr}, {"email", "b@x"}, {"n", nullptr}, {"n:1", "Bravo"}, {"vip", false}, {"z", "Bravo"}});
+  CHECK(records[2].fields ==
+        Json{{"a", "C"}, {"email", "c@x"}, {"n", "C"}, {"n:1", nullptr}, {"vip", 2}, {"z", nullptr}});
+  CHECK(records[2].id == "c@x");
+
+  // Native ids: integers as SQLite prints them, NULL as "".
+  SqliteFixture numbers("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE tags(k, v TEXT)");
+  numbers.exec("INSERT INTO notes VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max')");
+  numbers.exec("INSERT INTO tags VALUES (NULL, 'none'), (1.5, 'real'), (x'41', 'blob')");
+  auto reader = numbers.connector();
+  ObjectRef notes;
+  notes.name = "notes";
+  records = read_all(*reader, notes);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].id == "-9223372036854775808");
+  CHECK(records[1].id == "9223372036854775807");
+  ObjectRef tags;
+  tags.name = "tags";
+  tags.key_field = "k";
+  records = read_all(*reader, tags);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].id == "");
+  CHECK(records[0].origin == "rowid 1");
+  CHECK(records[1].id == "1.5");
+  CHECK(records[2].id == "A");
+  CHECK(records[2].fields["k"] == "QQ==");
+}
+
+TEST_CASE("sqlite write: the key's value, as its text, is the written row's id", "[sqlite]") {
+  SqliteFixture db("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE codes(code TEXT PRIMARY KEY)");
+  auto connector = db.connector();
+  ObjectRef notes;
+  notes.name = "notes";
+  notes.key_field = "id";
+  auto results = connector->write(notes, {op(OpKind::upsert, "", {{"id", Json::parse("42")}, {"body", "unsigned"}}),
+                                          op(OpKind::upsert, "", {{"id", -7}, {"body", "negative"}}),
+                                          op(OpKind::upsert, "", {{"id", "8"}, {"body", "text"}}),
+                                          op(OpKind::create, "", {{"id", Json::parse("9223372036854775807")}}),
+                                          op(OpKind::update, "8", {{"id", 8}, {"body", "eight"}})});
+  std::vector<std::string> ids;
+  for (const auto& result : results) ids.push_back(result.ok ? result.id : result.error);
+  CHECK(ids == std::vector<std::string>{"42", "-7", "8", "9223372036854775807", "8"});
+  CHECK(db.query("SELECT group_concat(id || ':' || typeof(id), ' ') FROM notes") ==
+        "-7:integer 8:integer 42:integer 9223372036854775807:integer");
+  ObjectRef codes;
+  codes.name = "codes";
+  codes.key_field = "code";
+  results = connector->write(codes, {op(OpKind::upsert, "", {{"code", Json::parse("5")}}),
+                                     op(OpKind::upsert, "", {{"code", 2.5}}), op(OpKind::upsert, "", {{"code", "x"}})});
+  ids.clear();
+  for (const auto& result : results) ids.push_back(result.ok ? result.id : result.error);
+  CHECK(ids == std::vector<std::string>{"5", "2.5", "x"});
+}
+
 }  // namespace synctool::testing

@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+
 namespace sq = synctool::connectors::sqlite;
 using nlohmann::json;
 
@@ -63,4 +68,56 @@ TEST_CASE("sqlite columns get values in the form they store exactly, or refuse t
   CHECK(storable(Affinity::blob, "12345678901234567.89") == json("12345678901234567.89"));
   CHECK(sq::cannot_hold("amount", "NUMERIC", "1.5e300") == "column amount (NUMERIC) cannot hold 1.5e300 exactly");
   CHECK(sq::cannot_hold("x", "", 1) == "column x (no type) cannot hold 1 exactly");
+}
+
+// The write path binds a value as it is where no conversion is needed, and takes shortcuts for
+// plain integers (decimal text, JSON's unsigned integers): the results are those of the general
+// rules, integers as 64-bit integers.
+TEST_CASE("sqlite integer and numeric columns take integer text and JSON integers as those integers",
+          "[sqlite][values]") {
+  using sq::Affinity;
+  using sq::Fit;
+  using sq::storable;
+  auto integer_of = [](const std::optional<json>& value) -> std::optional<std::int64_t> {
+    if (!value || !value->is_number_integer() || value->is_number_unsigned()) return std::nullopt;
+    return value->get<std::int64_t>();
+  };
+  std::mt19937_64 random(15);
+  for (int i = 0; i < 5000; ++i) {
+    // Every width of number, negative and not.
+    const auto bits = static_cast<int>(random() % 63);  // below 2^63, so that -n fits too
+    auto n = static_cast<std::int64_t>(random() >> (63 - bits));
+    if (random() % 2) n = -n;
+    INFO(n);
+    for (auto affinity : {Affinity::integer, Affinity::numeric}) {
+      CHECK(integer_of(storable(affinity, std::to_string(n))) == n);
+      CHECK(integer_of(storable(affinity, json(n))) == n);
+      if (n >= 0) CHECK(integer_of(storable(affinity, json::parse(std::to_string(n)))) == n);  // unsigned
+      CHECK(integer_of(storable(affinity, " " + std::to_string(n) + " ")) == n);
+    }
+  }
+  for (auto affinity : {Affinity::integer, Affinity::numeric}) {
+    CHECK(integer_of(storable(affinity, "007")) == 7);
+    CHECK(integer_of(storable(affinity, "+5")) == 5);
+    CHECK(integer_of(storable(affinity, "-0")) == 0);
+    CHECK(integer_of(storable(affinity, "9223372036854775807")) == std::numeric_limits<std::int64_t>::max());
+    CHECK(integer_of(storable(affinity, "-9223372036854775808")) == std::numeric_limits<std::int64_t>::min());
+    CHECK(storable(affinity, "9223372036854775809") == std::nullopt);
+    CHECK(storable(affinity, json::parse("9223372036854775809")) == std::nullopt);
+    // Beyond 64 bits, a double that holds the number exactly is what SQLite gets.
+    auto big = storable(affinity, json::parse("10000000000000000000"));
+    REQUIRE(big);
+    CHECK(big->is_number_float());
+    CHECK(big->get<double>() == 1e19);
+    CHECK(storable(affinity, "12a") == json("12a"));
+    CHECK(storable(affinity, "-") == json("-"));
+    CHECK(storable(affinity, "") == json(""));
+  }
+  json converted;
+  CHECK(sq::fit(Affinity::text, "42", converted) == Fit::as_is);
+  CHECK(sq::fit(Affinity::integer, json(42), converted) == Fit::as_is);
+  CHECK(sq::fit(Affinity::integer, "42", converted) == Fit::converted);
+  CHECK(converted == json(42));
+  CHECK(sq::fit(Affinity::real, "0.1000000000000000055511151231257827", converted) == Fit::refused);
+  CHECK(sq::fit(Affinity::blob, "12345678901234567.89", converted) == Fit::as_is);
 }
