@@ -213,6 +213,9 @@ class SqliteConnector final : public Connector {
     // Rowids never repeat; a key column may (whether it has a unique index is not known
     // without reading the schema, and one SELECT never returns a row twice anyway).
     caps.unique_ids = object.key_field.empty() && options.query.empty();
+    // Each side has a connector (and a connection) of its own: the source's is used by the
+    // reading thread alone while the engine stages what it read.
+    caps.read_in_background = true;
     return caps;
   }
 
