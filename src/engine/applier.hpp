@@ -43,7 +43,12 @@ class Applier {
   void commit_confirmed();
 
  private:
-  using StateChange = std::function<void(state::WriteTxn&)>;
+  struct StateChange {
+    std::function<void(state::WriteTxn&)> apply;
+    // Rewrites a record already in the state (an update, a delete): its page is somewhere in
+    // the middle of the tables, where a new record's lands next to the one before.
+    bool scattered = false;
+  };
 
   bool dry_run() const { return in_.store == nullptr; }
   void write_batch();

@@ -168,8 +168,11 @@ class ResidentPages {
     ranges_env_ = nullptr;  // another environment may be mapped where this one was
     ranges_.clear();
   }
-  void tick() {
-    if (++count_ >= kEvery) release();
+  // `weight`: how many operations' worth of pages this one maps. A put into a write
+  // transaction reads its whole path (root, branches, leaf) scattered through the file.
+  void tick(unsigned weight = 1) {
+    count_ += weight;
+    if (count_ >= kEvery) release();
   }
   void release();
 
