@@ -218,14 +218,29 @@ void install_handler() {
   }
 }
 
-struct Mapping {
-  std::uintptr_t start, end;
-  std::uint64_t offset;
-  bool executable;
-};
 
-std::vector<Mapping> mappings_of(dev_t device, ino_t inode) {
-  std::vector<Mapping> found;
+// Finds LMDB's code once. Statically linked into the program, LMDB has no range of its own,
+// and faults are told apart by their address only.
+void find_lmdb_code() {
+  if (g_lmdb_code_count.load(std::memory_order_acquire) >= 0) return;
+  int count = 0;
+  Dl_info info{};
+  struct stat st {};
+  if (::dladdr(reinterpret_cast<void*>(&mdb_version), &info) != 0 && info.dli_fname != nullptr &&
+      std::filesystem::path(info.dli_fname).filename().string().starts_with("liblmdb") &&
+      ::stat(info.dli_fname, &st) == 0) {
+    for (const FileMapping& m : mappings_of(st.st_dev, st.st_ino)) {
+      if (!m.executable || count == static_cast<int>(kCodeRanges)) continue;
+      g_lmdb_code[static_cast<std::size_t>(count++)] = {m.start, m.end};
+    }
+  }
+  g_lmdb_code_count.store(count, std::memory_order_release);
+}
+
+}  // namespace
+
+std::vector<FileMapping> mappings_of(dev_t device, ino_t inode) {
+  std::vector<FileMapping> found;
   std::FILE* maps = std::fopen("/proc/self/maps", "r");
   if (!maps) return found;
   char line[4096];
@@ -242,26 +257,6 @@ std::vector<Mapping> mappings_of(dev_t device, ino_t inode) {
   return found;
 }
 
-// Finds LMDB's code once. Statically linked into the program, LMDB has no range of its own,
-// and faults are told apart by their address only.
-void find_lmdb_code() {
-  if (g_lmdb_code_count.load(std::memory_order_acquire) >= 0) return;
-  int count = 0;
-  Dl_info info{};
-  struct stat st {};
-  if (::dladdr(reinterpret_cast<void*>(&mdb_version), &info) != 0 && info.dli_fname != nullptr &&
-      std::filesystem::path(info.dli_fname).filename().string().starts_with("liblmdb") &&
-      ::stat(info.dli_fname, &st) == 0) {
-    for (const Mapping& m : mappings_of(st.st_dev, st.st_ino)) {
-      if (!m.executable || count == static_cast<int>(kCodeRanges)) continue;
-      g_lmdb_code[static_cast<std::size_t>(count++)] = {m.start, m.end};
-    }
-  }
-  g_lmdb_code_count.store(count, std::memory_order_release);
-}
-
-}  // namespace
-
 MappedFileGuard::MappedFileGuard(int fd, const std::filesystem::path& file, const std::string& where,
                                  const std::string& advice) {
   struct stat st {};
@@ -269,7 +264,7 @@ MappedFileGuard::MappedFileGuard(int fd, const std::filesystem::path& file, cons
   if (rc != 0) return;  // nothing mapped from a file that cannot be found
   find_lmdb_code();
   install_handler();
-  for (const Mapping& m : mappings_of(st.st_dev, st.st_ino)) {
+  for (const FileMapping& m : mappings_of(st.st_dev, st.st_ino)) {
     Slot* slot = nullptr;
     for (Slot& candidate : g_slots) {
       int expected = kFree;

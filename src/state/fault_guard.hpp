@@ -25,11 +25,23 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/types.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 namespace synctool::state::detail {
+
+// Where the file with this device and inode is mapped into this process, from
+// /proc/self/maps (empty when it cannot be read).
+struct FileMapping {
+  std::uintptr_t start, end;
+  std::uint64_t offset;
+  bool executable;
+};
+std::vector<FileMapping> mappings_of(dev_t device, ino_t inode);
 
 class MappedFileGuard {
  public:

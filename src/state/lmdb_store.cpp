@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
 #include <utility>
 
@@ -103,24 +104,23 @@ std::optional<Link> read_link(const MDB_val& stored_key, const MDB_val& data) {
 
 // The CBOR nlohmann::json::to_cbor() writes for to_json(link) and to_json(base), written
 // directly (the keys in its sorted order).
-void encode_link(const Link& link, std::vector<std::uint8_t>& out) {
+// Starts a CBOR map of `total` entries with these text entries.
+void append_text_entries(std::vector<std::uint8_t>& out, std::size_t total,
+                         std::initializer_list<std::pair<std::string_view, std::string_view>> entries) {
   out.clear();
-  detail::append_cbor_map_header(out, 2);
-  detail::append_cbor_text(out, "d");
-  detail::append_cbor_text(out, link.destination_id);
-  detail::append_cbor_text(out, "s");
-  detail::append_cbor_text(out, link.source_id);
+  detail::append_cbor_map_header(out, total);
+  for (const auto& [key, text] : entries) {
+    detail::append_cbor_text(out, key);
+    detail::append_cbor_text(out, text);
+  }
+}
+
+void encode_link(const Link& link, std::vector<std::uint8_t>& out) {
+  append_text_entries(out, 2, {{"d", link.destination_id}, {"s", link.source_id}});
 }
 
 void encode_base(const BaseValue& base, std::vector<std::uint8_t>& out) {
-  out.clear();
-  detail::append_cbor_map_header(out, 4);
-  detail::append_cbor_text(out, "dm");
-  detail::append_cbor_text(out, base.destination_modified);
-  detail::append_cbor_text(out, "h");
-  detail::append_cbor_text(out, base.hash);
-  detail::append_cbor_text(out, "sm");
-  detail::append_cbor_text(out, base.source_modified);
+  append_text_entries(out, 4, {{"dm", base.destination_modified}, {"h", base.hash}, {"sm", base.source_modified}});
   detail::append_cbor_text(out, "v");
   json::to_cbor(base.values, out);
 }

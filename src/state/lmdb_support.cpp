@@ -619,19 +619,8 @@ void ResidentPages::release() {
     mdb_filehandle_t fd;
     struct stat file;
     if (mdb_env_get_fd(env_, &fd) != MDB_SUCCESS || ::fstat(fd, &file) != 0) return;
-    std::FILE* maps = std::fopen("/proc/self/maps", "r");
-    if (!maps) return;
-    char line[4096];
-    while (std::fgets(line, sizeof line, maps)) {
-      unsigned long start = 0, end = 0, offset = 0, inode = 0;
-      unsigned major = 0, minor = 0;
-      char perms[8];
-      if (std::sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &major, &minor, &inode) != 7)
-        continue;
-      if (inode == file.st_ino && makedev(major, minor) == file.st_dev)
-        ranges_.push_back({reinterpret_cast<void*>(start), end - start});
-    }
-    std::fclose(maps);
+    for (const auto& m : mappings_of(file.st_dev, file.st_ino))
+      ranges_.push_back({reinterpret_cast<void*>(m.start), m.end - m.start});
   }
   // Advice only: a failure changes nothing but the resident set, so it is ignored.
   for (const auto& range : ranges_) ::madvise(range.start, range.length, MADV_DONTNEED);
