@@ -185,6 +185,9 @@ std::optional<InvalidCell> first_invalid_cell(const std::vector<std::string>& ro
 bool needs_quotes(std::string_view field, char delimiter) {
   if (field.empty()) return false;
   if (field.front() == ' ' || field.front() == '\t' || field.back() == ' ' || field.back() == '\t') return true;
+  // A byte order mark at the start of the file is not data: a field that begins with one is
+  // quoted, or as the first field written it would be read back without it.
+  if (field.starts_with("\xEF\xBB\xBF")) return true;
   return std::any_of(field.begin(), field.end(),
                      [delimiter](char c) { return c == delimiter || c == '"' || c == '\n' || c == '\r'; });
 }
