@@ -270,25 +270,7 @@ path = "warehouse.db"
     Db db(project.path("warehouse.db"));
     db.exec("CREATE TABLE contacts (email TEXT PRIMARY KEY, firstname TEXT)");
   }
-  project.write_sync("contacts", R"(direction = "one-way"
-mode = "upsert"
-
-[source]
-connection = "crm"
-object     = "contacts"
-
-[destination]
-connection = "warehouse"
-object     = "contacts"
-
-[match]
-source      = "email"
-destination = "email"
-
-[field_map]
-email     = "email"
-firstname = "firstname"
-)");
+  project.write_sync("contacts", field_map_sync("email     = \"email\"\nfirstname = \"firstname\"\n"));
   auto check = project.run({"check", "--connect", "-v"});
   INFO(check.describe());
   CHECK(check.exit_code == 3);
