@@ -1,10 +1,6 @@
 // The engine end to end in memory: fake connectors, the memory state store.
-#include "engine/runner.hpp"
-#include "state/memory_store.hpp"
+#include "support/engine_harness.hpp"
 #include "support/fake_clock.hpp"
-#include "support/fake_connector.hpp"
-#include "support/temp_dir.hpp"
-#include "util/clock.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -28,20 +24,8 @@ spec::SyncSpec contacts_spec(spec::Mode mode = spec::Mode::upsert) {
   return s;
 }
 
-struct Harness {
-  spec::SyncSpec spec;
-  std::unique_ptr<engine::CompiledSync> compiled;
-  FakeConnector source, destination;
-  std::unique_ptr<state::StateStore> store = state::make_memory_store();
-  synctool::testing::TempDir scratch;
-  const util::Clock* clock = &util::system_clock();
-
-  explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
-
-  engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
-    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, {}, {}, {}};
-    return engine::run_sync(in, options);
-  }
+struct Harness : synctool::testing::EngineHarness {
+  using EngineHarness::EngineHarness;
   void seed_source(int n) {
     for (int i = 0; i < n; ++i)
       source.put("s" + std::to_string(i),

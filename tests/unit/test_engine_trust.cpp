@@ -1,11 +1,8 @@
 // What the engine must never do silently (issue "trust the one-way core"): write a field the
 // spec names but a system lacks as empty, let one of two records with one key win, bend a
 // value, alert forever on rows that keep failing, lose a run to a signal or a bad byte.
-#include "engine/runner.hpp"
-#include "state/memory_store.hpp"
+#include "support/engine_harness.hpp"
 #include "support/fake_clock.hpp"
-#include "support/fake_connector.hpp"
-#include "support/temp_dir.hpp"
 #include "util/clock.hpp"
 #include "util/interrupt.hpp"
 
@@ -34,25 +31,11 @@ spec::SyncSpec people_spec(spec::Mode mode = spec::Mode::upsert) {
   return s;
 }
 
-struct Harness {
-  spec::SyncSpec spec;
-  std::unique_ptr<engine::CompiledSync> compiled;
-  FakeConnector source, destination;
-  std::unique_ptr<state::StateStore> store = state::make_memory_store();
-  synctool::testing::TempDir scratch;
-  synctool::testing::FakeClock clock;
+struct Harness : synctool::testing::EngineHarness {
+  synctool::testing::FakeClock fake_clock;
 
-  explicit Harness(spec::SyncSpec s) : spec(std::move(s)) { compiled = std::make_unique<engine::CompiledSync>(spec); }
+  explicit Harness(spec::SyncSpec s) : EngineHarness(std::move(s)) { clock = &fake_clock; }
 
-  engine::RunReport run(engine::RunOptions options = {}) {
-    engine::RunInputs in{*compiled, source, destination, *store, clock, scratch.path(), nullptr, {}, {}, {}};
-    return engine::run_sync(in, options);
-  }
-  engine::RunReport diff() {
-    engine::RunOptions options;
-    options.dry_run = true;
-    return run(options);
-  }
   void person(int i, const std::string& name = "") {
     source.put("s" + std::to_string(i), {{"email", "user" + std::to_string(i) + "@acme.io"},
                                          {"name", name.empty() ? "User " + std::to_string(i) : name},
@@ -316,9 +299,9 @@ TEST_CASE("a last full run stamped in the future does not hold off full reconcil
   spec.full_sync_every_ms = 24 * 3600 * 1000;
   Harness h(spec);
   h.person(1);
-  h.clock.set_now_ms(*util::parse_iso8601("2026-12-31T00:00:00Z"));  // a clock a month ahead
+  h.fake_clock.set_now_ms(*util::parse_iso8601("2026-12-31T00:00:00Z"));  // a clock a month ahead
   REQUIRE(h.run().kind == engine::RunKind::baseline);
-  h.clock.set_now_ms(*util::parse_iso8601("2026-12-01T00:00:00Z"));  // set right again
+  h.fake_clock.set_now_ms(*util::parse_iso8601("2026-12-01T00:00:00Z"));  // set right again
   CHECK(h.run().kind == engine::RunKind::full);
   CHECK(h.run().kind == engine::RunKind::incremental);
 }
