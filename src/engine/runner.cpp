@@ -251,12 +251,16 @@ void clean_strings(nlohmann::json& value, const std::function<std::string(std::s
 }
 
 // A run that ends early keeps what the destination confirmed (the applier commits state in
-// groups). If even that fails, the run is recorded with its own error all the same.
-void keep_confirmed(Applier& applier) {
+// groups). If even that fails, the run keeps its own error and says so after it: the next run
+// finds those records at the destination (lookups, pending intents) instead.
+std::string keep_confirmed(Applier& applier, std::string error) {
   try {
     applier.commit_confirmed();
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    error += std::string("; what the destination confirmed could not be committed to the state either (") +
+             e.what() + "): the next run matches those records again";
   }
+  return error;
 }
 
 std::string object_label(const connectors::Connector& connector, const std::string& connection,
@@ -478,16 +482,13 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       txn->commit();
     }
   } catch (const RunInterrupted& e) {
-    keep_confirmed(applier);
-    return finish(util::exit_code_for_signal(e.signal()), e.what());
+    return finish(util::exit_code_for_signal(e.signal()), keep_confirmed(applier, e.what()));
   } catch (const state::StateError& e) {
     return finish(exit_code::local_failure, e.what());
   } catch (const connectors::ConnectorError& e) {
-    keep_confirmed(applier);
-    return finish(exit_code::connection, e.what());
+    return finish(exit_code::connection, keep_confirmed(applier, e.what()));
   } catch (const std::exception& e) {
-    keep_confirmed(applier);
-    return finish(exit_code::connection, e.what());
+    return finish(exit_code::connection, keep_confirmed(applier, e.what()));
   }
 
   const std::uint64_t problems = report.destination.rejected + report.destination.failed + report.source.rejected +

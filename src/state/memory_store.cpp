@@ -51,7 +51,10 @@ void drop_reverse(std::map<std::string, std::string>& reverse, const std::string
 // before commit and each change sees the effect of the previous ones.
 class MemoryWriteTxn final : public WriteTxn {
  public:
-  MemoryWriteTxn(Data& data, bool& writing) : data_(data), writing_(writing) { writing_ = true; }
+  MemoryWriteTxn(Data& data, bool& writing, std::vector<std::size_t>* commit_sizes)
+      : data_(data), writing_(writing), commit_sizes_(commit_sizes) {
+    writing_ = true;
+  }
   ~MemoryWriteTxn() override {
     if (!done_) writing_ = false;
   }
@@ -150,6 +153,7 @@ class MemoryWriteTxn final : public WriteTxn {
     if (done_) throw std::logic_error("state: transaction already committed");
     done_ = true;
     writing_ = false;
+    if (commit_sizes_) commit_sizes_->push_back(changes_.size());
     for (auto& change : changes_) change(data_);
     changes_.clear();
   }
@@ -162,12 +166,14 @@ class MemoryWriteTxn final : public WriteTxn {
 
   Data& data_;
   bool& writing_;
+  std::vector<std::size_t>* commit_sizes_;
   bool done_ = false;
   std::vector<std::function<void(Data&)>> changes_;
 };
 
 class MemoryStore final : public StateStore {
  public:
+  explicit MemoryStore(std::vector<std::size_t>* commit_sizes) : commit_sizes_(commit_sizes) {}
   std::optional<Link> get_link(const std::string& key) const override { return find(data_.links, key); }
   std::optional<std::string> key_for_source_id(const std::string& id) const override {
     return find(data_.source_ids, id);
@@ -208,18 +214,19 @@ class MemoryStore final : public StateStore {
 
   std::unique_ptr<WriteTxn> begin() override {
     if (writing_) throw std::logic_error("state: a write transaction is already open");
-    return std::make_unique<MemoryWriteTxn>(data_, writing_);
+    return std::make_unique<MemoryWriteTxn>(data_, writing_, commit_sizes_);
   }
 
  private:
   Data data_;
   bool writing_ = false;
+  std::vector<std::size_t>* commit_sizes_;
 };
 
 }  // namespace
 
-std::unique_ptr<StateStore> make_memory_store() {
-  auto store = std::make_unique<MemoryStore>();
+std::unique_ptr<StateStore> make_memory_store(std::vector<std::size_t>* commit_sizes) {
+  auto store = std::make_unique<MemoryStore>(commit_sizes);
   // A fresh LMDB store starts with its format version; keep the fake identical.
   auto txn = store->begin();
   txn->set_meta(meta::format_version, "2");

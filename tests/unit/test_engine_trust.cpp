@@ -1,6 +1,7 @@
 // What the engine must never do silently (issue "trust the one-way core"): write a field the
 // spec names but a system lacks as empty, let one of two records with one key win, bend a
 // value, alert forever on rows that keep failing, lose a run to a signal or a bad byte.
+#include "state/memory_store.hpp"
 #include "support/engine_harness.hpp"
 #include "support/fake_clock.hpp"
 #include "util/clock.hpp"
@@ -8,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <tuple>
 
 #include <csignal>
@@ -292,6 +294,42 @@ TEST_CASE("a source read on a second thread stages the same records; its failure
   util::request_stop(0);
   stopped.source.on_page = nullptr;
   CHECK(stopped.run().destination.created == 200);
+}
+
+TEST_CASE("state commits: grouped across batches, at most 1,000 updates a transaction, and what was confirmed is "
+          "kept when the destination fails",
+          "[engine][commits]") {
+  Harness h(people_spec());
+  std::vector<std::size_t> commits;
+  h.store = state::make_memory_store(&commits);
+  h.destination.caps.max_batch = 500;
+  for (int i = 0; i < 2500; ++i) h.person(i);
+  REQUIRE(h.run().destination.created == 2500);
+  // Each create is a link, a base and an erased intent: 7,500 changes in one transaction.
+  CHECK(std::count_if(commits.begin(), commits.end(), [](std::size_t n) { return n >= 7500; }) == 1);
+
+  for (int i = 0; i < 2500; ++i) h.person(i, "Renamed " + std::to_string(i));
+  commits.clear();
+  REQUIRE(h.run().destination.updated == 2500);
+  // 2,500 updates (a base and an erased intent each) in three transactions, none over 1,000.
+  std::size_t update_commits = 0;
+  for (std::size_t n : commits) {
+    CHECK(n <= 2 * 1000);
+    if (n >= 2 * 500) ++update_commits;
+  }
+  CHECK(update_commits == 3);
+
+  // The destination gives up at the third batch (applied there, never confirmed): the two
+  // confirmed batches are in the state although their group was not committed yet.
+  Harness failing(people_spec());
+  failing.destination.caps.max_batch = 10;
+  for (int i = 0; i < 35; ++i) failing.person(i);
+  failing.destination.on_write = [&](std::size_t calls) {
+    if (calls == 3) failing.destination.crash_after_write = true;  // this very write then fails
+  };
+  auto report = failing.run();
+  CHECK(report.exit_code == engine::exit_code::connection);
+  CHECK(failing.store->link_count() == 20);
 }
 
 TEST_CASE("a last full run stamped in the future does not hold off full reconciliation", "[engine][clock]") {
