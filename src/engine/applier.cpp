@@ -33,12 +33,13 @@ std::string failure_key(const Action& action) {
   return state::unkeyed_failure_key(action.source_id.empty() ? action.origin : action.source_id);
 }
 
-state::BaseValue base_of(const Action& action) {
-  state::BaseValue base;
-  base.values = action.values;
-  base.hash = action.values_hash.empty() ? values_hash(action.values) : action.values_hash;
-  base.source_modified = action.source_modified;
-  return base;
+// Remembers the action's record as synced: its link and, as base values, what was written
+// (lent, not copied: a failed commit is applied again from the same action).
+void put_synced(state::WriteTxn& txn, const Action& action, const std::string& destination_id) {
+  const std::string hash = action.values_hash.empty() ? values_hash(action.values) : std::string();
+  txn.put_record(action.key, {action.source_id, destination_id},
+                 state::BaseView{action.values, hash.empty() ? std::string_view(action.values_hash) : hash,
+                                 action.source_modified, {}});
 }
 
 }  // namespace
@@ -70,8 +71,7 @@ void Applier::add(Action&& action) {
       ++(action.kind == Action::Kind::skip ? counts.skipped : counts.unchanged);
       if (!dry_run()) {
         state_changes_.emplace_back([a = std::move(action)](state::WriteTxn& txn) {
-          if (!a.linked) txn.put_link(a.key, {a.source_id, a.destination_id});
-          txn.put_base(a.key, base_of(a));
+          put_synced(txn, a, a.destination_id);
           txn.erase_pending(a.key);
           if (a.retry) txn.erase_failed(a.key);
         });
@@ -230,8 +230,7 @@ void Applier::write_batch() {
     if (action.kind == Action::Kind::remove) {
       ++counts.deleted;
       changes.push_back({[key = std::move(action.key), retry = action.retry](state::WriteTxn& txn) {
-                           txn.erase_link(key);
-                           txn.erase_base(key);
+                           txn.erase_record(key);
                            if (retry) txn.erase_failed(key);
                          },
                          true});
@@ -242,9 +241,7 @@ void Applier::write_batch() {
     std::string destination_id = result.id.empty() ? action.destination_id : result.id;
     const bool scattered = action.kind == Action::Kind::update;
     changes.push_back({[a = std::move(action), destination_id = std::move(destination_id)](state::WriteTxn& txn) {
-      // An update of a linked record leaves the link (and its reverse entries) as they are.
-      if (!a.linked || destination_id != a.destination_id) txn.put_link(a.key, {a.source_id, destination_id});
-      txn.put_base(a.key, base_of(a));
+      put_synced(txn, a, destination_id);
       txn.erase_pending(a.key);
       if (a.retry) txn.erase_failed(a.key);
     }, scattered});

@@ -124,12 +124,14 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     return;
   }
 
-  auto link = in_.store.get_link(key);
+  // One lookup gives the link and the digest: the base values are decoded only when the record
+  // changed.
+  auto summary = in_.store.get_summary(key);
+  const auto* link = summary && summary->link ? &*summary->link : nullptr;
   if (link && !link->destination_id.empty()) {
     action.destination_id = link->destination_id;
     action.linked = link->source_id == action.source_id;
-    // The digest first: the base values are decoded only when the record changed.
-    auto base_hash = in_.store.get_base_hash(key);
+    const auto& base_hash = summary->base_hash;
     bool same = base_hash && *base_hash == action.values_hash;
     if (in_.sync.spec().mode == spec::Mode::append) {
       // Append never touches an existing record: a change to it is skipped, and said so.
@@ -180,8 +182,9 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
                     " share it; merge them so that only one remains";
   } else {
     action.destination_id = existing->id;
-    if (auto link = in_.store.get_link(action.key))
-      action.linked = link->source_id == action.source_id && link->destination_id == existing->id;
+    auto summary = in_.store.get_summary(action.key);
+    if (summary && summary->link)
+      action.linked = summary->link->source_id == action.source_id && summary->link->destination_id == existing->id;
     action.changes = changed_fields(existing->values, action.values, paths);
     if (!action.changes.empty() && in_.sync.spec().mode == spec::Mode::append) {
       action.kind = Action::Kind::skip;  // at the destination with other values: append leaves it
@@ -192,10 +195,7 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
       action.changes.clear();
       // Equal: at most a new link.
       bool known = false;
-      if (action.linked) {
-        auto base_hash = in_.store.get_base_hash(action.key);
-        known = base_hash && *base_hash == action.values_hash;
-      }
+      if (action.linked) known = summary->base_hash && *summary->base_hash == action.values_hash;
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
     }
   }
@@ -245,7 +245,7 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
 // passed since it was sent, or the lookup would miss the record and it would be created twice.
 void Planner::wait_for_lookup_lag() const {
   const std::int64_t lag = in_.destination_caps.lookup_lag_ms;
-  if (lag <= 0) return;
+  if (lag <= 0 || in_.store.pending_count() == 0) return;
   std::int64_t newest = 0;
   std::size_t pending = 0;
   for (const auto& action : awaiting_lookup_) {

@@ -63,14 +63,26 @@ void stage(state::Staging& staging, const std::string& key, const StagedRecord& 
   staging.put(key, earlier.encode());
 }
 
+// The reverse indexes (state::IdIndexes) this sync's runs look keys up in. A mirror finds the
+// key of a source record that may arrive without its match field: a deleted record (a system
+// with tombstones or soft deletes reports it by id) or one the filter now leaves out. Nothing
+// else looks a key up by id, so the state does not pay to keep an index per record.
+state::IdIndexes needed_indexes(const CompiledSync& sync, const connectors::Capabilities& source_caps) {
+  const auto& spec = sync.spec();
+  const bool mirror = spec.mode == spec::Mode::mirror && spec.deletes.propagate != spec::DeletePropagation::ignore;
+  const bool by_id = source_caps.tombstones || source_caps.archive || !sync.filter().fields().empty();
+  return {mirror && by_id, false};
+}
+
 // A source record's name in messages: its id, or where it was read when it has none.
 std::string identity_of(const connectors::Record& record) { return record.id.empty() ? record.origin : record.id; }
 
 class SourceStager {
  public:
-  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report, Applier& applier, bool unique_ids)
+  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report, Applier& applier, bool unique_ids,
+               bool keys_by_id)
       : in_(in), staging_(staging), report_(report), applier_(applier), unique_ids_(unique_ids),
-        any_failed_(in.store.failed_count() > 0) {}
+        keys_by_id_(keys_by_id), any_failed_(in.store.failed_count() > 0) {}
 
   void add(connectors::Record& record) {
     ++report_.source.read;
@@ -80,7 +92,8 @@ class SourceStager {
     staged.origin = record.origin;
     staged.modified = record.modified_at.value_or("");
     if (record.deleted) {
-      auto key = in_.store.key_for_source_id(record.id);
+      std::optional<std::string> key;
+      if (keys_by_id_) key = in_.store.key_for_source_id(record.id);
       if (!key) key = mapper.source_key(record.fields);
       if (!key) return;  // never synced: nothing to delete
       staged.state = StagedRecord::State::deleted;
@@ -90,7 +103,7 @@ class SourceStager {
     std::string key_problem;
     auto key = mapper.source_key(record.fields, &key_problem);
     if (record.problem.empty() && !in_.sync.filter().matches(record.fields)) {
-      if (!key) key = in_.store.key_for_source_id(record.id);
+      if (!key && keys_by_id_) key = in_.store.key_for_source_id(record.id);
       if (!key) return;
       staged.state = StagedRecord::State::excluded;
       stage(staging_, *key, staged, unique_ids_);
@@ -141,6 +154,7 @@ class SourceStager {
   RunReport& report_;
   Applier& applier_;
   bool unique_ids_;
+  bool keys_by_id_;  // deleted and left-out records are found by their source id (a mirror's deletes)
   bool any_failed_;
   std::unordered_set<std::string> unkeyed_;
 };
@@ -346,9 +360,16 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       txn->commit();
     }
 
+    const auto indexes = needed_indexes(in.sync, source_caps);
+    if (writable && in.store.id_indexes() != indexes) {
+      auto txn = writable->begin();
+      txn->keep_id_indexes(indexes);
+      txn->commit();
+    }
+
     // 1. Stage the source.
     auto source_staging = state::make_disk_staging(in.scratch_dir);
-    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids);
+    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids, indexes.source);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
     auto cursor = in.store.get_meta(state::meta::source_cursor);

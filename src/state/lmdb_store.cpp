@@ -3,6 +3,7 @@
 #include "state/fault_guard.hpp"
 #include "state/local_errors.hpp"
 #include "state/lmdb_support.hpp"
+#include "state/record_codec.hpp"
 
 #include <lmdb.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include <array>
 #include <type_traits>
+#include <unordered_map>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -34,17 +36,35 @@ using detail::to_view;
 using detail::Where;
 using nlohmann::json;
 
-enum Db : std::size_t { kMeta, kLinks, kSourceIds, kDestinationIds, kBase, kPending, kFailed, kConflicts, kRuns, kDbCount };
-constexpr std::array<const char*, kDbCount> kDbNames = {
-    "meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts", "runs"};
+// `links` and `base` held a key's link and base values in two entries up to format version 2;
+// they are only read now: a read-only open of an older state reads them, a writable open
+// moves them into `records`. kFirstLegacyDb and after are never created.
+enum Db : std::size_t {
+  kMeta, kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts, kRuns, kLinks, kBase, kDbCount
+};
+constexpr std::size_t kFirstLegacyDb = kLinks;
+constexpr std::array<const char*, kDbCount> kDbNames = {"meta",   "records",   "source_ids", "destination_ids",
+                                                        "pending", "failed",   "conflicts",  "runs",
+                                                        "links",   "base"};
 
-// Version 2 keys `runs` by run sequence number; version 1 keyed it by start time in
-// milliseconds (two runs in the same millisecond overwrote each other, and a clock set back
-// reordered the history). A writable open upgrades 1 to 2; a read-only open reads either.
-constexpr const char* kFormatVersion = "2";
+// Version 3 keeps one `records` entry per match key (link, digest and base values together,
+// record_codec.hpp) and reverse indexes only where a sync needs them. Version 2 keyed `runs`
+// by run sequence number; version 1 keyed it by start time in milliseconds (two runs in the
+// same millisecond overwrote each other, and a clock set back reordered the history). A
+// writable open upgrades 1 and 2 to 3; a read-only open reads all three.
+constexpr const char* kFormatVersion = "3";
+constexpr const char* kFormatVersionSplitRecords = "2";
 constexpr const char* kFormatVersionTimeKeyedRuns = "1";
-// Scratch table for the upgrade, dropped in the same transaction.
+// Scratch table for the runs upgrade, dropped in the same transaction.
 constexpr const char* kUpgradeRunsDb = "runs.upgrade";
+// Set while an upgrade to version 3 moves links and base values into `records`, a batch per
+// transaction: a read-only open of a state caught half-way refuses it (the next run finishes).
+constexpr const char* kUpgradingMeta = "upgrading_to";
+constexpr std::size_t kUpgradeBatch = 20000;
+// Whether a reverse index is kept: "0" when dropped (a state without the entry keeps both, as
+// versions 1 and 2 did).
+constexpr const char* kSourceIndexMeta = "index.source_ids";
+constexpr const char* kDestinationIndexMeta = "index.destination_ids";
 // Virtual address space only: without MDB_WRITEMAP the file grows with the data, so a map
 // this large costs nothing and leaves room for millions of records.
 constexpr std::size_t kMapSize = sizeof(void*) >= 8 ? (std::size_t{64} << 30) : (std::size_t{1} << 30);
@@ -52,11 +72,7 @@ constexpr unsigned kMaxDbs = 16;
 // How much a write or delete counts towards handing the map's pages back (ResidentPages).
 constexpr unsigned kWriteTickWeight = 8;
 
-// Stored field names are short because every record pays for them.
-json to_json(const Link& l) { return {{"s", l.source_id}, {"d", l.destination_id}}; }
-json to_json(const BaseValue& b) {
-  return {{"v", b.values}, {"h", b.hash}, {"sm", b.source_modified}, {"dm", b.destination_modified}};
-}
+// Stored field names are short. Links and base values (format versions 1 and 2) are only read.
 json to_json(const PendingIntent& p) { return {{"side", p.side}, {"v", p.values}, {"t", p.sent_at_ms}}; }
 json to_json(const FailedRow& f) {
   return {{"s", f.source_id}, {"e", f.error},         {"k", f.kind},
@@ -100,29 +116,6 @@ std::optional<Link> read_link(const MDB_val& stored_key, const MDB_val& data) {
       entries[1].first != "s")
     return std::nullopt;
   return Link{std::string(entries[1].second), std::string(entries[0].second)};
-}
-
-// The CBOR nlohmann::json::to_cbor() writes for to_json(link) and to_json(base), written
-// directly (the keys in its sorted order).
-// Starts a CBOR map of `total` entries with these text entries.
-void append_text_entries(std::vector<std::uint8_t>& out, std::size_t total,
-                         std::initializer_list<std::pair<std::string_view, std::string_view>> entries) {
-  out.clear();
-  detail::append_cbor_map_header(out, total);
-  for (const auto& [key, text] : entries) {
-    detail::append_cbor_text(out, key);
-    detail::append_cbor_text(out, text);
-  }
-}
-
-void encode_link(const Link& link, std::vector<std::uint8_t>& out) {
-  append_text_entries(out, 2, {{"d", link.destination_id}, {"s", link.source_id}});
-}
-
-void encode_base(const BaseValue& base, std::vector<std::uint8_t>& out) {
-  append_text_entries(out, 4, {{"dm", base.destination_modified}, {"h", base.hash}, {"sm", base.source_modified}});
-  detail::append_cbor_text(out, "v");
-  json::to_cbor(base.values, out);
 }
 
 // Decodes a record, turning a wrong shape into the same "corrupt" error as bad CBOR.
@@ -217,9 +210,16 @@ struct Dbis {
   // A read-only open of an environment created by an interrupted first run may lack some
   // databases; they read as empty.
   std::array<bool, kDbCount> present{};
+  // Format version 1 or 2 opened read-only: links and base values are in `links` and `base`.
+  bool legacy = false;
 };
 
 class LmdbWriteTxn;
+
+bool same_stored_key(const MDB_val& stored_key, std::string_view key) {
+  StoredKey expected(key);
+  return to_view(expected.val()) == to_view(stored_key);
+}
 
 // Reads go through one cached read-only transaction (cheap point lookups) that is reset after
 // every commit and renewed on the next read, so reads always see the latest committed state.
@@ -232,9 +232,10 @@ class LmdbWriteTxn;
 class LmdbStore final : public StateStore {
  public:
   LmdbStore(Where where, EnvPtr env, bool read_only, Dbis dbis)
-      : where_(std::move(where)), env_(std::move(env)), read_only_(read_only), dbis_(dbis) {
+      : where_(std::move(where)), env_(std::move(env)), read_only_(read_only), dbis_(dbis), legacy_(dbis.legacy) {
     resident_.attach(env_->env);
     refresh_data_end();
+    load_indexes();
   }
 
   ~LmdbStore() override {
@@ -244,28 +245,40 @@ class LmdbStore final : public StateStore {
   LmdbStore(const LmdbStore&) = delete;
   LmdbStore& operator=(const LmdbStore&) = delete;
 
-  std::optional<Link> get_link(const std::string& key) const override { return get_record<Link>(kLinks, key); }
+  std::optional<Link> get_link(const std::string& key) const override {
+    if (legacy_) return get_record<Link>(kLinks, key);
+    detail::RecordView record;
+    if (!find_record(key, record) || !record.has_link()) return std::nullopt;
+    return Link{std::string(record.source_id), std::string(record.destination_id)};
+  }
   std::optional<std::string> key_for_source_id(const std::string& id) const override {
-    return get_string(kSourceIds, id);
+    return key_for_id(kSourceIds, id);
   }
   std::optional<std::string> key_for_destination_id(const std::string& id) const override {
-    return get_string(kDestinationIds, id);
+    return key_for_id(kDestinationIds, id);
   }
   std::optional<BaseValue> get_base(const std::string& key) const override {
-    return get_record<BaseValue>(kBase, key);
+    if (legacy_) return get_record<BaseValue>(kBase, key);
+    detail::RecordView record;
+    if (!find_record(key, record) || !record.has_base()) return std::nullopt;
+    return base_of(record);
   }
   std::optional<std::string> get_base_hash(const std::string& key) const override {
-    if (key.empty()) return std::nullopt;
-    StoredKey stored(key);
-    auto v = lookup(kBase, stored);
-    if (!v) return std::nullopt;
-    if (!stored.hashed())
-      if (auto hash = detail::cbor_top_level_string(*v, "h")) return hash;
-    // A long key's wrapped entry, or a record without its digest: the whole decode says why.
-    return decode_record<BaseValue>(detail::decode_value(stored.val(), *v, where_, kDbNames[kBase]), where_,
-                                    kDbNames[kBase])
-        .hash;
+    if (legacy_) return legacy_base_hash(key);
+    detail::RecordView record;
+    if (!find_record(key, record) || !record.has_base()) return std::nullopt;
+    return record.hash_text();
   }
+  std::optional<RecordSummary> get_summary(const std::string& key) const override {
+    if (legacy_) return StateStore::get_summary(key);
+    detail::RecordView record;
+    if (!find_record(key, record)) return std::nullopt;
+    RecordSummary summary;
+    if (record.has_link()) summary.link = Link{std::string(record.source_id), std::string(record.destination_id)};
+    if (record.has_base()) summary.base_hash = record.hash_text();
+    return summary;
+  }
+  IdIndexes id_indexes() const override { return indexes_; }
   std::optional<PendingIntent> get_pending(const std::string& key) const override {
     return get_record<PendingIntent>(kPending, key);
   }
@@ -275,7 +288,11 @@ class LmdbStore final : public StateStore {
   std::optional<std::string> get_meta(const std::string& name) const override { return get_string(kMeta, name); }
 
   void for_each_link(const std::function<bool(const std::string&, const Link&)>& fn) const override {
-    scan_records<Link>(kLinks, fn);
+    if (legacy_) return scan_records<Link>(kLinks, fn);
+    scan_stored_records([&](const std::string& key, const detail::RecordView& record) {
+      if (!record.has_link()) return true;
+      return fn(key, Link{std::string(record.source_id), std::string(record.destination_id)});
+    });
   }
   void for_each_pending(const std::function<bool(const std::string&, const PendingIntent&)>& fn) const override {
     scan_records<PendingIntent>(kPending, fn);
@@ -304,7 +321,7 @@ class LmdbStore final : public StateStore {
     return out;
   }
 
-  std::size_t link_count() const override { return count(kLinks); }
+  std::size_t link_count() const override { return count(legacy_ ? kLinks : kRecords); }
   std::size_t failed_count() const override { return count(kFailed); }
   std::size_t pending_count() const override { return count(kPending); }
 
@@ -335,6 +352,96 @@ class LmdbStore final : public StateStore {
       mdb_txn_reset(reader_);
       reader_live_ = false;
     }
+    scanned_ids_[0].reset();
+    scanned_ids_[1].reset();
+    load_indexes();
+  }
+
+  // Which reverse indexes are kept (meta; an older state keeps both).
+  void load_indexes() {
+    if (legacy_) return;
+    auto kept = [&](const char* name) { return get_string(kMeta, name) != "0"; };
+    indexes_ = {kept(kSourceIndexMeta), kept(kDestinationIndexMeta)};
+  }
+
+  // The record of `key` in `out` (views valid until the next commit); false when there is none.
+  bool find_record(const std::string& key, detail::RecordView& out) const {
+    if (key.empty()) return false;
+    StoredKey stored(key);
+    auto v = lookup(kRecords, stored);
+    if (!v) return false;
+    parse_stored(*v, out);
+    return true;
+  }
+
+  void parse_stored(const MDB_val& v, detail::RecordView& out) const {
+    if (!detail::parse_record(to_view(v), out)) fail_damaged(where_, "holds a corrupt value in records");
+  }
+
+  BaseValue base_of(const detail::RecordView& record) const {
+    BaseValue base;
+    try {
+      base.values = record.decode_values();
+    } catch (const json::exception& e) {
+      fail_damaged(where_, std::string("holds corrupt base values in records: ") + e.what());
+    }
+    if (!base.values.is_object()) fail_damaged(where_, "holds corrupt base values in records: not an object");
+    base.hash = record.hash_text();
+    base.source_modified = record.source_modified;
+    base.destination_modified = record.destination_modified;
+    return base;
+  }
+
+  // Format versions 1 and 2: the digest read off the base entry's CBOR.
+  std::optional<std::string> legacy_base_hash(const std::string& key) const {
+    if (key.empty()) return std::nullopt;
+    StoredKey stored(key);
+    auto v = lookup(kBase, stored);
+    if (!v) return std::nullopt;
+    if (!stored.hashed())
+      if (auto hash = detail::cbor_top_level_string(*v, "h")) return hash;
+    // A long key's wrapped entry, or a record without its digest: the whole decode says why.
+    return decode_record<BaseValue>(detail::decode_value(stored.val(), *v, where_, kDbNames[kBase]), where_,
+                                    kDbNames[kBase])
+        .hash;
+  }
+
+  // A side's id -> key: from its reverse index when kept; otherwise from one scan of the records
+  // (a read-only open of a sync whose runs do not keep the index, e.g. `diff` after the spec
+  // started to need it), kept until the next commit.
+  std::optional<std::string> key_for_id(Db index, const std::string& id) const {
+    const bool source = index == kSourceIds;
+    if (legacy_ || (source ? indexes_.source : indexes_.destination)) return get_string(index, id);
+    if (id.empty()) return std::nullopt;
+    auto& scanned = scanned_ids_[source ? 0 : 1];
+    if (!scanned) {
+      scanned.emplace();
+      scan_stored_records([&](const std::string& key, const detail::RecordView& record) {
+        auto side_id = source ? record.source_id : record.destination_id;
+        if (record.has_link() && !side_id.empty()) (*scanned)[std::string(side_id)] = key;
+        return true;
+      });
+    }
+    auto it = scanned->find(id);
+    if (it == scanned->end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Every record with its real key (a long key's is inside its record), in key order.
+  void scan_stored_records(const std::function<bool(const std::string&, const detail::RecordView&)>& fn) const {
+    if (!dbis_.present[kRecords]) return;
+    std::string key;
+    detail::RecordView record;
+    scan_raw(dbis_.dbi[kRecords], kDbNames[kRecords], [&](const MDB_val& k, const MDB_val& v) {
+      parse_stored(v, record);
+      if (detail::is_hashed(k)) {
+        if (record.full_key.empty()) fail_damaged(where_, "holds a long key without its full text in records");
+        key.assign(record.full_key);
+      } else {
+        key.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+      }
+      return fn(key, record);
+    });
   }
 
   // The end of the committed pages of the newest meta (LMDB reads no page past it).
@@ -455,6 +562,9 @@ class LmdbStore final : public StateStore {
   mutable std::uint64_t data_end_ = 0;
   bool writing_ = false;
   mutable detail::ResidentPages resident_;
+  bool legacy_ = false;  // an older format's links and base tables (a read-only open)
+  IdIndexes indexes_;
+  mutable std::optional<std::unordered_map<std::string, std::string>> scanned_ids_[2];
 };
 
 void LmdbStore::verify() const {
@@ -477,6 +587,14 @@ void LmdbStore::verify() const {
         case kRuns:
           parse_run(v, where_);
           break;
+        case kRecords: {
+          detail::RecordView record;
+          parse_stored(v, record);
+          if (record.has_base()) base_of(record);
+          if (detail::is_hashed(k) && (record.full_key.empty() || !same_stored_key(k, record.full_key)))
+            fail_damaged(where_, "holds a long key in records whose full text does not match it");
+          break;
+        }
         case kLinks:
           decode_record<Link>(detail::decode_entry(k, v, where_, kDbNames[db]).value, where_, kDbNames[db]);
           break;
@@ -516,36 +634,114 @@ class LmdbWriteTxn final : public WriteTxn {
 
   void put_link(const std::string& key, const Link& link) override {
     StoredKey stored(key);
-    if (auto old = get<Link>(kLinks, stored)) {
-      if (old->source_id != link.source_id) drop_reverse(kSourceIds, old->source_id, key);
-      if (old->destination_id != link.destination_id) drop_reverse(kDestinationIds, old->destination_id, key);
-    }
-    if (stored.hashed()) {
-      put(kLinks, stored, key, to_json(link));
-    } else {
-      encode_link(link, buffer_);
-      put_bytes(kLinks, stored, to_val(buffer_));
-    }
-    if (!link.source_id.empty()) put_reverse(kSourceIds, link.source_id, key);
-    if (!link.destination_id.empty()) put_reverse(kDestinationIds, link.destination_id, key);
+    detail::RecordView old;
+    const bool found = get_stored_record(stored, old);
+    if (found && old.has_link()) drop_changed_reverse(old, link, key);
+    detail::RecordParts parts;
+    if (found) parts = parts_of(old);
+    parts.has_link = true;
+    parts.source_id = link.source_id;
+    parts.destination_id = link.destination_id;
+    write_record(stored, key, parts, found && old.has_base() ? old.values : std::string_view(), nullptr);
+    put_reverse_entries(link, key);
   }
 
   void erase_link(const std::string& key) override {
     StoredKey stored(key);
-    auto old = get<Link>(kLinks, stored);
-    if (!old) return;
-    drop_reverse(kSourceIds, old->source_id, key);
-    drop_reverse(kDestinationIds, old->destination_id, key);
-    del(kLinks, stored);
+    detail::RecordView old;
+    if (!get_stored_record(stored, old) || !old.has_link()) return;
+    drop_reverse_entries(old, key);
+    if (!old.has_base()) return del(kRecords, stored);
+    auto parts = parts_of(old);
+    parts.has_link = false;
+    parts.source_id = parts.destination_id = {};
+    write_record(stored, key, parts, old.values, nullptr);
   }
 
   void put_base(const std::string& key, const BaseValue& base) override {
     StoredKey stored(key);
-    if (stored.hashed()) return put(kBase, stored, key, to_json(base));
-    encode_base(base, buffer_);
-    put_bytes(kBase, stored, to_val(buffer_));
+    detail::RecordView old;
+    detail::RecordParts parts;
+    if (get_stored_record(stored, old)) parts = parts_of(old);
+    set_base(parts, base);
+    write_record(stored, key, parts, {}, &base.values);
   }
-  void erase_base(const std::string& key) override { del(kBase, StoredKey(key)); }
+
+  void erase_base(const std::string& key) override {
+    StoredKey stored(key);
+    detail::RecordView old;
+    if (!get_stored_record(stored, old) || !old.has_base()) return;
+    if (!old.has_link()) return del(kRecords, stored);
+    auto parts = parts_of(old);
+    parts.has_base = false;
+    parts.hash = parts.source_modified = parts.destination_modified = {};
+    write_record(stored, key, parts, {}, nullptr);
+  }
+
+  // One write: without reverse indexes the old record is not even read.
+  void put_record(const std::string& key, const Link& link, const BaseView& base) override {
+    StoredKey stored(key);
+    const auto& indexes = store_.indexes_;
+    if (indexes.source || indexes.destination) {
+      detail::RecordView old;
+      if (get_stored_record(stored, old) && old.has_link()) drop_changed_reverse(old, link, key);
+    }
+    detail::RecordParts parts;
+    parts.has_link = true;
+    parts.source_id = link.source_id;
+    parts.destination_id = link.destination_id;
+    parts.has_base = true;
+    parts.hash = base.hash;
+    parts.source_modified = base.source_modified;
+    parts.destination_modified = base.destination_modified;
+    write_record(stored, key, parts, {}, &base.values);
+    put_reverse_entries(link, key);
+  }
+
+  void erase_record(const std::string& key) override {
+    StoredKey stored(key);
+    const auto& indexes = store_.indexes_;
+    if (indexes.source || indexes.destination) {
+      detail::RecordView old;
+      if (!get_stored_record(stored, old)) return;
+      if (old.has_link()) drop_reverse_entries(old, key);
+    }
+    del(kRecords, stored);
+  }
+
+  // Builds an index the sync now needs from the records, or empties one it no longer needs.
+  void keep_id_indexes(IdIndexes wanted) override {
+    auto& kept = store_.indexes_;
+    for (const bool source : {true, false}) {
+      const bool want = source ? wanted.source : wanted.destination;
+      bool& has = source ? kept.source : kept.destination;
+      if (want == has) continue;
+      const Db index = source ? kSourceIds : kDestinationIds;
+      check(store_.where_, mdb_drop(live(), dbi(index), 0), std::string("clear ") + kDbNames[index]);
+      if (want) {
+        std::vector<std::pair<std::string, std::string>> entries;  // id -> key
+        CursorGuard cursor;
+        check(store_.where_, mdb_cursor_open(live(), dbi(kRecords), &cursor.cursor), "read records");
+        MDB_val k{}, v{};
+        detail::RecordView record;
+        int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+        for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+          store_.require_in_file(k, "records", true);
+          store_.require_in_file(v, "records", true);
+          store_.parse_stored(v, record);
+          const auto id = source ? record.source_id : record.destination_id;
+          if (record.has_link() && !id.empty())
+            entries.emplace_back(id, detail::is_hashed(k) ? std::string(record.full_key) : std::string(to_view(k)));
+          k = v = MDB_val{};
+        }
+        if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "read records");
+        for (const auto& [id, key] : entries) put_reverse(index, id, key);
+      }
+      set_meta(source ? kSourceIndexMeta : kDestinationIndexMeta, want ? "1" : "0");
+      has = want;
+    }
+  }
+
   void put_pending(const std::string& key, const PendingIntent& intent) override {
     put(kPending, key, to_json(intent));
   }
@@ -574,7 +770,7 @@ class LmdbWriteTxn final : public WriteTxn {
   }
 
   void clear_sync_state() override {
-    for (Db db : {kLinks, kSourceIds, kDestinationIds, kBase, kPending, kFailed, kConflicts})
+    for (Db db : {kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts})
       check(store_.where_, mdb_drop(live(), dbi(db), 0), std::string("clear ") + kDbNames[db]);
     std::vector<std::string> doomed;
     {
@@ -641,17 +837,89 @@ class LmdbWriteTxn final : public WriteTxn {
     return last;
   }
 
-  template <typename T>
-  std::optional<T> get(Db db, const StoredKey& stored) {
+  // The record stored under `stored` in this transaction (views valid until the next write).
+  bool get_stored_record(const StoredKey& stored, detail::RecordView& out) {
     MDB_val k = stored.val();
     MDB_val v{};
-    int rc = mdb_get(live(), dbi(db), &k, &v);
-    if (rc == MDB_NOTFOUND) return std::nullopt;
-    check(store_.where_, rc, std::string("read ") + kDbNames[db]);
-    store_.require_in_file(v, kDbNames[db], true);
-    if constexpr (std::is_same_v<T, Link>)
-      if (auto link = read_link(k, v)) return link;
-    return decode_record<T>(detail::decode_value(k, v, store_.where_, kDbNames[db]), store_.where_, kDbNames[db]);
+    int rc = mdb_get(live(), dbi(kRecords), &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    check(store_.where_, rc, "read records");
+    store_.require_in_file(v, "records", true);
+    store_.parse_stored(v, out);
+    return true;
+  }
+
+  detail::RecordParts parts_of(const detail::RecordView& record) {
+    detail::RecordParts parts;
+    parts.has_link = record.has_link();
+    parts.source_id = record.source_id;
+    parts.destination_id = record.destination_id;
+    parts.has_base = record.has_base();
+    parts.source_modified = record.source_modified;
+    parts.destination_modified = record.destination_modified;
+    if (record.flags & detail::RecordView::kPackedHash) {
+      hash_text_ = record.hash_text();
+      parts.hash = hash_text_;
+    } else {
+      parts.hash = record.hash;
+    }
+    return parts;
+  }
+
+  static void set_base(detail::RecordParts& parts, const BaseValue& base) {
+    parts.has_base = true;
+    parts.hash = base.hash;
+    parts.source_modified = base.source_modified;
+    parts.destination_modified = base.destination_modified;
+  }
+
+  // Writes a record: its head from `parts`, then its base values as `values` (JSON) or as the
+  // CBOR `values_cbor` of the old record. The old record's bytes are read before the write.
+  void write_record(const StoredKey& stored, const std::string& key, detail::RecordParts parts,
+                    std::string_view values_cbor, const json* values) {
+    if (stored.hashed()) parts.full_key = key;
+    detail::encode_record_head(parts, buffer_);
+    if (parts.has_base) {
+      if (values)
+        json::to_cbor(*values, buffer_);
+      else
+        buffer_.insert(buffer_.end(), values_cbor.begin(), values_cbor.end());
+    }
+    MDB_val k = stored.val();
+    MDB_val v = to_val(buffer_);
+    store_.resident_.tick(kWriteTickWeight);
+    // Records arrive in key order on a baseline: appended, LMDB fills each page instead of
+    // splitting it in half (a state half the size). A key that is not the last goes the
+    // usual way; after a run of those, this transaction stops trying.
+    if (append_misses_ < kAppendMissesBeforeGivingUp) {
+      int rc = mdb_put(live(), dbi(kRecords), &k, &v, MDB_APPEND);
+      if (rc == MDB_SUCCESS) {
+        append_misses_ = 0;
+        return;
+      }
+      if (rc != MDB_KEYEXIST) check(store_.where_, rc, "write records");
+      ++append_misses_;
+      v = to_val(buffer_);
+    }
+    check(store_.where_, mdb_put(live(), dbi(kRecords), &k, &v, 0), "write records");
+  }
+
+  void put_reverse_entries(const Link& link, const std::string& key) {
+    if (store_.indexes_.source && !link.source_id.empty()) put_reverse(kSourceIds, link.source_id, key);
+    if (store_.indexes_.destination && !link.destination_id.empty())
+      put_reverse(kDestinationIds, link.destination_id, key);
+  }
+  void drop_reverse_entries(const detail::RecordView& old, const std::string& key) {
+    if (store_.indexes_.source) drop_reverse(kSourceIds, old.source_id, key);
+    if (store_.indexes_.destination) drop_reverse(kDestinationIds, old.destination_id, key);
+  }
+  // Before a new link replaces `old`: drops the reverse entries of the ids that change. The
+  // ids are copied first: dropping writes, and `old` views the map.
+  void drop_changed_reverse(const detail::RecordView& old, const Link& link, const std::string& key) {
+    std::string source_id(old.source_id), destination_id(old.destination_id);
+    if (store_.indexes_.source && source_id != link.source_id) drop_reverse(kSourceIds, source_id, key);
+    if (store_.indexes_.destination && destination_id != link.destination_id)
+      drop_reverse(kDestinationIds, destination_id, key);
   }
 
   void put(Db db, const std::string& key, const json& value) { put(db, StoredKey(key), key, value); }
@@ -681,7 +949,7 @@ class LmdbWriteTxn final : public WriteTxn {
   }
 
   // Removes id -> key, unless the id has since been linked to another key.
-  void drop_reverse(Db db, const std::string& id, const std::string& key) {
+  void drop_reverse(Db db, std::string_view id, const std::string& key) {
     if (id.empty()) return;
     StoredKey stored(id);
     MDB_val k = stored.val();
@@ -693,9 +961,12 @@ class LmdbWriteTxn final : public WriteTxn {
     if (to_view(v) == key) del(db, stored);
   }
 
+  static constexpr int kAppendMissesBeforeGivingUp = 16;
   LmdbStore& store_;
   MDB_txn* txn_;
   std::vector<std::uint8_t> buffer_;
+  int append_misses_ = 0;
+  std::string hash_text_;  // a packed digest spelled out, while parts view it
 };
 
 std::unique_ptr<WriteTxn> LmdbStore::begin() {
@@ -744,24 +1015,105 @@ void upgrade_time_keyed_runs(MDB_txn* txn, const Dbis& dbis, const Where& where)
   check(where, mdb_put(txn, dbis.dbi[kMeta], &k, &v, 0), "upgrade runs");
 }
 
+// Format version 2 to 3: moves each key's link and base value into one `records` entry, a
+// batch per transaction so that memory stays bounded on a large state. A crash between
+// batches leaves version 2 with the upgrade marked as under way: the next writable open goes
+// on where it stopped, a read-only open refuses to read the half-moved state.
+void upgrade_split_records(MDB_env* env, Dbis& dbis, const Where& where) {
+  const std::string_view marker_name(kUpgradingMeta);
+  std::vector<std::uint8_t> buffer;
+  for (;;) {
+    TxnGuard txn;
+    check(where, mdb_txn_begin(env, nullptr, 0, &txn.txn), "begin the upgrade");
+    MDB_val mk = to_val(marker_name), mv = to_val(std::string_view(kFormatVersion));
+    check(where, mdb_put(txn.txn, dbis.dbi[kMeta], &mk, &mv, 0), "upgrade records");
+    std::size_t moved = 0;
+    for (Db from : {kLinks, kBase}) {
+      if (!dbis.present[from]) continue;
+      CursorGuard cursor;
+      check(where, mdb_cursor_open(txn.txn, dbis.dbi[from], &cursor.cursor), "upgrade records");
+      while (moved < kUpgradeBatch) {
+        MDB_val k{}, v{};
+        int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND) break;
+        check(where, rc, "upgrade records");
+        if (!k.mv_data || !v.mv_data) fail_damaged(where, "is damaged: an entry without its bytes");
+        const std::string stored_key(to_view(k));
+        auto entry = detail::decode_entry(k, v, where, kDbNames[from]);
+        std::optional<Link> link;
+        std::optional<BaseValue> base;
+        if (from == kLinks) {
+          link = decode_record<Link>(entry.value, where, kDbNames[kLinks]);
+          if (dbis.present[kBase]) {
+            MDB_val bk = to_val(stored_key), bv{};
+            int brc = mdb_get(txn.txn, dbis.dbi[kBase], &bk, &bv);
+            if (brc == MDB_SUCCESS) {
+              base = decode_record<BaseValue>(detail::decode_value(bk, bv, where, kDbNames[kBase]), where,
+                                              kDbNames[kBase]);
+              check(where, mdb_del(txn.txn, dbis.dbi[kBase], &bk, nullptr), "upgrade records");
+            } else if (brc != MDB_NOTFOUND) {
+              fail(where, brc, "upgrade records");
+            }
+          }
+        } else {
+          base = decode_record<BaseValue>(entry.value, where, kDbNames[kBase]);
+        }
+        detail::RecordParts parts;
+        if (link) {
+          parts.has_link = true;
+          parts.source_id = link->source_id;
+          parts.destination_id = link->destination_id;
+        }
+        if (base) {
+          parts.has_base = true;
+          parts.hash = base->hash;
+          parts.source_modified = base->source_modified;
+          parts.destination_modified = base->destination_modified;
+        }
+        if (detail::is_hashed(k)) parts.full_key = entry.key;
+        detail::encode_record_head(parts, buffer);
+        if (base) json::to_cbor(base->values, buffer);
+        check(where, mdb_cursor_del(cursor.cursor, 0), "upgrade records");
+        MDB_val rk = to_val(stored_key), rv = to_val(buffer);
+        check(where, mdb_put(txn.txn, dbis.dbi[kRecords], &rk, &rv, 0), "upgrade records");
+        ++moved;
+      }
+    }
+    const bool done = moved < kUpgradeBatch;
+    if (done) {
+      for (Db legacy : {kLinks, kBase}) {
+        if (dbis.present[legacy]) check(where, mdb_drop(txn.txn, dbis.dbi[legacy], 1), "upgrade records");
+        dbis.present[legacy] = false;
+      }
+      check(where, mdb_del(txn.txn, dbis.dbi[kMeta], &mk, nullptr), "upgrade records");
+      MDB_val vk = to_val(std::string_view(meta::format_version)), vv = to_val(std::string_view(kFormatVersion));
+      check(where, mdb_put(txn.txn, dbis.dbi[kMeta], &vk, &vv, 0), "upgrade records");
+    }
+    int rc = mdb_txn_commit(txn.release());
+    if (rc != MDB_SUCCESS) fail(where, rc, "commit the upgrade", "the state is as the last commit left it");
+    if (done) return;
+  }
+}
+
 // Opens every named database (creating them when writable) and checks, writes or upgrades the
-// format version, in one transaction. Before a writable open changes anything, while it holds
-// LMDB's writer lock, every page is checked (check_pages): LMDB's own writes trust the pages
-// they copy.
+// format version. Before a writable open changes anything, while it holds LMDB's writer lock,
+// every page is checked (check_pages): LMDB's own writes trust the pages they copy.
 Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
   Dbis dbis;
   TxnGuard txn;
   check(where, mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &txn.txn), "begin setup");
   if (!read_only) detail::check_pages(data_fd(env, where), where);
   for (std::size_t i = 0; i < kDbCount; ++i) {
-    int rc = mdb_dbi_open(txn.txn, kDbNames[i], read_only ? 0 : MDB_CREATE, &dbis.dbi[i]);
-    if (rc == MDB_NOTFOUND && read_only) continue;
+    const bool only_if_there = read_only || i >= kFirstLegacyDb;
+    int rc = mdb_dbi_open(txn.txn, kDbNames[i], only_if_there ? 0 : MDB_CREATE, &dbis.dbi[i]);
+    if (rc == MDB_NOTFOUND && only_if_there) continue;
     // A named database is an entry of the main one: an entry that is no database is damage.
     if (rc == MDB_INCOMPATIBLE)
       fail_damaged(where, std::string("is damaged: its database ") + kDbNames[i] + " is not one");
     check(where, rc, std::string("open ") + kDbNames[i]);
     dbis.present[i] = true;
   }
+  bool split_records = false;  // links and base values still in `links` and `base`
   if (dbis.present[kMeta]) {
     MDB_val k = to_val(std::string_view(meta::format_version));
     MDB_val v{};
@@ -771,15 +1123,21 @@ Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
       fail_damaged(where, "is damaged: LMDB found its format version without its bytes");
     if (rc == MDB_SUCCESS) {
       const std::string found(to_view(v).substr(0, 64));
-      if (found == kFormatVersionTimeKeyedRuns) {
-        if (!read_only) {
+      if (found == kFormatVersionTimeKeyedRuns || found == kFormatVersionSplitRecords) {
+        split_records = true;
+        if (found == kFormatVersionTimeKeyedRuns && !read_only) {
           upgrade_time_keyed_runs(txn.txn, dbis, where);
-          write_version = kFormatVersion;
+          write_version = kFormatVersionSplitRecords;
         }
+        MDB_val mk = to_val(std::string_view(kUpgradingMeta)), mv{};
+        if (read_only && mdb_get(txn.txn, dbis.dbi[kMeta], &mk, &mv) == MDB_SUCCESS)
+          throw StateError(where.what +
+                           ": its upgrade to state format version " + kFormatVersion +
+                           " was interrupted half-way; the next `synctool run` of this sync finishes it (nothing "
+                           "was lost), and it can be read after that");
       } else if (found != kFormatVersion) {
         throw StateError(where.what + ": unsupported state format version \"" + found +
-                         "\" (this synctool reads versions " + kFormatVersionTimeKeyedRuns + " and " + kFormatVersion +
-                         "; a newer synctool wrote it)");
+                         "\" (this synctool reads versions 1 to " + kFormatVersion + "; a newer synctool wrote it)");
       }
     } else if (rc == MDB_NOTFOUND) {
       if (!read_only) write_version = kFormatVersion;
@@ -794,6 +1152,8 @@ Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
   // Committing (rather than aborting) keeps the database handles open, also for a read txn.
   int rc = mdb_txn_commit(txn.release());
   if (rc != MDB_SUCCESS) fail(where, rc, "commit setup", "nothing was changed");
+  if (split_records && read_only) dbis.legacy = true;
+  if (split_records && !read_only) upgrade_split_records(env, dbis, where);
   return dbis;
 }
 

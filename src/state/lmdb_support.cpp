@@ -175,17 +175,6 @@ class TopLevelString final : public nlohmann::json_sax<json> {
 
 namespace {
 
-void append_cbor_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t n) {
-  const auto type = static_cast<std::uint8_t>(major << 5);
-  if (n < 24) {
-    out.push_back(static_cast<std::uint8_t>(type | n));
-    return;
-  }
-  int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
-  out.push_back(static_cast<std::uint8_t>(type | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
-}
-
 // The head of a CBOR item at `p`: its major type and its argument; false past the end or for
 // an indefinite length.
 bool read_cbor_head(const std::uint8_t*& p, const std::uint8_t* end, std::uint8_t& major, std::uint64_t& n) {
@@ -216,12 +205,6 @@ bool read_cbor_text(const std::uint8_t*& p, const std::uint8_t* end, std::string
 
 }  // namespace
 
-void append_cbor_map_header(std::vector<std::uint8_t>& out, std::size_t entries) { append_cbor_head(out, 5, entries); }
-
-void append_cbor_text(std::vector<std::uint8_t>& out, std::string_view text) {
-  append_cbor_head(out, 3, text.size());
-  out.insert(out.end(), text.begin(), text.end());
-}
 
 bool read_cbor_text_map(const MDB_val& data, std::vector<std::pair<std::string_view, std::string_view>>& entries) {
   entries.clear();

@@ -85,11 +85,6 @@ nlohmann::json decode_value(const MDB_val& stored_key, const MDB_val& data, cons
 // map: the scan stops at that entry. nullopt when the bytes are not such a map or the entry is
 // missing or not text (the caller then decodes the whole value, which names the damage).
 std::optional<std::string> cbor_top_level_string(const MDB_val& data, std::string_view name);
-// CBOR written and read by hand for the records every synced key has (links and base
-// values): the same bytes nlohmann::json::to_cbor() writes for them, without building a JSON
-// document first. Appends to `out`.
-void append_cbor_map_header(std::vector<std::uint8_t>& out, std::size_t entries);
-void append_cbor_text(std::vector<std::uint8_t>& out, std::string_view text);
 // The entries of a CBOR map whose keys and values are all text, as views into `data`; false
 // when the bytes are anything else (the caller then decodes them the general way).
 bool read_cbor_text_map(const MDB_val& data, std::vector<std::pair<std::string_view, std::string_view>>& entries);

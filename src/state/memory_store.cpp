@@ -19,6 +19,7 @@ struct Data {
   std::map<std::string, std::string> meta;
   // By run sequence number, as the LMDB store keys them.
   std::map<std::uint64_t, nlohmann::json> runs;
+  IdIndexes indexes;
 };
 
 // Same rule as the LMDB store, so engine tests see the same failure.
@@ -63,26 +64,26 @@ class MemoryWriteTxn final : public WriteTxn {
 
   void put_link(const std::string& key, const Link& link) override {
     require_key(key);
-    log([key, link](Data& d) {
-      auto old = d.links.find(key);
-      if (old != d.links.end()) {
-        if (old->second.source_id != link.source_id) drop_reverse(d.source_ids, old->second.source_id, key);
-        if (old->second.destination_id != link.destination_id)
-          drop_reverse(d.destination_ids, old->second.destination_id, key);
-      }
-      d.links[key] = link;
-      if (!link.source_id.empty()) d.source_ids[link.source_id] = key;
-      if (!link.destination_id.empty()) d.destination_ids[link.destination_id] = key;
-    });
+    log([key, link](Data& d) { apply_link(d, key, link); });
   }
   void erase_link(const std::string& key) override {
     require_key(key);
+    log([key](Data& d) { apply_erase_link(d, key); });
+  }
+  // One change, as the LMDB store writes one record.
+  void put_record(const std::string& key, const Link& link, const BaseView& view) override {
+    require_key(key);
+    log([key, link, base = BaseValue{view.values, std::string(view.hash), std::string(view.source_modified),
+                                           std::string(view.destination_modified)}](Data& d) {
+      apply_link(d, key, link);
+      d.base[key] = base;
+    });
+  }
+  void erase_record(const std::string& key) override {
+    require_key(key);
     log([key](Data& d) {
-      auto old = d.links.find(key);
-      if (old == d.links.end()) return;
-      drop_reverse(d.source_ids, old->second.source_id, key);
-      drop_reverse(d.destination_ids, old->second.destination_id, key);
-      d.links.erase(old);
+      apply_erase_link(d, key);
+      d.base.erase(key);
     });
   }
   void put_base(const std::string& key, const BaseValue& base) override {
@@ -92,6 +93,17 @@ class MemoryWriteTxn final : public WriteTxn {
   void erase_base(const std::string& key) override {
     require_key(key);
     log([key](Data& d) { d.base.erase(key); });
+  }
+  void keep_id_indexes(IdIndexes wanted) override {
+    log([wanted](Data& d) {
+      d.indexes = wanted;
+      d.source_ids.clear();
+      d.destination_ids.clear();
+      for (const auto& [key, link] : d.links) {
+        if (wanted.source && !link.source_id.empty()) d.source_ids[link.source_id] = key;
+        if (wanted.destination && !link.destination_id.empty()) d.destination_ids[link.destination_id] = key;
+      }
+    });
   }
   void put_pending(const std::string& key, const PendingIntent& intent) override {
     require_key(key);
@@ -159,6 +171,25 @@ class MemoryWriteTxn final : public WriteTxn {
   }
 
  private:
+  static void apply_link(Data& d, const std::string& key, const Link& link) {
+    auto old = d.links.find(key);
+    if (old != d.links.end()) {
+      if (old->second.source_id != link.source_id) drop_reverse(d.source_ids, old->second.source_id, key);
+      if (old->second.destination_id != link.destination_id)
+        drop_reverse(d.destination_ids, old->second.destination_id, key);
+    }
+    d.links[key] = link;
+    if (d.indexes.source && !link.source_id.empty()) d.source_ids[link.source_id] = key;
+    if (d.indexes.destination && !link.destination_id.empty()) d.destination_ids[link.destination_id] = key;
+  }
+  static void apply_erase_link(Data& d, const std::string& key) {
+    auto old = d.links.find(key);
+    if (old == d.links.end()) return;
+    drop_reverse(d.source_ids, old->second.source_id, key);
+    drop_reverse(d.destination_ids, old->second.destination_id, key);
+    d.links.erase(old);
+  }
+
   void log(std::function<void(Data&)> change) {
     if (done_) throw std::logic_error("state: transaction already committed");
     changes_.push_back(std::move(change));
@@ -175,12 +206,16 @@ class MemoryStore final : public StateStore {
  public:
   explicit MemoryStore(std::vector<std::size_t>* commit_sizes) : commit_sizes_(commit_sizes) {}
   std::optional<Link> get_link(const std::string& key) const override { return find(data_.links, key); }
+  // Without its index, a side's id is found by a scan, as the LMDB store does.
   std::optional<std::string> key_for_source_id(const std::string& id) const override {
-    return find(data_.source_ids, id);
+    if (data_.indexes.source) return find(data_.source_ids, id);
+    return scan_for(id, &Link::source_id);
   }
   std::optional<std::string> key_for_destination_id(const std::string& id) const override {
-    return find(data_.destination_ids, id);
+    if (data_.indexes.destination) return find(data_.destination_ids, id);
+    return scan_for(id, &Link::destination_id);
   }
+  IdIndexes id_indexes() const override { return data_.indexes; }
   std::optional<BaseValue> get_base(const std::string& key) const override { return find(data_.base, key); }
   std::optional<PendingIntent> get_pending(const std::string& key) const override {
     return find(data_.pending, key);
@@ -208,7 +243,11 @@ class MemoryStore final : public StateStore {
     return out;
   }
 
-  std::size_t link_count() const override { return data_.links.size(); }
+  std::size_t link_count() const override {
+    std::size_t count = data_.links.size();
+    for (const auto& entry : data_.base) count += data_.links.contains(entry.first) ? 0 : 1;
+    return count;
+  }
   std::size_t failed_count() const override { return data_.failed.size(); }
   std::size_t pending_count() const override { return data_.pending.size(); }
 
@@ -218,6 +257,13 @@ class MemoryStore final : public StateStore {
   }
 
  private:
+  std::optional<std::string> scan_for(const std::string& id, std::string Link::*side) const {
+    if (id.empty()) return std::nullopt;
+    for (const auto& [key, link] : data_.links)
+      if (link.*side == id) return key;
+    return std::nullopt;
+  }
+
   Data data_;
   bool writing_ = false;
   std::vector<std::size_t>* commit_sizes_;
@@ -229,7 +275,7 @@ std::unique_ptr<StateStore> make_memory_store(std::vector<std::size_t>* commit_s
   auto store = std::make_unique<MemoryStore>(commit_sizes);
   // A fresh LMDB store starts with its format version; keep the fake identical.
   auto txn = store->begin();
-  txn->set_meta(meta::format_version, "2");
+  txn->set_meta(meta::format_version, "3");
   txn->commit();
   return store;
 }

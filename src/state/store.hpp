@@ -49,6 +49,30 @@ struct BaseValue {
   std::string destination_modified;
 };
 
+// Base values lent to one write (put_record) instead of copied into a BaseValue.
+struct BaseView {
+  const nlohmann::json& values;
+  std::string_view hash;
+  std::string_view source_modified;
+  std::string_view destination_modified;
+};
+
+// What a run compares a record by: its link and the digest of its base values, read without
+// decoding the values.
+struct RecordSummary {
+  std::optional<Link> link;
+  std::optional<std::string> base_hash;
+};
+
+// Which reverse indexes (a side's native id -> match key) the state keeps. A sync needs one
+// only where records of that side arrive by native id alone (tombstones, records the filter
+// leaves out); key_for_*_id() answers without it too, from a scan of the records.
+struct IdIndexes {
+  bool source = true;
+  bool destination = true;
+  bool operator==(const IdIndexes&) const = default;
+};
+
 // A create that was sent but not yet confirmed. Resolved by lookup on the next run.
 struct PendingIntent {
   std::string side;  // "destination" (or "source" when bidirectional writes back)
@@ -92,6 +116,18 @@ class WriteTxn {
   virtual void erase_link(const std::string& key) = 0;
   virtual void put_base(const std::string& key, const BaseValue& base) = 0;
   virtual void erase_base(const std::string& key) = 0;
+  // A record's link and base values at once (one write where the store keeps them together).
+  virtual void put_record(const std::string& key, const Link& link, const BaseView& base) {
+    put_link(key, link);
+    put_base(key, BaseValue{base.values, std::string(base.hash), std::string(base.source_modified),
+                            std::string(base.destination_modified)});
+  }
+  virtual void erase_record(const std::string& key) {
+    erase_link(key);
+    erase_base(key);
+  }
+  // Builds the reverse indexes `wanted` asks for that are missing and drops the others.
+  virtual void keep_id_indexes(IdIndexes wanted) = 0;
   virtual void put_pending(const std::string& key, const PendingIntent& intent) = 0;
   virtual void erase_pending(const std::string& key) = 0;
   virtual void put_failed(const std::string& key, const FailedRow& row) = 0;
@@ -123,6 +159,13 @@ class StateStore {
     if (!base) return std::nullopt;
     return std::move(base->hash);
   }
+  // The link and base digest in one lookup; nullopt when the state has neither.
+  virtual std::optional<RecordSummary> get_summary(const std::string& key) const {
+    RecordSummary summary{get_link(key), get_base_hash(key)};
+    if (!summary.link && !summary.base_hash) return std::nullopt;
+    return summary;
+  }
+  virtual IdIndexes id_indexes() const = 0;
   virtual std::optional<PendingIntent> get_pending(const std::string& key) const = 0;
   virtual std::optional<FailedRow> get_failed(const std::string& key) const = 0;
   virtual std::optional<std::string> get_meta(const std::string& name) const = 0;
@@ -136,6 +179,7 @@ class StateStore {
   // most `limit` (0 = all).
   virtual std::vector<nlohmann::json> runs(std::size_t limit) const = 0;
 
+  // Keys the state holds a link or base values for.
   virtual std::size_t link_count() const = 0;
   virtual std::size_t failed_count() const = 0;
   virtual std::size_t pending_count() const = 0;

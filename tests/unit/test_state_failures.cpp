@@ -344,14 +344,12 @@ TEST_CASE("state failures: a corrupt stored value is a StateError naming the tab
     REQUIRE(mdb_env_open(env, folder.c_str(), 0, 0600) == MDB_SUCCESS);
     MDB_txn* txn = nullptr;
     REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == MDB_SUCCESS);
-    MDB_dbi links, base, runs;
-    REQUIRE(mdb_dbi_open(txn, "links", 0, &links) == MDB_SUCCESS);
-    REQUIRE(mdb_dbi_open(txn, "base", 0, &base) == MDB_SUCCESS);
+    MDB_dbi records, runs;
+    REQUIRE(mdb_dbi_open(txn, "records", 0, &records) == MDB_SUCCESS);
     REQUIRE(mdb_dbi_open(txn, "runs", 0, &runs) == MDB_SUCCESS);
-    std::string key = key_of(3), junk = "\xff\xfe not cbor";
+    std::string key = key_of(3), junk = "\xff\xfe not a record";
     MDB_val k{key.size(), key.data()}, v{junk.size(), junk.data()};
-    REQUIRE(mdb_put(txn, links, &k, &v, 0) == MDB_SUCCESS);
-    REQUIRE(mdb_put(txn, base, &k, &v, 0) == MDB_SUCCESS);
+    REQUIRE(mdb_put(txn, records, &k, &v, 0) == MDB_SUCCESS);
     std::string run_key(8, '\x7f');
     MDB_val rk{run_key.size(), run_key.data()};
     REQUIRE(mdb_put(txn, runs, &rk, &v, 0) == MDB_SUCCESS);
@@ -364,13 +362,13 @@ TEST_CASE("state failures: a corrupt stored value is a StateError naming the tab
     FAIL("no error");
   } catch (const StateError& e) {
     CHECK(e.problem() == StateProblem::damaged);
-    CHECK_THAT(e.what(), Catch::Contains("holds a corrupt value in links") &&
+    CHECK_THAT(e.what(), Catch::Contains("holds a corrupt value in records") &&
                              Catch::Contains(data_file(folder).string()) &&
                              Catch::Contains("synctool state reset contacts"));
   }
   CHECK_THROWS_AS(store->for_each_link([](const std::string&, const Link&) { return true; }), StateError);
   // The digest alone is read without decoding the values, but damage is still found.
-  CHECK_THROWS_WITH(store->get_base_hash(key_of(3)), Catch::Contains("holds a corrupt value in base"));
+  CHECK_THROWS_WITH(store->get_base_hash(key_of(3)), Catch::Contains("holds a corrupt value in records"));
   CHECK(store->get_base_hash(key_of(4)) == "h");
   CHECK_THROWS_WITH(store->runs(1), Catch::Contains("holds a corrupt run record"));
   store.reset();
@@ -379,48 +377,6 @@ TEST_CASE("state failures: a corrupt stored value is a StateError naming the tab
   CHECK_FALSE(check.healthy);
   CHECK(check.problem == StateProblem::damaged);
   CHECK_THAT(check.message, Catch::Contains("holds a corrupt"));
-}
-
-TEST_CASE("state: links and base values written by hand are the CBOR nlohmann writes, and read back either way",
-          "[state]") {
-  TempDir dir;
-  const auto folder = dir / "contacts";
-  const std::string key = "ada@example.com", id_300(300, '7');
-  BaseValue base{{{"email", key}, {"n", 12}, {"tags", {"a", "b"}}, {"raw", std::string("caf\xe9")}},
-                 "0123456789abcdef", "2026-01-01T00:00:00Z", ""};
-  {
-    auto store = open_lmdb_store(folder, false);
-    auto txn = store->begin();
-    txn->put_link(key, {id_300, "d-1"});
-    txn->put_base(key, base);
-    txn->commit();
-  }
-  // The bytes as stored, read behind the store's back.
-  auto raw = [&](const char* table) {
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == MDB_SUCCESS);
-    REQUIRE(mdb_env_set_maxdbs(env, 16) == MDB_SUCCESS);
-    REQUIRE(mdb_env_open(env, folder.c_str(), MDB_RDONLY, 0600) == MDB_SUCCESS);
-    MDB_txn* txn = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == MDB_SUCCESS);
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(txn, table, 0, &dbi) == MDB_SUCCESS);
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{};
-    REQUIRE(mdb_get(txn, dbi, &k, &v) == MDB_SUCCESS);
-    std::vector<std::uint8_t> bytes(static_cast<std::uint8_t*>(v.mv_data),
-                                    static_cast<std::uint8_t*>(v.mv_data) + v.mv_size);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return bytes;
-  };
-  CHECK(raw("links") == json::to_cbor(json{{"s", id_300}, {"d", "d-1"}}));
-  CHECK(raw("base") == json::to_cbor(json{{"v", base.values}, {"h", base.hash}, {"sm", base.source_modified},
-                                          {"dm", base.destination_modified}}));
-  auto store = open_lmdb_store(folder, true);
-  CHECK(store->get_link(key)->source_id == id_300);
-  CHECK(store->get_link(key)->destination_id == "d-1");
-  CHECK(store->get_base(key)->values == base.values);
-  CHECK(store->get_base_hash(key) == base.hash);
 }
 
 TEST_CASE("state failures: a fault inside an LMDB map exits 7 with a message; any other fault still crashes",

@@ -1,6 +1,8 @@
 // StateStore behaviour, run against both the LMDB store and the in-memory fake, plus the
 // LMDB-only properties (persistence, read-only opens, permissions, crash safety).
 #include "state/lmdb_store.hpp"
+#include "state/lmdb_support.hpp"
+#include "state/record_codec.hpp"
 #include "state/memory_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -13,6 +15,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
+#include <cstdio>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -301,7 +307,7 @@ TEMPLATE_TEST_CASE("state store: one write transaction at a time", "[state]", Me
 TEMPLATE_TEST_CASE("state store: meta", "[state]", MemoryFixture, LmdbFixture) {
   TestType f;
   StateStore& store = *f.store;
-  CHECK(store.get_meta(meta::format_version) == "2");
+  CHECK(store.get_meta(meta::format_version) == "3");
   CHECK_FALSE(store.get_meta(meta::source_cursor));
   {
     auto txn = store.begin();
@@ -361,7 +367,7 @@ TEMPLATE_TEST_CASE("state store: clear_sync_state keeps runs", "[state]", Memory
   CHECK_FALSE(store.get_meta(meta::last_full_sync));
   CHECK(store.get_meta(meta::last_run));
   CHECK(store.get_meta(meta::paused) == "1");
-  CHECK(store.get_meta(meta::format_version) == "2");
+  CHECK(store.get_meta(meta::format_version) == "3");
   REQUIRE(store.runs(0).size() == 1);
   CHECK(store.runs(0)[0]["id"] == 1);
 
@@ -501,7 +507,7 @@ TEST_CASE("lmdb store: data persists across close and reopen", "[state][lmdb]") 
     CHECK(store->key_for_destination_id("d") == "k");
     CHECK(store->get_base("k")->values == nlohmann::json{{"a", 1}});
     CHECK(store->get_meta(meta::source_cursor) == "c");
-    CHECK(store->get_meta(meta::format_version) == "2");
+    CHECK(store->get_meta(meta::format_version) == "3");
     CHECK(store->runs(0).at(0)["run"] == 7);
     CHECK(store->link_count() == 1);
   }
@@ -670,7 +676,7 @@ TEST_CASE("lmdb store: format version 1 is read as is and upgraded on a writable
   }
   {
     auto store = open_lmdb_store(folder, false);
-    CHECK(store->get_meta(meta::format_version) == "2");
+    CHECK(store->get_meta(meta::format_version) == "3");
     CHECK(store->get_meta(meta::run_sequence) == "4");
     CHECK(run_starts(*store) == newest_first);
     // The next run comes first whatever its clock said.
@@ -680,8 +686,210 @@ TEST_CASE("lmdb store: format version 1 is read as is and upgraded on a writable
     CHECK(store->runs(1).at(0)["started"] == 1);
   }
   auto store = open_lmdb_store(folder, true);
-  CHECK(store->get_meta(meta::format_version) == "2");
+  CHECK(store->get_meta(meta::format_version) == "3");
   CHECK(run_starts(*store) == std::vector<std::int64_t>{1, 300, 200, 100, 5});
+}
+
+namespace {
+
+// A state as format version 2 wrote it: a key's link in `links`, its base values in `base`
+// (CBOR maps, a long key's value wrapped with the full key), both reverse indexes. With
+// `half_upgraded`, the keys from `moved_from` on are already in `records` and the upgrade is
+// marked as under way, as a run killed between two upgrade batches leaves it.
+struct Version2Entry {
+  std::string key;
+  std::optional<Link> link;
+  std::optional<BaseValue> base;
+};
+
+void write_version_2_state(const std::filesystem::path& folder, const std::vector<Version2Entry>& entries,
+                           std::optional<std::size_t> moved_from = std::nullopt) {
+  namespace detail = synctool::state::detail;
+  std::filesystem::create_directories(folder);
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == MDB_SUCCESS);
+  REQUIRE(mdb_env_set_maxdbs(env, 16) == MDB_SUCCESS);
+  REQUIRE(mdb_env_set_mapsize(env, std::size_t{1} << 30) == MDB_SUCCESS);
+  REQUIRE(mdb_env_open(env, folder.c_str(), 0, 0600) == MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == MDB_SUCCESS);
+  std::map<std::string, MDB_dbi> dbi;
+  for (const char* name :
+       {"meta", "links", "source_ids", "destination_ids", "base", "pending", "failed", "conflicts", "runs"})
+    REQUIRE(mdb_dbi_open(txn, name, MDB_CREATE, &dbi[name]) == MDB_SUCCESS);
+  if (moved_from) REQUIRE(mdb_dbi_open(txn, "records", MDB_CREATE, &dbi["records"]) == MDB_SUCCESS);
+  auto put = [&](const char* table, std::string_view key, std::string_view value) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
+    if (int rc = mdb_put(txn, dbi.at(table), &k, &v, 0); rc != MDB_SUCCESS) FAIL(mdb_strerror(rc));
+  };
+  auto bytes = [](const std::vector<std::uint8_t>& b) { return std::string(b.begin(), b.end()); };
+  put("meta", meta::format_version, "2");
+  if (moved_from) put("meta", "upgrading_to", "3");
+  std::vector<std::uint8_t> buffer;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    detail::StoredKey stored(e.key);
+    const std::string stored_key(static_cast<const char*>(stored.val().mv_data), stored.val().mv_size);
+    if (moved_from && i >= *moved_from) {
+      detail::RecordParts parts;
+      parts.has_link = e.link.has_value();
+      if (e.link) parts.source_id = e.link->source_id, parts.destination_id = e.link->destination_id;
+      parts.has_base = e.base.has_value();
+      if (e.base) parts.hash = e.base->hash, parts.source_modified = e.base->source_modified;
+      if (stored.hashed()) parts.full_key = e.key;
+      detail::encode_record_head(parts, buffer);
+      if (e.base) nlohmann::json::to_cbor(e.base->values, buffer);
+      put("records", stored_key, bytes(buffer));
+    } else {
+      if (e.link) {
+        detail::encode_value(stored, e.key, {{"s", e.link->source_id}, {"d", e.link->destination_id}}, buffer);
+        put("links", stored_key, bytes(buffer));
+      }
+      if (e.base) {
+        detail::encode_value(stored, e.key,
+                             {{"v", e.base->values}, {"h", e.base->hash}, {"sm", e.base->source_modified}, {"dm", ""}},
+                             buffer);
+        put("base", stored_key, bytes(buffer));
+      }
+    }
+    if (e.link && !e.link->source_id.empty()) put("source_ids", e.link->source_id, e.key);
+    if (e.link && !e.link->destination_id.empty()) put("destination_ids", e.link->destination_id, e.key);
+  }
+  REQUIRE(mdb_txn_commit(txn) == MDB_SUCCESS);
+  mdb_env_close(env);
+}
+
+std::vector<Version2Entry> version_2_entries(std::size_t n) {
+  std::vector<Version2Entry> entries;
+  for (std::size_t i = 0; i < n; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "user%06zu@example.com", i);
+    BaseValue base{{{"email", key}, {"i", i}}, "00000000000000" + std::string(i % 2 ? "ab" : "cd"), "t", ""};
+    entries.push_back({key, Link{"s" + std::to_string(i), "d" + std::to_string(i)}, base});
+  }
+  entries.push_back({std::string(450, 'x') + "@long.example", Link{"s-long", "d-long"},
+                     BaseValue{{{"n", 1}}, "not a hex digest", "", ""}});
+  entries.push_back({"zz-link-only", Link{"s-only", ""}, std::nullopt});
+  entries.push_back({"zz-base-only", std::nullopt, BaseValue{{{"n", 2}}, "0123456789abcdef", "", ""}});
+  return entries;
+}
+
+void check_version_2_entries(const StateStore& store, const std::vector<Version2Entry>& entries) {
+  // Versions 1 and 2 counted links only (the base-only entry had none).
+  const bool split = store.get_meta(meta::format_version) != "3";
+  CHECK(store.link_count() == entries.size() - (split ? 1 : 0));
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < entries.size(); i += std::max<std::size_t>(1, entries.size() / 50)) {
+    const auto& e = entries[i];
+    INFO(e.key.substr(0, 40));
+    auto link = store.get_link(e.key);
+    REQUIRE(link.has_value() == e.link.has_value());
+    if (link) {
+      CHECK(link->source_id == e.link->source_id);
+      CHECK(link->destination_id == e.link->destination_id);
+      CHECK(store.key_for_source_id(e.link->source_id) == e.key);
+    }
+    auto base = store.get_base(e.key);
+    REQUIRE(base.has_value() == e.base.has_value());
+    if (base) {
+      CHECK(base->values == e.base->values);
+      CHECK(base->hash == e.base->hash);
+      CHECK(store.get_base_hash(e.key) == e.base->hash);
+      CHECK(base->source_modified == e.base->source_modified);
+    }
+    auto summary = store.get_summary(e.key);
+    REQUIRE(summary);
+    CHECK(summary->link.has_value() == e.link.has_value());
+    CHECK(summary->base_hash == (e.base ? std::optional<std::string>(e.base->hash) : std::nullopt));
+    ++checked;
+  }
+  for (std::size_t i : {entries.size() - 3, entries.size() - 2, entries.size() - 1}) {
+    CHECK(store.get_summary(entries[i].key));
+    CHECK(store.get_base(entries[i].key).has_value() == entries[i].base.has_value());
+  }
+  std::size_t links = 0;
+  store.for_each_link([&](const std::string&, const Link&) { return ++links, true; });
+  CHECK(links == entries.size() - 1);  // the base-only entry has none
+  CHECK(checked > 0);
+}
+
+}  // namespace
+
+TEST_CASE("lmdb store: format version 2 is read as is and upgraded to one record per key on a writable open",
+          "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  // More keys than one upgrade transaction moves (20,000), so the upgrade takes batches.
+  const auto entries = version_2_entries(20'100);
+  write_version_2_state(folder, entries);
+  {
+    auto store = open_lmdb_store(folder, true);
+    CHECK(store->get_meta(meta::format_version) == "2");
+    check_version_2_entries(*store, entries);
+  }
+  {
+    auto store = open_lmdb_store(folder, false);
+    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK_FALSE(store->get_meta("upgrading_to"));
+    check_version_2_entries(*store, entries);
+    // Both reverse indexes were kept; a sync that needs neither drops them.
+    CHECK(store->id_indexes() == IdIndexes{true, true});
+    auto txn = store->begin();
+    txn->keep_id_indexes({false, false});
+    txn->commit();
+    CHECK(store->key_for_source_id("s7") == entries[7].key);  // found by a scan now
+  }
+  verify_lmdb_store(folder);
+  auto store = open_lmdb_store(folder, true);
+  check_version_2_entries(*store, entries);
+  CHECK(store->id_indexes() == IdIndexes{false, false});
+}
+
+TEST_CASE("lmdb store: an upgrade cut off between batches is refused read-only and finished by the next writable open",
+          "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  const auto entries = version_2_entries(300);
+  write_version_2_state(folder, entries, 120);  // keys from the 120th on were moved already
+  CHECK_THROWS_WITH(open_lmdb_store(folder, true),
+                    Catch::Contains("upgrade to state format version 3 was interrupted") &&
+                        Catch::Contains("synctool run"));
+  {
+    auto store = open_lmdb_store(folder, false);
+    CHECK(store->get_meta(meta::format_version) == "3");
+    check_version_2_entries(*store, entries);
+  }
+  verify_lmdb_store(folder);
+}
+
+TEST_CASE("lmdb store: reverse indexes are kept only where wanted", "[state][lmdb]") {
+  TempDir dir;
+  auto store = open_lmdb_store(dir / "sync", false);
+  {
+    auto txn = store->begin();
+    txn->keep_id_indexes({true, false});
+    for (int i = 0; i < 30; ++i)
+      txn->put_record("k" + std::to_string(i), {"s" + std::to_string(i), "d" + std::to_string(i)},
+                      BaseView{nlohmann::json{{"i", i}}, "0123456789abcdef", "", ""});
+    txn->commit();
+  }
+  CHECK(store->key_for_source_id("s3") == "k3");
+  CHECK(store->key_for_destination_id("d4") == "k4");  // by a scan
+  {
+    auto txn = store->begin();
+    txn->put_record("k3", {"s3-new", "d3"}, BaseView{nlohmann::json{{"i", 3}}, "0123456789abcdef", "", ""});
+    txn->erase_record("k5");
+    txn->keep_id_indexes({false, true});
+    txn->commit();
+  }
+  CHECK_FALSE(store->key_for_source_id("s3"));
+  CHECK(store->key_for_source_id("s3-new") == "k3");
+  CHECK_FALSE(store->key_for_source_id("s5"));
+  CHECK_FALSE(store->key_for_destination_id("d5"));
+  CHECK(store->key_for_destination_id("d3") == "k3");
+  CHECK(store->get_summary("k3")->base_hash == "0123456789abcdef");
+  CHECK(store->get_base("k3")->values == nlohmann::json{{"i", 3}});
+  CHECK(store->link_count() == 29);
 }
 
 TEST_CASE("lmdb store: check, verify and remove", "[state][lmdb]") {
@@ -727,4 +935,59 @@ TEST_CASE("lmdb store: a new state is created whole", "[state][lmdb]") {
   REQUIRE(::stat((folder / "lock.mdb").c_str(), &st) == 0);
   CHECK(st.st_size >= 8192);
   CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 >= static_cast<std::uint64_t>(st.st_size));
+}
+
+TEST_CASE("record codec: random records round-trip, and cut or damaged bytes never read past the end",
+          "[state][lmdb]") {
+  namespace detail = synctool::state::detail;
+  std::mt19937 rng(20261206);
+  auto text = [&](std::size_t max) {
+    std::string t(rng() % (max + 1), '\0');
+    for (auto& c : t) c = static_cast<char>(rng() % 256);
+    return t;
+  };
+  std::vector<std::uint8_t> buffer;
+  for (int round = 0; round < 300; ++round) {
+    detail::RecordParts parts;
+    std::string source_id = text(20), destination_id = text(300), sm = text(30), dm = text(5), full_key = text(3);
+    std::string hash = round % 3 == 0 ? text(20) : "0123456789abcdef";
+    if (round % 5 == 0) hash[3] = 'F';  // not lowercase hex: stored as text
+    parts.has_link = round % 4 != 1;
+    parts.has_base = round % 4 != 2;
+    parts.source_id = source_id;
+    parts.destination_id = destination_id;
+    parts.hash = hash;
+    parts.source_modified = sm;
+    parts.destination_modified = dm;
+    parts.full_key = full_key;
+    const nlohmann::json values = {{"a", text(10)}, {"n", round}};
+    detail::encode_record_head(parts, buffer);
+    if (parts.has_base) nlohmann::json::to_cbor(values, buffer);
+    const std::string bytes(buffer.begin(), buffer.end());
+    detail::RecordView view;
+    REQUIRE(detail::parse_record(bytes, view));
+    CHECK(view.has_link() == parts.has_link);
+    CHECK(view.has_base() == parts.has_base);
+    CHECK(view.hash_text() == hash);
+    CHECK(view.source_id == source_id);
+    CHECK(view.destination_id == destination_id);
+    CHECK(view.source_modified == sm);
+    CHECK(view.destination_modified == dm);
+    CHECK(view.full_key == full_key);
+    if (parts.has_base) CHECK(view.decode_values() == values);
+    // Every cut is refused or parsed within its bytes (ASan would see a read past them).
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+      const std::string shorter = bytes.substr(0, cut);
+      detail::RecordView partial;
+      if (detail::parse_record(shorter, partial)) CHECK(partial.values.size() < view.values.size());
+    }
+    std::string damaged = bytes;
+    damaged[rng() % damaged.size()] ^= static_cast<char>(1 + rng() % 255);
+    detail::RecordView any;
+    (void)detail::parse_record(damaged, any);
+  }
+  detail::RecordView none;
+  CHECK_FALSE(detail::parse_record("", none));
+  CHECK_FALSE(detail::parse_record(std::string(1, '\0'), none));  // neither link nor base
+  CHECK_FALSE(detail::parse_record(std::string(1, '\x09'), none));  // an unknown flag
 }
