@@ -370,12 +370,15 @@ class LmdbStore final : public StateStore {
     StoredKey stored(key);
     auto v = lookup(kRecords, stored);
     if (!v) return false;
-    parse_stored(*v, out);
+    parse_stored(stored.val(), *v, out);
     return true;
   }
 
-  void parse_stored(const MDB_val& v, detail::RecordView& out) const {
-    if (!detail::parse_record(to_view(v), out)) fail_damaged(where_, "holds a corrupt value in records");
+  // `stored_key` as LMDB holds it: a long key's hashed form says nothing, its record holds it.
+  void parse_stored(const MDB_val& stored_key, const MDB_val& v, detail::RecordView& out) const {
+    const auto key = detail::is_hashed(stored_key) ? std::string_view() : to_view(stored_key);
+    if (!detail::parse_record(to_view(v), key, out)) fail_damaged(where_, "holds a corrupt value in records");
+    if (out.key.empty()) fail_damaged(where_, "holds a long key without its full text in records");
   }
 
   BaseValue base_of(const detail::RecordView& record) const {
@@ -433,13 +436,8 @@ class LmdbStore final : public StateStore {
     std::string key;
     detail::RecordView record;
     scan_raw(dbis_.dbi[kRecords], kDbNames[kRecords], [&](const MDB_val& k, const MDB_val& v) {
-      parse_stored(v, record);
-      if (detail::is_hashed(k)) {
-        if (record.full_key.empty()) fail_damaged(where_, "holds a long key without its full text in records");
-        key.assign(record.full_key);
-      } else {
-        key.assign(static_cast<const char*>(k.mv_data), k.mv_size);
-      }
+      parse_stored(k, v, record);
+      key.assign(record.key);
       return fn(key, record);
     });
   }
@@ -589,7 +587,7 @@ void LmdbStore::verify() const {
           break;
         case kRecords: {
           detail::RecordView record;
-          parse_stored(v, record);
+          parse_stored(k, v, record);
           if (record.has_base()) base_of(record);
           if (detail::is_hashed(k) && (record.full_key.empty() || !same_stored_key(k, record.full_key)))
             fail_damaged(where_, "holds a long key in records whose full text does not match it");
@@ -728,10 +726,9 @@ class LmdbWriteTxn final : public WriteTxn {
         for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
           store_.require_in_file(k, "records", true);
           store_.require_in_file(v, "records", true);
-          store_.parse_stored(v, record);
+          store_.parse_stored(k, v, record);
           const auto id = source ? record.source_id : record.destination_id;
-          if (record.has_link() && !id.empty())
-            entries.emplace_back(id, detail::is_hashed(k) ? std::string(record.full_key) : std::string(to_view(k)));
+          if (record.has_link() && !id.empty()) entries.emplace_back(id, record.key);
           k = v = MDB_val{};
         }
         if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "read records");
@@ -845,7 +842,7 @@ class LmdbWriteTxn final : public WriteTxn {
     if (rc == MDB_NOTFOUND) return false;
     check(store_.where_, rc, "read records");
     store_.require_in_file(v, "records", true);
-    store_.parse_stored(v, out);
+    store_.parse_stored(k, v, out);
     return true;
   }
 
@@ -857,6 +854,7 @@ class LmdbWriteTxn final : public WriteTxn {
     parts.has_base = record.has_base();
     parts.source_modified = record.source_modified;
     parts.destination_modified = record.destination_modified;
+    parts.key_field = record.key_field;
     if (record.flags & detail::RecordView::kPackedHash) {
       hash_text_ = record.hash_text();
       parts.hash = hash_text_;
@@ -878,13 +876,7 @@ class LmdbWriteTxn final : public WriteTxn {
   void write_record(const StoredKey& stored, const std::string& key, detail::RecordParts parts,
                     std::string_view values_cbor, const json* values) {
     if (stored.hashed()) parts.full_key = key;
-    detail::encode_record_head(parts, buffer_);
-    if (parts.has_base) {
-      if (values)
-        json::to_cbor(*values, buffer_);
-      else
-        buffer_.insert(buffer_.end(), values_cbor.begin(), values_cbor.end());
-    }
+    detail::encode_record(parts, key, values, values_cbor, buffer_);
     MDB_val k = stored.val();
     MDB_val v = to_val(buffer_);
     store_.resident_.tick(kWriteTickWeight);
@@ -1071,8 +1063,7 @@ void upgrade_split_records(MDB_env* env, Dbis& dbis, const Where& where) {
           parts.destination_modified = base->destination_modified;
         }
         if (detail::is_hashed(k)) parts.full_key = entry.key;
-        detail::encode_record_head(parts, buffer);
-        if (base) json::to_cbor(base->values, buffer);
+        detail::encode_record(parts, entry.key, base ? &base->values : nullptr, {}, buffer);
         check(where, mdb_cursor_del(cursor.cursor, 0), "upgrade records");
         MDB_val rk = to_val(stored_key), rv = to_val(buffer);
         check(where, mdb_put(txn.txn, dbis.dbi[kRecords], &rk, &rv, 0), "upgrade records");

@@ -1,14 +1,19 @@
 // The bytes of one entry of the `records` table (state format version 3): everything the
 // state knows of one match key, in one value, read in the order a run needs it.
 //
-//   flags (1 byte: kHasLink, kHasBase, kPackedHash)
+//   flags (1 byte: kHasLink, kHasBase, kPackedHash, kDestinationIsKey)
 //   values digest    (8 raw bytes when kPackedHash: 16 lowercase hex digits packed; else a text)
-//   source id, destination id, source modified, destination modified (texts)
+//   source id, destination id, source modified, destination modified (texts; the destination
+//                    id is left empty when it is the match key itself, kDestinationIsKey)
 //   full key         (a text; empty unless the table key is the hashed form of a long key)
+//   key field        (a text: the top-level field of the base values that held the match key
+//                    and was left out of them; empty when none was)
 //   base values      (CBOR, to the end; only with kHasBase)
 //
 // A text is its length (LEB128) and its bytes. An unchanged record is recognised from the
-// first few bytes: the digest, then the ids, and the base values are never decoded.
+// first few bytes: the digest, then the ids, and the base values are never decoded. The match
+// key, which every destination record holds in its match field and many systems use as their
+// id, is stored once: as the table's key.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,29 +29,34 @@ struct RecordView {
   static constexpr std::uint8_t kHasLink = 0x01;
   static constexpr std::uint8_t kHasBase = 0x02;
   static constexpr std::uint8_t kPackedHash = 0x04;
+  static constexpr std::uint8_t kDestinationIsKey = 0x08;
 
   std::uint8_t flags = 0;
+  std::string_view key;   // the match key: the one parse_record() was given, or the full key
   std::string_view hash;  // packed (8 bytes) when flags has kPackedHash: use hash_text()
   std::string_view source_id;
   std::string_view destination_id;
   std::string_view source_modified;
   std::string_view destination_modified;
   std::string_view full_key;
-  std::string_view values;  // CBOR
+  std::string_view key_field;
+  std::string_view values;  // CBOR, without key_field
 
   bool has_link() const { return (flags & kHasLink) != 0; }
   bool has_base() const { return (flags & kHasBase) != 0; }
   std::string hash_text() const;
-  // The base values; throws nlohmann::json::exception when the CBOR is not valid.
+  // The base values (key_field put back); throws nlohmann::json::exception when the CBOR is
+  // not valid.
   nlohmann::json decode_values() const;
 };
 
-// Parses `bytes` into `out` (views into `bytes`); false when they are not a record this
-// module writes (a flag it does not know, a text past the end, neither link nor base).
-bool parse_record(std::string_view bytes, RecordView& out);
+// Parses `bytes`, the record stored under `key` (the full match key; empty when the table
+// key is a long key's hashed form: the record's own full key is used), into `out`: views into
+// `bytes` and `key`. False when they are not a record this module writes (a flag it does not
+// know, a text past the end, neither link nor base).
+bool parse_record(std::string_view bytes, std::string_view key, RecordView& out);
 
-// What a record is made of, for writing. `values_cbor` is the CBOR of the base values
-// (ignored without a base).
+// What a record is made of, for writing.
 struct RecordParts {
   bool has_link = false;
   std::string_view source_id;
@@ -55,11 +65,14 @@ struct RecordParts {
   std::string_view hash;
   std::string_view source_modified;
   std::string_view destination_modified;
-  std::string_view full_key;
+  std::string_view full_key;   // set when the table key is the hashed form of `key`
+  std::string_view key_field;  // with values_cbor: the field left out of it
 };
 
-// Writes the record into `out` (replacing its contents) and returns where its values go:
-// the caller appends the CBOR of the base values when it has them.
-void encode_record_head(const RecordParts& parts, std::vector<std::uint8_t>& out);
+// Writes the record stored under the match key `key` into `out` (replacing its contents). Its
+// base values (with has_base) are `values`, or when that is null the CBOR `values_cbor` of an
+// earlier record, taken as it is with parts.key_field.
+void encode_record(const RecordParts& parts, std::string_view key, const nlohmann::json* values,
+                   std::string_view values_cbor, std::vector<std::uint8_t>& out);
 
 }  // namespace synctool::state::detail

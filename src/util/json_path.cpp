@@ -21,12 +21,17 @@ void json_set_path(nlohmann::json& root, std::string_view path, nlohmann::json v
   while (true) {
     if (!node->is_object()) *node = nlohmann::json::object();
     auto dot = path.find('.');
-    std::string step(path.substr(0, dot));
+    const auto step = path.substr(0, dot);
+    // Looked up by view (the object's map compares transparently): a name is copied only
+    // when it is new.
+    auto& object = node->get_ref<nlohmann::json::object_t&>();
+    auto it = object.find(step);
+    if (it == object.end()) it = object.emplace(std::string(step), nullptr).first;
     if (dot == std::string_view::npos) {
-      (*node)[step] = std::move(value);
+      it->second = std::move(value);
       return;
     }
-    node = &(*node)[step];
+    node = &it->second;
     path.remove_prefix(dot + 1);
   }
 }
