@@ -77,7 +77,13 @@ void Planner::plan(const std::function<void(Action&&)>& sink) {
     return true;
   });
   flush_lookups(sink);
-  for_each_delete(sink);
+  if (counted_deletes_) {
+    // Nothing the plan wrote since can change them: they are records the source does not hold.
+    for (auto& action : *counted_deletes_) sink(std::move(action));
+    counted_deletes_.reset();
+  } else {
+    for_each_delete(sink);
+  }
 }
 
 void Planner::plan_staged(const std::string& key, StagedRecord&& record, const std::function<void(Action&&)>& sink) {
@@ -329,9 +335,13 @@ void Planner::for_each_delete(const std::function<void(Action&&)>& sink) const {
   });
 }
 
-std::size_t Planner::count_deletes() const {
+std::size_t Planner::count_deletes() {
   std::size_t count = 0;
-  for_each_delete([&](Action&&) { ++count; });
+  std::vector<Action> deletes;
+  for_each_delete([&](Action&& action) {
+    if (++count <= kRememberedDeletes) deletes.push_back(std::move(action));
+  });
+  if (count <= kRememberedDeletes) counted_deletes_ = std::move(deletes);
   return count;
 }
 

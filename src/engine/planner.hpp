@@ -33,8 +33,9 @@ class Planner {
  public:
   explicit Planner(PlanInputs inputs) : in_(inputs), any_failed_(in_.store.failed_count() > 0) {}
 
-  // The deletes the plan will contain, counted without any lookup (for the safeguards).
-  std::size_t count_deletes() const;
+  // The deletes the plan will contain, counted without any lookup (for the safeguards). Up to
+  // kRememberedDeletes of them are kept for plan(), which then does not look for them again.
+  std::size_t count_deletes();
 
   // Emits every action: per key in order, creates/updates/links/rejects first, then deletes.
   // Lookups at the destination are batched to the connector's maximum.
@@ -51,9 +52,12 @@ class Planner {
   // Whether `key` had a failed row before this run (an empty table is never looked up).
   bool had_failed(const std::string& key) const { return any_failed_ && in_.store.get_failed(key).has_value(); }
 
+  static constexpr std::size_t kRememberedDeletes = 20000;
+
   PlanInputs in_;
   bool any_failed_;
   std::vector<Action> awaiting_lookup_;  // unlinked records whose destination state is unknown
+  std::optional<std::vector<Action>> counted_deletes_;  // found by count_deletes(), when few
 };
 
 }  // namespace synctool::engine
