@@ -955,15 +955,15 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
     std::string destination_id = round % 2 ? real_key : text(300);
     std::string hash = round % 3 == 0 ? text(20) : "0123456789abcdef";
     if (round % 5 == 0) hash[3] = 'F';  // not lowercase hex: stored as text
-    detail::RecordParts parts;
-    parts.has_link = round % 4 != 1;
-    parts.has_base = round % 4 != 2;
-    parts.source_id = source_id;
-    parts.destination_id = destination_id;
-    parts.hash = hash;
-    parts.source_modified = sm;
-    parts.destination_modified = dm;
-    parts.full_key = full_key;
+    const detail::RecordParts parts{.has_link = round % 4 != 1,
+                                    .source_id = source_id,
+                                    .destination_id = destination_id,
+                                    .has_base = round % 4 != 2,
+                                    .hash = hash,
+                                    .source_modified = sm,
+                                    .destination_modified = dm,
+                                    .full_key = full_key,
+                                    .key_field = {}};
     // Some values hold the key in a field (left out of the stored CBOR, put back on reading).
     nlohmann::json values = {{"a", text(10)}, {"n", round}};
     if (round % 3 != 1) values[round % 2 ? "email" : "zz"] = real_key;
