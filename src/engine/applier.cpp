@@ -45,7 +45,8 @@ void put_synced(state::WriteTxn& txn, const Action& action, const std::string& d
 }  // namespace
 
 void Applier::add(Action&& action) {
-  if (action.kind == Action::Kind::create || action.kind == Action::Kind::update) {
+  const bool checked = action.kind == Action::Kind::create && action.checked_as_create;
+  if ((action.kind == Action::Kind::create || action.kind == Action::Kind::update) && !checked) {
     // A row the destination is known to refuse is rejected here, so diff predicts it and no
     // request is spent on it.
     auto op = take_op(action);

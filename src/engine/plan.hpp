@@ -38,6 +38,9 @@ struct Action {
   std::string reason;                // reject: why
   bool retry = false;                // this key had a failed row before
   bool linked = false;               // state already links source_id and destination_id
+  // The destination's write_problem() passed for these values as a create (the planner asks
+  // before looking an unlinked record up); the applier does not ask again.
+  bool checked_as_create = false;
 };
 
 const char* to_string(Action::Kind kind);

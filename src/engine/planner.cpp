@@ -173,6 +173,7 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     return;
   }
   // Find out whether the destination already has it before creating.
+  action.checked_as_create = true;
   awaiting_lookup_.push_back(std::move(action));
   if (awaiting_lookup_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_lookup)) flush_lookups(sink);
 }
@@ -180,6 +181,7 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
 void Planner::plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
                                        const std::function<void(Action&&)>& sink) {
   const auto& paths = in_.sync.mapper().destination_paths();
+  if (existing) action.checked_as_create = false;  // not a create: checked as what it becomes
   if (!existing) {
     action.kind = Action::Kind::create;
   } else if (existing->duplicated()) {

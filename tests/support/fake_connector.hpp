@@ -21,7 +21,7 @@ class FakeConnector final : public connectors::Connector {
   std::set<std::string> reject_keys;  // writes of these keys fail as record errors
   int transient_failures = 0;         // the next N write() calls throw transient
   bool crash_after_write = false;     // the next write() applies, then throws config
-  int write_calls = 0, lookup_calls = 0, read_calls = 0;
+  int write_calls = 0, lookup_calls = 0, read_calls = 0, problem_checks = 0;
   std::size_t ops_written = 0;
 
   FakeConnector() {
@@ -66,6 +66,10 @@ class FakeConnector final : public connectors::Connector {
   std::string probe_error;
 
   std::string type() const override { return "fake"; }
+  std::string write_problem(const connectors::ObjectRef& object, const connectors::WriteOp& op) override {
+    ++problem_checks;
+    return Connector::write_problem(object, op);
+  }
   void check() override {}
   void probe(const connectors::ObjectRef&) override {
     if (!probe_error.empty()) throw connectors::ConnectorError(connectors::ErrorKind::config, probe_error);

@@ -73,6 +73,22 @@ TEST_CASE("changing 3 of 1000 source records updates exactly 3 and reads only th
   CHECK(h.destination.find_by("email", "user500@example.com")->fields["full_name"] == "Changed");
 }
 
+TEST_CASE("each written record is checked against the destination's rules once") {
+  Harness h(contacts_spec());
+  h.seed_source(30);
+  REQUIRE(h.run().destination.created == 30);
+  CHECK(h.destination.problem_checks == 30);  // a baseline: before each create
+  // New records on an incremental run are checked before they are looked up, not again
+  // before they are created; a changed one is checked as the update it is.
+  for (int i = 30; i < 40; ++i) h.source.put("s" + std::to_string(i), {{"email", "new" + std::to_string(i) + "@example.com"}, {"name", "New"}, {"age", i}});
+  h.source.put("s3", {{"email", "user3@example.com"}, {"name", "Changed"}, {"age", 3}});
+  h.destination.problem_checks = 0;
+  auto report = h.run();
+  CHECK(report.destination.created == 10);
+  CHECK(report.destination.updated == 1);
+  CHECK(h.destination.problem_checks == 11);
+}
+
 TEST_CASE("records already at the destination are linked, not duplicated") {
   Harness h(contacts_spec());
   h.seed_source(10);
