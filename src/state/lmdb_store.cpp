@@ -928,6 +928,9 @@ class LmdbWriteTxn final : public WriteTxn {
   }
 
   void del(Db db, const StoredKey& stored) {
+    // An empty table (no pending intent, no failed row: the usual case) is not even descended.
+    MDB_stat st;
+    if (mdb_stat(live(), dbi(db), &st) == MDB_SUCCESS && st.ms_entries == 0) return;
     MDB_val k = stored.val();
     store_.resident_.tick(kWriteTickWeight);
     int rc = mdb_del(live(), dbi(db), &k, nullptr);
