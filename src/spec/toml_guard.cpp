@@ -306,13 +306,11 @@ class Scanner {
     // "YYYY-MM-DD" then a space and a digit may be a date-time written with a space for the
     // 'T'; toml++ 3.3 reads on after that digit and asserts that no value terminator follows
     // it (undefined behaviour in release builds): "a = 1979-05-27 1 ". A single digit there
-    // is never a time, so a '0' after it keeps it a clean syntax error for toml++.
-    auto is_date = [&] {
-      if (token.size() != 10 || token[4] != '-' || token[7] != '-') return false;
-      for (std::size_t k : {0, 1, 2, 3, 5, 6, 8, 9})
-        if (!is_digit(token[k])) return false;
-      return true;
-    };
+    // is never a time, so a '0' after it keeps it a clean syntax error for toml++. toml++
+    // takes the value for a date by its length, its first digit and the two '-' alone (";"
+    // or "!" elsewhere in it do not stop it: "1;79-05-92 1]"), so this test is no stricter.
+    // (The guard has refused characters beyond ASCII here already: bytes are characters.)
+    auto is_date = [&] { return token.size() == 10 && is_digit(token[0]) && token[4] == '-' && token[7] == '-'; };
     if (peek() == ' ' && is_digit(peek(1)) && i_ + 2 < in_.size() && ends_value(peek(2)) && is_date()) {
       copy(true);
       note("expected a time (HH:MM:SS) after the date and the space, saw " + describe(in_, i_) + " alone");

@@ -188,6 +188,10 @@ TEST_CASE("a date, a space and a single digit is a syntax error, not undefined b
   CHECK_THROWS_AS(toml::parse(std::string_view(guarded.text)), toml::parse_error);
   CHECK(guard_toml("a = [1979-05-27 7, 2]").problem);
   CHECK(guard_toml("a = 1_979-05-27 7\n").problem);
+  // toml++ only looks at the length, the two '-' and the first digit: characters that mean
+  // nothing to it (';', '!') do not keep it from reading on (found by fuzz_spec in CI).
+  CHECK(guard_toml("n=1;79-05-92 1]\nemail = \"e\"").problem);
+  CHECK(guard_toml("a = [1!79-05-2; 1, 2]").problem);
   // At the end of the text toml++ stops cleanly by itself; real date-times pass.
   CHECK_FALSE(guard_toml("a = 1979-05-27 7").problem);
   CHECK_FALSE(guard_toml("a = 1979-05-27 07:32:00\nb = 1979-05-27 # c\nc = 1979-05-27\n").problem);
