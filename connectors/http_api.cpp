@@ -1,6 +1,7 @@
 #include "connectors/http_api.hpp"
 
 #include "util/clock.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 
 namespace synctool::connectors {
@@ -79,7 +80,7 @@ net::HttpRequest HttpApi::request(const std::string& method, const std::string& 
   request.url = base_url_ + path_and_query;
   request.rate_bucket = bucket;
   if (body) {
-    request.body = body->dump(-1, ' ', false, Json::error_handler_t::replace);
+    request.body = util::json_dump(*body);
     request.headers.emplace_back("Content-Type", "application/json");
   }
   return request;

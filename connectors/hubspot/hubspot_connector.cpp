@@ -3,6 +3,7 @@
 #include "connectors/hubspot/hubspot_api.hpp"
 #include "connectors/hubspot/hubspot_values.hpp"
 #include "util/clock.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 #include "util/unicode.hpp"
 
@@ -42,7 +43,7 @@ std::string upsert_property(const ObjectRef& object) {
 std::string plain_text(const Json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_null()) return "";
-  return value.dump();
+  return util::json_dump(value);
 }
 
 std::vector<std::string> string_list(const Json& value) {

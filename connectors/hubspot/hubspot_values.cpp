@@ -2,6 +2,7 @@
 
 #include "util/clock.hpp"
 #include "util/decimal.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 
 #include <charconv>
@@ -138,13 +139,13 @@ std::string to_wire(const Property* property, const Json& value) {
     }
     return text;
   }
-  return value.dump();  // an object: HubSpot has no structured values, send its JSON text
+  return util::json_dump(value);  // an object: HubSpot has no structured values, send its JSON text
 }
 
 std::string value_problem(const Property& property, const Json& value) {
   if (value.is_null()) return "";
   auto refuse = [&](const std::string& why) {
-    std::string shown = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
+    std::string shown = value.is_string() ? "'" + value.get<std::string>() + "'" : util::json_dump(value);
     if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
     return "property " + property.name + " (" + property.type + ") cannot hold " + shown + ": " + why;
   };

@@ -3,6 +3,7 @@
 #include "util/clock.hpp"
 #include "util/decimal.hpp"
 #include "util/hash.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 
 #include <algorithm>
@@ -21,11 +22,11 @@ std::string scalar_text(const Json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_null()) return "";
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  return value.dump();
+  return util::json_dump(value);
 }
 
 std::string shown(const Json& value) {
-  std::string text = value.is_string() ? "'" + value.get<std::string>() + "'" : value.dump();
+  std::string text = value.is_string() ? "'" + value.get<std::string>() + "'" : util::json_dump(value);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 

@@ -324,7 +324,7 @@ class PostgresConnector final : public Connector {
                                       " FROM json_to_recordset($1::json) AS ids(" + comma_list(defs) + "))";
         Json ids = Json::array();
         auto flush = [&] {
-          if (!ids.empty()) run_lookup(select + condition, {ids.dump()}, columns, key, relation, options, found);
+          if (!ids.empty()) run_lookup(select + condition, {util::json_dump(ids)}, columns, key, relation, options, found);
           ids = Json::array();
         };
         for (const auto& id : values) {
@@ -590,7 +590,7 @@ class PostgresConnector final : public Connector {
         if (it == fields.end() || it->is_null()) return std::nullopt;
         parts.push_back(*it);
       }
-      return key.size() == 1 ? value_text(parts[0]) : parts.dump();
+      return key.size() == 1 ? value_text(parts[0]) : util::json_dump(parts);
     }
 
     bool key_generated() const {
@@ -724,8 +724,8 @@ class PostgresConnector final : public Connector {
     // The op's fields as JSON text, copied only when a value has to change.
     std::string written_text(const WriteOp& op) const {
       for (const auto& [name, value] : op.fields.items())
-        if (rewritten(name, value)) return written_fields(op).dump(-1, ' ', false, Json::error_handler_t::replace);
-      return op.fields.dump(-1, ' ', false, Json::error_handler_t::replace);
+        if (rewritten(name, value)) return util::json_dump(written_fields(op));
+      return util::json_dump(op.fields);
     }
 
     std::string fields_array(const std::vector<std::size_t>& indices) const {
@@ -745,7 +745,7 @@ class PostgresConnector final : public Connector {
         if (with_fields) row["f"] = written_fields(ops[i]);
         rows.push_back(std::move(row));
       }
-      return rows.dump(-1, ' ', false, Json::error_handler_t::replace);
+      return util::json_dump(rows);
     }
 
     std::string quoted(const std::vector<std::string>& columns, const std::string& prefix) const {
@@ -1222,7 +1222,7 @@ class PostgresConnector final : public Connector {
     } else {
       Json parts = Json::array();
       for (const auto& name : key) parts.push_back(column_json(rows, r, c++, relation.find(name)));
-      record.id = parts.dump();
+      record.id = util::json_dump(parts);
     }
     if (!options.cursor_column.empty()) {
       if (!rows.is_null(r, c)) {

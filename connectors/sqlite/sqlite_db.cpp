@@ -1,5 +1,6 @@
 #include "connectors/sqlite/sqlite_db.hpp"
 
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 
 #include <limits>
@@ -107,7 +108,7 @@ void Statement::bind_json(int index, const nlohmann::json& value, sqlite3_destru
     }
     case nlohmann::json::value_t::object:
     case nlohmann::json::value_t::array:
-      bind_text(index, value.dump());
+      bind_text(index, util::json_dump(value));
       break;
   }
   if (rc != SQLITE_OK) throw_error(db_, rc);

@@ -5,6 +5,7 @@
 #include "engine/report.hpp"
 #include "state/lmdb_store.hpp"
 #include "util/clock.hpp"
+#include "util/json_path.hpp"
 
 #include <iostream>
 
@@ -17,7 +18,7 @@ void Output::add_secrets(const std::vector<std::string>& secrets) {
 void Output::print(const std::string& text) const { std::cout << redactor_.apply(text) << std::flush; }
 
 void Output::print_json(const nlohmann::json& value) const {
-  std::cout << redactor_.apply(value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n"
+  std::cout << redactor_.apply(util::json_dump(value, 2)) << "\n"
             << std::flush;
 }
 

@@ -3,6 +3,7 @@
 #include "util/clock.hpp"
 #include "util/decimal.hpp"
 #include "util/hash.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 
 #include <charconv>
@@ -144,7 +145,7 @@ std::partial_ordering compare_numbers(const nlohmann::json& a, const nlohmann::j
 std::string value_text(const nlohmann::json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return util::json_dump(value);
 }
 
 bool values_equal(const nlohmann::json& a, const nlohmann::json& b) {

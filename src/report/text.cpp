@@ -1,5 +1,6 @@
 #include "report/text.hpp"
 
+#include "util/json_path.hpp"
 #include <fmt/format.h>
 #include <utf8proc.h>
 
@@ -117,7 +118,7 @@ std::string describe_exit_code(int code) {
 
 std::string render_value(const nlohmann::json& value) {
   if (value.is_null()) return "(empty)";
-  return value.dump();
+  return util::json_dump(value);
 }
 
 std::string describe_row(const std::string& key, const std::string& source_id) {

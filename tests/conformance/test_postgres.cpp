@@ -718,6 +718,11 @@ TEST_CASE("postgres write: a value its column cannot hold exactly is rejected fo
   CHECK(records[0].fields["big"] == 9007199254740993LL);
   CHECK(records[0].fields["hundreds"] == 1200);
   CHECK(records[0].fields["label"] == "10000000000000000");
+
+  // A double reaches a numeric or jsonb column as its shortest decimal: the server keeps every
+  // digit it is sent, and JSON's serializer may send more (547725.3799 as 547725.3799000001).
+  CHECK(write({{"total", 547725.3799}, {"ratio", 547725.3799}}).empty());
+  CHECK(db.schema.query("SELECT total || ' ' || ratio FROM accounts") == "547725.3799 547725.3799");
   db.schema.exec("UPDATE accounts SET total = 12345678901234567.80");
   CHECK(read_all(*connector, object)[0].fields["total"] == "12345678901234567.8");
 }

@@ -138,6 +138,8 @@ TEST_CASE("value_text renders values as plain text", "[values]") {
   CHECK(value_text(json(42)) == "42");
   CHECK(value_text(json(true)) == "true");
   CHECK(value_text(json::array({1, "x"})) == "[1,\"x\"]");
+  CHECK(value_text(json(547725.3799)) == "547725.3799");  // not 547725.3799000001
+  CHECK(value_text(json::array({0.1, 547725.3799})) == "[0.1,547725.3799]");
   CHECK_NOTHROW(value_text(json::array({std::string("\xff")})));
 }
 

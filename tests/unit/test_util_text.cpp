@@ -1,6 +1,7 @@
 // Exact decimals, Unicode text and ISO 8601 dates: the small pieces values travel through.
 #include "util/clock.hpp"
 #include "util/decimal.hpp"
+#include "util/json_path.hpp"
 #include "util/strings.hpp"
 #include "util/unicode.hpp"
 
@@ -65,6 +66,38 @@ TEST_CASE("a double holds a decimal only when its shortest form is that decimal"
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), back);
     CHECK((ec == std::errc() && end == text->data() + text->size()));
     CHECK(back == d);
+  }
+}
+
+TEST_CASE("json_dump writes every double in its shortest form, which reads back as the same double",
+          "[util][decimal]") {
+  // nlohmann's dump writes 547725.3799 as 547725.3799000001: the same double, but a numeric
+  // column or a CSV cell would keep the extra digits.
+  using nlohmann::json;
+  CHECK(json_dump(json(547725.3799)) == "547725.3799");
+  CHECK(json_dump(json::parse(R"({"a":"547725.3799 1.50","b":[547725.3799,3.0,-0.0,1e16,1e-7,12,true,null]})")) ==
+        R"({"a":"547725.3799 1.50","b":[547725.3799,3.0,-0.0,1e+16,1e-07,12,true,null]})");
+  CHECK(json_dump(json::array({std::string("\xff\"1.5e3"), 2.5})) == "[\"\xef\xbf\xbd\\\"1.5e3\",2.5]");
+  CHECK(json_to_text(json(547725.3799)) == "547725.3799");
+
+  // Property: any finite double dumps as its shortest round-trip form and stays a double.
+  std::mt19937_64 random(11);
+  std::uniform_int_distribution<std::uint64_t> bits;
+  for (int i = 0; i < 2000; ++i) {
+    std::uint64_t b = bits(random);
+    double d;
+    std::memcpy(&d, &b, sizeof d);
+    if (!std::isfinite(d)) continue;
+    const std::string text = json_dump(json::array({d}));
+    INFO("double bits " << b << " -> " << text);
+    char shortest[64];
+    auto end = std::to_chars(shortest, shortest + sizeof shortest, d).ptr;
+    std::string expected(shortest, end);
+    if (expected.find_first_of(".e") == std::string::npos) expected += ".0";
+    CHECK(text == "[" + expected + "]");
+    const json back = json::parse(text);
+    CHECK(back[0].is_number_float());
+    CHECK(back[0].get<double>() == d);
   }
 }
 
