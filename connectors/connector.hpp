@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -118,6 +119,10 @@ struct WriteOp {
   std::string key;      // the match key, for correlating results and for messages
   std::string id;       // native id for update / remove / archive; empty for create and upsert
   Json fields = Json::object();  // values to write (create, update, upsert)
+  // What write_problem() built from these fields while checking them (the connector's own wire
+  // form), left for write() so that it is not built twice; write() may move it out. Valid for
+  // these fields and this kind only: whoever changes either clears it.
+  mutable std::any prepared;
 };
 
 struct WriteResult {
@@ -231,7 +236,7 @@ class Connector {
   // field without a value, an address it never takes); "" when nothing speaks against it. The
   // engine rejects such rows before writing, so `diff` predicts them and no request is spent on
   // them. Throws ConnectorError(config) when no row could be written (a field the object does
-  // not have). The default knows nothing.
+  // not have). The default knows nothing. It may leave what it built in `op.prepared`.
   virtual std::string write_problem(const ObjectRef& object, const WriteOp& op);
 
   // Optional (capabilities().schema_management): the changes that would make the object's

@@ -86,6 +86,14 @@ net::HttpRequest HttpApi::request(const std::string& method, const std::string& 
   return request;
 }
 
+net::HttpRequest HttpApi::json_request(const std::string& method, const std::string& path_and_query,
+                                       std::string json_body, const std::string& bucket) const {
+  net::HttpRequest request = this->request(method, path_and_query, nullptr, bucket);
+  request.body = std::move(json_body);
+  request.headers.emplace_back("Content-Type", "application/json");
+  return request;
+}
+
 net::HttpResponse HttpApi::call(const std::string& method, const std::string& path_and_query, const Json* body,
                                 const std::string& bucket) {
   std::vector<net::HttpRequest> one;

@@ -51,6 +51,9 @@ class HttpApi {
   // A request to base_url + path_and_query; `body` (null for none) is sent as JSON.
   net::HttpRequest request(const std::string& method, const std::string& path_and_query, const Json* body,
                            const std::string& bucket = "") const;
+  // The same with a body already written as JSON text (assembled from parts, not one Json).
+  net::HttpRequest json_request(const std::string& method, const std::string& path_and_query, std::string json_body,
+                                const std::string& bucket = "") const;
   // One request; returns the response for every status the caller has to interpret (2xx,
   // 4xx); throws ConnectorError when retries ran out (transient), on a stop verdict (quota) and
   // when the credentials are refused (config).

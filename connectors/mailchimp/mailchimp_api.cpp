@@ -16,8 +16,7 @@ constexpr const char* kNoRateLimit = "100000/1s";
 // JSON body: all mean "too busy now", so they are retried with backoff.
 net::Verdict mailchimp_verdict(const net::HttpResponse& response, const net::RateLimit& limit) {
   if (auto retry = garbled_success_verdict(response)) return *retry;
-  bool json_body = Json::accept(response.body);
-  if (response.status == 429 || (response.status == 403 && !json_body)) {
+  if (response.status == 429 || (response.status == 403 && !Json::accept(response.body))) {
     net::Verdict wait;
     wait.action = net::Verdict::Action::retry;
     wait.reason = response.status == 429 ? "too many simultaneous connections (429)" : "overloaded (403 without a body)";

@@ -172,7 +172,11 @@ class MailchimpConnector final : public Connector {
         deleted.push_back(i);
         continue;
       }
-      if (auto problem = member_entry(audience, merge_fields, op, entries[i]); !problem.empty()) {
+      auto* checked = std::any_cast<CheckedEntry>(&op.prepared);
+      if (checked && checked->kind == op.kind) {
+        entries[i] = std::move(checked->entry);
+        op.prepared.reset();  // taken: a second write of the op builds it again
+      } else if (auto problem = member_entry(audience, merge_fields, op, entries[i]); !problem.empty()) {
         results[i] = {false, "", ErrorKind::record, problem};
         continue;
       }
@@ -210,10 +214,18 @@ class MailchimpConnector final : public Connector {
     if (op.kind == OpKind::remove || op.kind == OpKind::archive) return "";
     const Audience& audience = audience_of(object);
     Json entry;
-    return member_entry(audience, api_.merge_fields(audience), op, entry);
+    auto problem = member_entry(audience, api_.merge_fields(audience), op, entry);
+    if (problem.empty()) op.prepared = CheckedEntry{op.kind, std::move(entry)};
+    return problem;
   }
 
  private:
+  // A member entry write_problem() built and found writable (WriteOp::prepared).
+  struct CheckedEntry {
+    OpKind kind;
+    Json entry;
+  };
+
   // The member entry of a create, upsert or update, or why Mailchimp would refuse the row;
   // throws ConnectorError(config) for a field the audience does not have.
   std::string member_entry(const Audience& audience, const std::vector<MergeField>& merge_fields, const WriteOp& op,
@@ -357,9 +369,15 @@ class MailchimpConnector final : public Connector {
       jobs.clear();
       std::vector<net::HttpRequest> requests;
       for (const auto& job : round) {
-        Json body = {{"members", Json::array()}, {"update_existing", job.update_existing}};
-        for (auto i : job.rows) body["members"].push_back(entries[i]);
-        requests.push_back(api_.request("POST", path, &body));
+        // Written as text from the entries: copying them into one Json only to serialise it
+        // cost as much as building them.
+        std::string body = "{\"members\":[";
+        for (auto i : job.rows) {
+          if (body.back() != '[') body += ',';
+          body += util::json_dump(entries[i]);
+        }
+        body += job.update_existing ? "],\"update_existing\":true}" : "],\"update_existing\":false}";
+        requests.push_back(api_.json_request("POST", path, std::move(body)));
         // Keyed by email: repeating an upsert changes nothing more, and a repeated create of a
         // member the lost first attempt made is refused as existing, never duplicated.
         requests.back().idempotent = true;

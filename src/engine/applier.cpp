@@ -52,6 +52,7 @@ void Applier::add(Action&& action) {
     auto op = take_op(action);
     auto problem = in_.destination.write_problem(in_.sync.destination_object(), op);
     action.values = std::move(op.fields);
+    action.prepared = std::move(op.prepared);
     if (!problem.empty()) {
       action.kind = Action::Kind::reject;
       action.reason = std::move(problem);
@@ -166,6 +167,7 @@ connectors::WriteOp Applier::take_op(Action& action) const {
     }
   }
   op.fields = std::move(action.values);
+  op.prepared = std::move(action.prepared);
   return op;
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <any>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ struct Action {
   // The destination's write_problem() passed for these values as a create (the planner asks
   // before looking an unlinked record up); the applier does not ask again.
   bool checked_as_create = false;
+  // What the destination built while checking the values (WriteOp::prepared), handed to its write.
+  std::any prepared;
 };
 
 const char* to_string(Action::Kind kind);

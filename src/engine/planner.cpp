@@ -166,6 +166,7 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
   probe.fields = std::move(action.values);  // lent to the probe, not copied
   auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe);
   action.values = std::move(probe.fields);
+  action.prepared = std::move(probe.prepared);
   if (!problem.empty()) {
     action.kind = Action::Kind::reject;
     action.reason = std::move(problem);
@@ -181,7 +182,10 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
 void Planner::plan_against_destination(Action action, const std::optional<StagedRecord>& existing,
                                        const std::function<void(Action&&)>& sink) {
   const auto& paths = in_.sync.mapper().destination_paths();
-  if (existing) action.checked_as_create = false;  // not a create: checked as what it becomes
+  if (existing) {  // not a create: checked again as what it becomes
+    action.checked_as_create = false;
+    action.prepared.reset();
+  }
   if (!existing) {
     action.kind = Action::Kind::create;
   } else if (existing->duplicated()) {

@@ -169,7 +169,10 @@ std::string describe_outcome(const HttpResponse& response, std::int64_t timeout_
     return "network error: " + (response.transport_error.empty() ? std::string("no response") : response.transport_error);
   }
   std::string text = "HTTP " + std::to_string(response.status);
-  std::string message = server_message(response.body);
+  // A success is described only if the run stops before using it (an answer that was not
+  // JSON, retried): the start of its body says enough, without parsing a large answer.
+  std::string message = response.status >= 200 && response.status < 300 ? util::squeeze(response.body, kExcerptLength)
+                                                                        : server_message(response.body);
   if (!message.empty()) text += " (" + message + ")";
   return text;
 }

@@ -171,6 +171,29 @@ TEST_CASE("mailchimp creates and upserts send status_if_new, never status, unles
   CHECK(status_of(emulator, list_id, "pending@northwind.io") == "subscribed");
 }
 
+TEST_CASE("mailchimp sends the member entry its write check built, and builds it anew for a second write",
+          "[mailchimp][status]") {
+  auto fixture = mailchimp_fixture();
+  auto& emulator = seeded(fixture, Json::array());
+  const std::string list_id = emulator.list_id(kAudience);
+  auto connector = connectors::make_connector(fixture.config);
+  std::vector<connectors::WriteOp> ops = {write_op(OpKind::upsert, "ada@northwind.io", {{"merge_fields.FNAME", "Ada"}})};
+  CHECK(connector->write_problem(fixture.object, ops[0]).empty());
+  CHECK(ops[0].prepared.has_value());  // kept for the write: not built twice
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    emulator.reset_stats();
+    auto results = connector->write(fixture.object, ops);
+    INFO("attempt " << attempt << ": " << results[0].error);
+    CHECK(results[0].ok);
+    CHECK_FALSE(ops[0].prepared.has_value());  // taken by the first write
+    auto sent = batch_members(emulator, list_id);
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0]["email_address"] == "ada@northwind.io");
+    CHECK(sent[0]["merge_fields"] == Json{{"FNAME", "Ada"}});
+    CHECK(sent[0]["status_if_new"] == "subscribed");
+  }
+}
+
 TEST_CASE("mailchimp refuses addresses at reserved and example domains before sending them", "[mailchimp][address]") {
   auto fixture = mailchimp_fixture();
   auto& emulator = seeded(fixture, Json::array());
