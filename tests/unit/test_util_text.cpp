@@ -12,8 +12,29 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace synctool::util;
+
+namespace {
+
+// `count` doubles of random bit patterns (NaN, infinities and subnormals among them), each
+// with its bits, for property tests.
+std::vector<std::pair<std::uint64_t, double>> random_doubles(std::uint64_t seed, int count) {
+  std::mt19937_64 random(seed);
+  std::uniform_int_distribution<std::uint64_t> bits;
+  std::vector<std::pair<std::uint64_t, double>> doubles;
+  for (int i = 0; i < count; ++i) {
+    std::uint64_t b = bits(random);
+    double d;
+    std::memcpy(&d, &b, sizeof d);
+    doubles.emplace_back(b, d);
+  }
+  return doubles;
+}
+
+}  // namespace
 
 TEST_CASE("canonical_decimal keeps every digit and drops only what does not change the value", "[util][decimal]") {
   CHECK(canonical_decimal("12345678901234567.89") == "12345678901234567.89");
@@ -48,12 +69,7 @@ TEST_CASE("a double holds a decimal only when its shortest form is that decimal"
   CHECK(canonical_decimal(-2.5e-3) == "-0.0025");
 
   // Property: every double's canonical form is held by a double, and reads back as it.
-  std::mt19937_64 random(7);
-  std::uniform_int_distribution<std::uint64_t> bits;
-  for (int i = 0; i < 2000; ++i) {
-    std::uint64_t b = bits(random);
-    double d;
-    std::memcpy(&d, &b, sizeof d);
+  for (auto [b, d] : random_doubles(7, 2000)) {
     auto text = canonical_decimal(d);
     if (!std::isfinite(d)) {
       CHECK_FALSE(text);
@@ -81,12 +97,7 @@ TEST_CASE("json_dump writes every double in its shortest form, which reads back 
   CHECK(json_to_text(json(547725.3799)) == "547725.3799");
 
   // Property: any finite double dumps as its shortest round-trip form and stays a double.
-  std::mt19937_64 random(11);
-  std::uniform_int_distribution<std::uint64_t> bits;
-  for (int i = 0; i < 2000; ++i) {
-    std::uint64_t b = bits(random);
-    double d;
-    std::memcpy(&d, &b, sizeof d);
+  for (auto [b, d] : random_doubles(11, 2000)) {
     if (!std::isfinite(d)) continue;
     const std::string text = json_dump(json::array({d}));
     INFO("double bits " << b << " -> " << text);
