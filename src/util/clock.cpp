@@ -89,6 +89,20 @@ std::string format_iso8601(std::int64_t epoch_ms) {
   int hh = static_cast<int>(rem / 3600000), mm = static_cast<int>(rem / 60000 % 60),
       ss = static_cast<int>(rem / 1000 % 60), ms = static_cast<int>(rem % 1000);
   char buf[40];
+  if (y >= 0 && y <= 9999) {
+    // Digit by digit: snprintf was a third of the schema check of a datetime column.
+    auto put = [&buf](std::size_t at, unsigned value, std::size_t width) {
+      for (std::size_t i = width; i-- > 0; value /= 10) buf[at + i] = static_cast<char>('0' + value % 10);
+    };
+    put(0, static_cast<unsigned>(y), 4);
+    buf[4] = '-', put(5, m, 2), buf[7] = '-', put(8, d, 2), buf[10] = 'T';
+    put(11, static_cast<unsigned>(hh), 2), buf[13] = ':', put(14, static_cast<unsigned>(mm), 2), buf[16] = ':';
+    put(17, static_cast<unsigned>(ss), 2);
+    std::size_t end = 19;
+    if (ms) buf[19] = '.', put(20, static_cast<unsigned>(ms), 3), end = 23;
+    buf[end] = 'Z';
+    return std::string(buf, end + 1);
+  }
   if (ms)
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m, d, hh,
                   mm, ss, ms);

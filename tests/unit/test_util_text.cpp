@@ -169,3 +169,22 @@ TEST_CASE("impossible dates are not dates", "[util][time]") {
   CHECK(parse_iso8601("2000-02-29"));
   CHECK(format_iso8601(*parse_iso8601("2024-12-31T23:59:59Z")) == "2024-12-31T23:59:59Z");
 }
+
+TEST_CASE("format_iso8601 writes every instant of years 0 to 9999 so that it reads back", "[util][time]") {
+  CHECK(format_iso8601(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_iso8601(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_iso8601(1709251200250) == "2024-03-01T00:00:00.250Z");
+  CHECK(format_iso8601(-62167219200000) == "0000-01-01T00:00:00Z");
+  CHECK(format_iso8601(253402300799999) == "9999-12-31T23:59:59.999Z");
+  CHECK(format_iso8601(253402300800000) == "10000-01-01T00:00:00Z");  // beyond: the general form
+
+  std::mt19937_64 random(5);
+  std::uniform_int_distribution<std::int64_t> instants(-62167219200000, 253402300799999);
+  for (int i = 0; i < 20000; ++i) {
+    const std::int64_t ms = instants(random);
+    const std::string text = format_iso8601(ms);
+    INFO(ms << " -> " << text);
+    CHECK(text.size() == (ms % 1000 == 0 ? 20u : 24u));
+    CHECK(parse_iso8601(text) == ms);
+  }
+}
