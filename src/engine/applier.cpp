@@ -14,7 +14,9 @@ namespace {
 constexpr std::size_t kStateChangesPerCommit = 20000;
 // LMDB copies every page a transaction dirties into memory of its own (2,000 updates in one
 // transaction: 8 MB of copies, by heaptrack), and scattered changes dirty a page each. They
-// weigh this much more, so that one transaction holds at most 1,000 of them.
+// weigh this much more, so that one transaction holds at most 1,000 of them, and the run commits
+// as soon as it holds a transaction's worth (10,000 confirmed updates held to the end of a
+// mirror run were its peak memory).
 constexpr std::size_t kScatteredChangeWeight = 20;
 
 // Counts a rejected or failed row, and lists it while the list has room. A row is new when its
@@ -97,10 +99,14 @@ void Applier::add(Action&& action) {
       if (batch_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_batch)) write_batch();
       break;
   }
-  if (state_changes_.size() >= kStateChangesPerCommit) {
+  if (state_weight() >= kStateChangesPerCommit) {
     commit_state_changes();
     stop_if_requested();
   }
+}
+
+std::size_t Applier::state_weight() const {
+  return state_changes_.size() + scattered_changes_ * (kScatteredChangeWeight - 1);
 }
 
 void Applier::finish() {
@@ -128,6 +134,7 @@ void Applier::commit_state_changes() {
   }
   txn->commit();
   state_changes_.clear();
+  scattered_changes_ = 0;
 }
 
 void Applier::record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
@@ -232,6 +239,7 @@ void Applier::write_batch() {
     }
     if (action.kind == Action::Kind::remove) {
       ++counts.deleted;
+      ++scattered_changes_;
       changes.push_back({[key = std::move(action.key), retry = action.retry](state::WriteTxn& txn) {
                            txn.erase_record(key);
                            if (retry) txn.erase_failed(key);
@@ -243,6 +251,7 @@ void Applier::write_batch() {
     if (action.kind == Action::Kind::update) ++counts.updated;
     std::string destination_id = result.id.empty() ? action.destination_id : result.id;
     const bool scattered = action.kind == Action::Kind::update;
+    scattered_changes_ += scattered ? 1 : 0;
     changes.push_back({[a = std::move(action), destination_id = std::move(destination_id)](state::WriteTxn& txn) {
       put_synced(txn, a, destination_id);
       txn.erase_pending(a.key);
@@ -254,7 +263,7 @@ void Applier::write_batch() {
             (batch_error.empty() ? "" : " (failed: " + batch_error + ")"));
   batch_.clear();
   state_changes_ = std::move(changes);
-  if (state_changes_.size() >= kStateChangesPerCommit) commit_state_changes();
+  if (state_weight() >= kStateChangesPerCommit) commit_state_changes();
   stop_if_requested();
 }
 

@@ -53,6 +53,9 @@ class Applier {
   bool dry_run() const { return in_.store == nullptr; }
   void write_batch();
   void commit_state_changes();
+  // What the uncommitted changes weigh (kScatteredChangeWeight for a scattered one): they are
+  // committed once it reaches a transaction's worth, so memory holds at most that many.
+  std::size_t state_weight() const;
   void record_failure(std::vector<StateChange>& changes, const Action& action, const std::string& error,
                       const char* kind);
   // The write an action asks for; its values are moved into the op (give them back after).
@@ -61,6 +64,7 @@ class Applier {
   ApplyInputs in_;
   std::vector<Action> batch_;
   std::vector<StateChange> state_changes_;  // what is not committed yet (confirmed writes, links, rejects)
+  std::size_t scattered_changes_ = 0;        // how many of them are scattered
 };
 
 }  // namespace synctool::engine

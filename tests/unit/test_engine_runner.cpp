@@ -73,6 +73,29 @@ TEST_CASE("changing 3 of 1000 source records updates exactly 3 and reads only th
   CHECK(h.destination.find_by("email", "user500@example.com")->fields["full_name"] == "Changed");
 }
 
+TEST_CASE("confirmed updates are committed as the run goes, not held until its end") {
+  // An update rewrites a state page of its own: they are committed 1,000 at a time (as one
+  // transaction would take them), so memory does not grow with the number of changes.
+  Harness h(contacts_spec());
+  h.seed_source(3000);
+  REQUIRE(h.run().destination.created == 3000);
+  for (int i = 0; i < 3000; ++i)
+    h.source.put("s" + std::to_string(i),
+                 {{"email", "user" + std::to_string(i) + "@example.com"}, {"name", "Changed"}, {"age", i}});
+  std::size_t committed_before_last_write = 0;
+  const std::size_t last_call = static_cast<std::size_t>(h.destination.write_calls) + 3000 / 50;
+  h.destination.on_write = [&](std::size_t call) {
+    if (call != last_call) return;
+    for (int i = 0; i < 3000; ++i)
+      if (auto base = h.store->get_base("user" + std::to_string(i) + "@example.com"))
+        committed_before_last_write += base->values.value("full_name", "") == "Changed";
+  };
+  CHECK(h.run().destination.updated == 3000);
+  INFO("updates committed before the last batch was written: " << committed_before_last_write);
+  CHECK(committed_before_last_write >= 2000);
+  CHECK(committed_before_last_write < 3000);
+}
+
 TEST_CASE("each written record is checked against the destination's rules once") {
   Harness h(contacts_spec());
   h.seed_source(30);
