@@ -150,10 +150,10 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
     auto check = state::check_lmdb_store(*dir);
     if (!check.healthy && check.problem != state::StateProblem::damaged)
       return report_state_error(ctx.out(), j, check.message);  // a full disk or a permission: not the file's fault
-    if (!check.healthy) {
+    auto remove_damaged = [&](const std::string& damage) {
       state::remove_lmdb_store(*dir);
       j["reset"] = true;
-      j["damaged"] = check.message;
+      j["damaged"] = damage;
       j["history_lost"] = true;
       if (ctx.out().json())
         ctx.out().print_json(j);
@@ -161,22 +161,38 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
         ctx.out().print(fmt::format(
             "{}: the state could not be read ({}).\n{}: state reset: its files were removed and the run history was "
             "lost with them; the next run is a baseline\n",
-            name, check.message, name));
+            name, damage, name));
       return engine::exit_code::ok;
+    };
+    if (!check.healthy) return remove_damaged(check.message);
+    // Counted before, from a read-only open closed again at once (one environment per process:
+    // the child opens its own). A state half-way through an upgrade reads only once a writable
+    // open has finished it: its count is not known.
+    std::optional<std::size_t> links;
+    try {
+      links = state::open_lmdb_store(*dir, true)->link_count();
+    } catch (const state::StateError&) {
     }
-    auto store = state::open_lmdb_store(*dir, false);
-    auto links = store->link_count();
-    auto txn = store->begin();
-    txn->clear_sync_state();
-    txn->commit();
+    // In a child too: the check reads every record but not LMDB's list of free pages, whose
+    // damage shows only when a write commits (and LMDB then ends the process).
+    auto cleared = state::run_on_lmdb_store_in_child(*dir, [&] {
+      auto store = state::open_lmdb_store(*dir, false);
+      auto txn = store->begin();
+      txn->clear_sync_state();
+      txn->commit();
+    });
+    if (!cleared.healthy && cleared.problem != state::StateProblem::damaged)
+      return report_state_error(ctx.out(), j, cleared.message);
+    if (!cleared.healthy) return remove_damaged(cleared.message);
     j["reset"] = true;
-    j["links_forgotten"] = links;
+    j["links_forgotten"] = links ? nlohmann::json(*links) : nlohmann::json();
     j["history_lost"] = false;
     if (ctx.out().json())
       ctx.out().print_json(j);
     else
       ctx.out().print(fmt::format(
-          "{}: state reset ({} links forgotten; the run history stays); the next run is a baseline\n", name, links));
+          "{}: state reset ({} forgotten; the run history stays); the next run is a baseline\n", name,
+          links ? fmt::format("{} links", *links) : std::string("its links")));
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
     return report_state_error(ctx.out(), j, e.what());

@@ -1277,6 +1277,10 @@ constexpr int kCheckProblemBase = 20;
 }  // namespace
 
 StateCheck check_lmdb_store(const std::filesystem::path& dir) {
+  return run_on_lmdb_store_in_child(dir, [&] { verify_lmdb_store(dir); });
+}
+
+StateCheck run_on_lmdb_store_in_child(const std::filesystem::path& dir, const std::function<void()>& body) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw StateError("state " + dir.string() + ": cannot check it: " + std::strerror(errno));
@@ -1294,7 +1298,7 @@ StateCheck check_lmdb_store(const std::filesystem::path& dir) {
     int code = 0;
     std::string message;
     try {
-      verify_lmdb_store(dir);
+      body();
     } catch (const StateError& e) {
       message = e.what();
       code = kCheckProblemBase + static_cast<int>(e.problem());

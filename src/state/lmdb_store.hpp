@@ -4,6 +4,7 @@
 #include "state/store.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,11 @@ struct StateCheck {
 // verify_lmdb_store() in a child process, so that nothing it meets can end the caller. A
 // state that does not exist is healthy. Throws StateError only if the check cannot start.
 StateCheck check_lmdb_store(const std::filesystem::path& dir);
+// Runs `body` (which opens the state of `dir` itself) in a child process, reported like
+// check_lmdb_store(): an LMDB assertion on damage it meets, which ends the process, ends only the
+// child. For a write to a state that reads as healthy: damage to LMDB's list of free pages shows
+// only when a write commits.
+StateCheck run_on_lmdb_store_in_child(const std::filesystem::path& dir, const std::function<void()>& body);
 
 // Removes the state files (data.mdb, lock.mdb) of `dir`; the caller holds the sync's lock.
 // Throws StateError naming the file that could not be removed.
