@@ -1283,13 +1283,13 @@ StateCheck check_lmdb_store(const std::filesystem::path& dir) {
 StateCheck run_on_lmdb_store_in_child(const std::filesystem::path& dir, const std::function<void()>& body) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw StateError("state " + dir.string() + ": cannot check it: " + std::strerror(errno));
+    throw StateError("state " + dir.string() + ": cannot start the process that opens it: " + std::strerror(errno));
   const pid_t pid = ::fork();
   if (pid < 0) {
     int err = errno;
     ::close(fds[0]);
     ::close(fds[1]);
-    throw StateError("state " + dir.string() + ": cannot check it: " + std::strerror(err));
+    throw StateError("state " + dir.string() + ": cannot start the process that opens it: " + std::strerror(err));
   }
   if (pid == 0) {
     // The child: its stderr (where a fault in a map is reported) goes to the parent, and its
