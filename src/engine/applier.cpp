@@ -41,7 +41,7 @@ void put_synced(state::WriteTxn& txn, const Action& action, const std::string& d
   const std::string hash = action.values_hash.empty() ? values_hash(action.values) : std::string();
   txn.put_record(action.key, {action.source_id, destination_id},
                  state::BaseView{action.values, hash.empty() ? std::string_view(action.values_hash) : hash,
-                                 action.source_modified, {}});
+                                 action.source_modified, {}, action.source_digest});
 }
 
 }  // namespace
@@ -68,6 +68,13 @@ void Applier::add(Action&& action) {
       if (action.retry && !dry_run()) {
         auto key = action.key;
         state_changes_.emplace_back([key](state::WriteTxn& txn) { txn.erase_failed(key); });
+      }
+      if (action.refresh_source_digest && !dry_run()) {
+        state_changes_.push_back({[key = std::move(action.key), digest = action.source_digest](state::WriteTxn& txn) {
+                                    txn.set_source_digest(key, digest);
+                                  },
+                                  true});
+        ++scattered_changes_;
       }
       break;
     case Action::Kind::link:

@@ -1,6 +1,7 @@
 #include "engine/compiled_sync.hpp"
 
 #include "spec/loader.hpp"
+#include "util/hash.hpp"
 
 #include <algorithm>
 
@@ -31,6 +32,21 @@ connectors::ObjectRef make_object(const spec::EndpointSpec& endpoint, const std:
 
 std::string top_level(const std::string& path) { return path.substr(0, path.find('.')); }
 
+std::uint64_t compute_mapping_seed(const spec::SyncSpec& sync) {
+  nlohmann::json fields = nlohmann::json::array();
+  for (const auto& f : sync.field_map) {
+    nlohmann::json transforms = nlohmann::json::array();
+    for (const auto& t : f.transforms) transforms.push_back({static_cast<int>(t.kind), t.value});
+    fields.push_back({f.source, f.destination, transforms});
+  }
+  nlohmann::json schema = nlohmann::json::array();
+  for (const auto& f : sync.schema) schema.push_back({f.name, static_cast<int>(f.type), f.required, f.options});
+  nlohmann::json seed = {SYNCTOOL_VERSION, fields,         schema,          sync.match.source, sync.match.destination,
+                         sync.match.normalize, sync.source.filter, sync.source.fields, sync.source.key,
+                         spec::to_string(sync.mode)};
+  return util::fnv1a64(seed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 }  // namespace
 
 CompiledSync::CompiledSync(const spec::SyncSpec& sync)
@@ -41,6 +57,7 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
       source_object_(make_object(sync.source, sync.match.source,
                                   sync.direction == spec::Direction::bidirectional)),
       destination_object_(make_object(sync.destination, sync.match.destination, true)) {
+  mapping_seed_ = compute_mapping_seed(sync);
   source_object_.fields = mapper_.source_read_fields(filter_.fields());
   destination_object_.fields = destination_read_fields();
   for (const auto& field : sync.schema)

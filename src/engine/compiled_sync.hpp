@@ -28,6 +28,10 @@ class CompiledSync {
   // values take (mapper projection, then the [schema]'s coercions without judging), so that
   // equal values compare equal whatever each system's spelling of them.
   nlohmann::json project_destination(const nlohmann::json& destination_fields) const;
+  // Seeds engine::source_digest: a digest of everything that turns a source record into mapped,
+  // validated values (field map, transforms, match, schema, filter) and of synctool's version,
+  // so that a source digest stored under another mapping or version never matches.
+  std::uint64_t mapping_seed() const { return mapping_seed_; }
 
  private:
   const spec::SyncSpec& sync_;
@@ -36,6 +40,7 @@ class CompiledSync {
   SchemaValidator schema_;
   connectors::ObjectRef source_object_;
   connectors::ObjectRef destination_object_;
+  std::uint64_t mapping_seed_ = 0;
 };
 
 }  // namespace synctool::engine

@@ -35,6 +35,12 @@ struct Action {
   nlohmann::json values = nlohmann::json::object();  // mapped values to write / remember
   std::string values_hash;  // values_hash(values) where the planner knew it; else empty
   std::string source_modified;
+  // engine::source_digest of the source record behind `values` (0 = none): stored with them
+  // as base values. refresh_source_digest: an unchanged record whose stored digest differs
+  // (a state written before digests, or a change to a field nothing maps), stored anew so the
+  // next incremental run knows it unchanged at once.
+  std::uint64_t source_digest = 0;
+  bool refresh_source_digest = false;
   std::vector<FieldChange> changes;  // update: field by field, old -> new
   std::string reason;                // reject: why
   bool retry = false;                // this key had a failed row before

@@ -102,6 +102,11 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     sink(std::move(action));
     return;
   }
+  if (record.state == StagedRecord::State::unchanged) {
+    action.kind = Action::Kind::unchanged;  // known by its source digest: nothing to compare
+    sink(std::move(action));
+    return;
+  }
   if (record.state == StagedRecord::State::rejected) {
     action.kind = Action::Kind::reject;
     action.reason = record.reason;
@@ -116,6 +121,7 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     action.values = std::move(record.values);
     if (action.values.is_null()) action.values = nlohmann::json::object();
   };
+  action.source_digest = record.source_digest;
   action.values_hash = std::move(record.values_hash);
   if (action.values_hash.empty()) {
     take_values();
@@ -148,6 +154,8 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
       action.kind = Action::Kind::update;
     }
     if (action.kind != Action::Kind::unchanged) take_values();
+    action.refresh_source_digest = action.kind == Action::Kind::unchanged && action.source_digest != 0 &&
+                                   summary->source_digest != action.source_digest;
     if (action.kind == Action::Kind::update) {
       auto base = base_hash ? in_.store.get_base(key) : std::nullopt;
       action.changes = changed_fields(base ? base->values : nlohmann::json::object(), action.values,
@@ -209,6 +217,7 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
       bool known = false;
       if (action.linked) known = summary->base_hash && *summary->base_hash == action.values_hash;
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
+      action.refresh_source_digest = known && action.source_digest != 0 && summary->source_digest != action.source_digest;
     }
   }
   sink(std::move(action));

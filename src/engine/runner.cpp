@@ -4,6 +4,7 @@
 #include "engine/field_check.hpp"
 #include "engine/planner.hpp"
 #include "engine/staged_record.hpp"
+#include "engine/values.hpp"
 #include "state/staging.hpp"
 #include "util/interrupt.hpp"
 #include "util/json_path.hpp"
@@ -80,9 +81,10 @@ std::string identity_of(const connectors::Record& record) { return record.id.emp
 class SourceStager {
  public:
   SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report, Applier& applier, bool unique_ids,
-               bool keys_by_id)
+               bool keys_by_id, bool trust_source_digests)
       : in_(in), staging_(staging), report_(report), applier_(applier), unique_ids_(unique_ids),
-        keys_by_id_(keys_by_id), any_failed_(in.store.failed_count() > 0) {}
+        keys_by_id_(keys_by_id), trust_source_digests_(trust_source_digests),
+        any_failed_(in.store.failed_count() > 0) {}
 
   void add(connectors::Record& record) {
     ++report_.source.read;
@@ -134,6 +136,15 @@ class SourceStager {
       stage(staging_, *key, staged, unique_ids_);
       return;
     }
+    staged.source_digest = source_digest(in_.sync.mapping_seed(), record.fields);
+    if (trust_source_digests_ && in_.store.source_unchanged(*key, record.id, staged.source_digest)) {
+      // The record the state's base values came from, read again as it was: not mapped,
+      // validated or staged with its values (the destination is not compared on these runs).
+      staged.state = StagedRecord::State::unchanged;
+      ++known_unchanged_;
+      stage(staging_, *key, staged, unique_ids_);
+      return;
+    }
     nlohmann::json values = mapper.map(record.fields);
     // The destination's match field holds the normalized key, so lookups by it are exact.
     util::json_set_path(values, in_.sync.spec().match.destination, *key);
@@ -147,6 +158,8 @@ class SourceStager {
 
   // Source ids (or origins) of the records rejected for having no key in this run.
   const std::unordered_set<std::string>& unkeyed() const { return unkeyed_; }
+  // Records staged as unchanged by their source digest alone.
+  std::size_t known_unchanged() const { return known_unchanged_; }
 
  private:
   const RunInputs& in_;
@@ -155,6 +168,9 @@ class SourceStager {
   Applier& applier_;
   bool unique_ids_;
   bool keys_by_id_;  // deleted and left-out records are found by their source id (a mirror's deletes)
+  // Incremental runs only: baseline and full runs compare every record with the destination.
+  bool trust_source_digests_;
+  std::size_t known_unchanged_ = 0;
   bool any_failed_;
   std::unordered_set<std::string> unkeyed_;
 };
@@ -369,7 +385,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
 
     // 1. Stage the source.
     auto source_staging = state::make_disk_staging(in.scratch_dir);
-    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids, indexes.source);
+    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids, indexes.source,
+                        report.kind == RunKind::incremental);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
     auto cursor = in.store.get_meta(state::meta::source_cursor);
@@ -405,8 +422,10 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       }
     }
     source_staging->seal();
-    if (in.log) in.log("staged " + std::to_string(source_staging->size()) + " source keys from " +
-                       std::to_string(report.source.read) + " records");
+    if (in.log)
+      in.log("staged " + std::to_string(source_staging->size()) + " source keys from " +
+             std::to_string(report.source.read) + " records (" + std::to_string(stager.known_unchanged()) +
+             " known unchanged by their source digest)");
 
     // 2. On baseline and full runs, stage the whole destination: matching and drift repair
     //    then compare with what is really there.

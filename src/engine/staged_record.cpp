@@ -61,6 +61,13 @@ class Reader {
     for (std::size_t i = 0; i < n; ++i) out.push_back(text());
     return out;
   }
+  std::uint64_t u64() {
+    if (rest_.size() < 8) corrupt();
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = n << 8 | static_cast<unsigned char>(rest_[static_cast<std::size_t>(i)]);
+    rest_.remove_prefix(8);
+    return n;
+  }
   std::string_view rest() const { return rest_; }
 
  private:
@@ -84,12 +91,13 @@ std::string StagedRecord::encode() const {
   put_text(out, reason);
   put_list(out, duplicate_ids);
   put_list(out, duplicate_origins);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(source_digest >> (8 * i)));
   if (!values.is_null()) nlohmann::json::to_cbor(values, out);
   return out;
 }
 
 StagedRecord::State StagedRecord::decode_state(std::string_view bytes) {
-  if (bytes.empty() || static_cast<unsigned char>(bytes.front()) > static_cast<unsigned char>(State::rejected)) corrupt();
+  if (bytes.empty() || static_cast<unsigned char>(bytes.front()) > static_cast<unsigned char>(State::unchanged)) corrupt();
   return static_cast<State>(bytes.front());
 }
 
@@ -113,6 +121,7 @@ StagedRecord StagedRecord::decode(std::string_view bytes, bool with_values) {
   r.reason = in.text();
   r.duplicate_ids = in.list();
   r.duplicate_origins = in.list();
+  r.source_digest = in.u64();
   auto cbor = in.rest();
   if (!cbor.empty()) {
     r.values_cbor = cbor;

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,9 @@ struct StagedRecord {
     deleted,   // a tombstone from the source
     excluded,  // read, but the filter leaves it out
     rejected,  // cannot be written (schema violation, unreadable record); `reason` says why
+    // Live, and by its source digest the record the state's base values were mapped from
+    // (an incremental run's fast path): staged without values, planned as unchanged.
+    unchanged,
   };
   State state = State::live;
   std::string id;                       // native id
@@ -22,6 +26,7 @@ struct StagedRecord {
   nlohmann::json values;                // mapped values (source) / projected values (destination)
   std::string modified;                 // modified_at
   std::string reason;                   // rejected: why
+  std::uint64_t source_digest = 0;      // engine::source_digest of the source record; 0 = none
   // Every record sharing this key (>= 2 when duplicated): native ids and, beside them, where
   // each was read (ids repeat where a connector's ids are not unique, e.g. CSV key columns).
   std::vector<std::string> duplicate_ids;

@@ -218,4 +218,73 @@ std::string values_hash(const nlohmann::json& values) {
   return hex;
 }
 
+namespace {
+
+// FNV-1a, fed field by field: no text of the record is built.
+struct DigestStream {
+  std::uint64_t h;
+  void bytes(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 0x100000001b3ULL;
+    }
+  }
+  void byte(unsigned char b) { bytes(&b, 1); }
+  void size(std::uint64_t n) { bytes(&n, sizeof n); }
+  void text(std::string_view t) {
+    size(t.size());
+    bytes(t.data(), t.size());
+  }
+  void value(const nlohmann::json& v) {
+    using T = nlohmann::json::value_t;
+    byte(static_cast<unsigned char>(v.type()));
+    switch (v.type()) {
+      case T::string: text(v.get_ref<const std::string&>()); break;
+      case T::boolean: byte(v.get<bool>() ? 1 : 0); break;
+      case T::number_integer: {
+        auto n = v.get<std::int64_t>();
+        bytes(&n, sizeof n);
+        break;
+      }
+      case T::number_unsigned: {
+        auto n = v.get<std::uint64_t>();
+        bytes(&n, sizeof n);
+        break;
+      }
+      case T::number_float: {
+        auto d = v.get<double>();
+        bytes(&d, sizeof d);
+        break;
+      }
+      case T::array:
+        size(v.size());
+        for (const auto& item : v) value(item);
+        break;
+      case T::object:
+        size(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          text(it.key());
+          value(*it);
+        }
+        break;
+      case T::binary: {
+        const auto& b = v.get_binary();
+        size(b.size());
+        bytes(b.data(), b.size());
+        break;
+      }
+      default: break;  // null, discarded
+    }
+  }
+};
+
+}  // namespace
+
+std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields) {
+  DigestStream stream{0xcbf29ce484222325ULL ^ seed};
+  stream.value(fields);
+  return stream.h == 0 ? 1 : stream.h;
+}
+
 }  // namespace synctool::engine

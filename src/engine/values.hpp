@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <compare>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,12 @@ bool values_equal(const nlohmann::json& a, const nlohmann::json& b);
 // Stable digest of a mapped record (key order independent: nlohmann::json objects are sorted).
 // Values that values_equal() calls equal may hash differently (42 vs "42").
 std::string values_hash(const nlohmann::json& values);
+
+// Digest of a source record as it was read (every field, with its JSON type, so "42" and 42
+// differ), seeded with the sync's mapping_seed(): equal digests under one seed map to equal
+// values, so an incremental run knows a record unchanged without mapping it. Never 0 (0 is
+// "no digest" in the state).
+std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields);
 
 // Numeric text ("42", "-3.5", "1e3", "+7", ".5"; no surrounding spaces, no hex, inf or nan) as
 // a JSON number: an integer when there is no fraction or exponent and it fits 64 bits, else a

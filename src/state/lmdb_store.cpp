@@ -51,8 +51,12 @@ constexpr std::array<const char*, kDbCount> kDbNames = {"meta",   "records",   "
 // record_codec.hpp) and reverse indexes only where a sync needs them. Version 2 keyed `runs`
 // by run sequence number; version 1 keyed it by start time in milliseconds (two runs in the
 // same millisecond overwrote each other, and a clock set back reordered the history). A
-// writable open upgrades 1 and 2 to 3; a read-only open reads all three.
-constexpr const char* kFormatVersion = "3";
+// writable open upgrades 1 and 2 to 4; a read-only open reads all four. Version 4 adds the
+// source digest to records (record_codec.hpp): a version 3 state is a version 4 state without
+// them, so upgrading it is rewriting its version (an older synctool then refuses it instead of
+// reading a flag it does not know as damage).
+constexpr const char* kFormatVersion = "4";
+constexpr const char* kFormatVersionNoSourceDigests = "3";
 constexpr const char* kFormatVersionSplitRecords = "2";
 constexpr const char* kFormatVersionTimeKeyedRuns = "1";
 // Scratch table for the runs upgrade, dropped in the same transaction.
@@ -276,7 +280,15 @@ class LmdbStore final : public StateStore {
     RecordSummary summary;
     if (record.has_link()) summary.link = Link{std::string(record.source_id), std::string(record.destination_id)};
     if (record.has_base()) summary.base_hash = record.hash_text();
+    summary.source_digest = record.source_digest;
     return summary;
+  }
+  bool source_unchanged(const std::string& key, std::string_view source_id, std::uint64_t digest) const override {
+    if (legacy_) return StateStore::source_unchanged(key, source_id, digest);
+    detail::RecordView record;
+    if (!find_record(key, record)) return false;
+    return record.has_link() && record.has_base() && record.source_digest == digest && digest != 0 &&
+           record.source_id == source_id && !record.destination_id.empty();
   }
   IdIndexes id_indexes() const override { return indexes_; }
   std::optional<PendingIntent> get_pending(const std::string& key) const override {
@@ -392,6 +404,7 @@ class LmdbStore final : public StateStore {
     base.hash = record.hash_text();
     base.source_modified = record.source_modified;
     base.destination_modified = record.destination_modified;
+    base.source_digest = record.source_digest;
     return base;
   }
 
@@ -673,7 +686,17 @@ class LmdbWriteTxn final : public WriteTxn {
     auto parts = parts_of(old);
     parts.has_base = false;
     parts.hash = parts.source_modified = parts.destination_modified = {};
+    parts.source_digest = 0;
     write_record(stored, key, parts, {}, nullptr);
+  }
+
+  void set_source_digest(const std::string& key, std::uint64_t digest) override {
+    StoredKey stored(key);
+    detail::RecordView old;
+    if (!get_stored_record(stored, old) || !old.has_base() || old.source_digest == digest) return;
+    auto parts = parts_of(old);
+    parts.source_digest = digest;
+    write_record(stored, key, parts, old.values, nullptr);
   }
 
   // One write: without reverse indexes the old record is not even read.
@@ -692,6 +715,7 @@ class LmdbWriteTxn final : public WriteTxn {
     parts.hash = base.hash;
     parts.source_modified = base.source_modified;
     parts.destination_modified = base.destination_modified;
+    parts.source_digest = base.source_digest;
     write_record(stored, key, parts, {}, &base.values);
     put_reverse_entries(link, key);
   }
@@ -854,6 +878,7 @@ class LmdbWriteTxn final : public WriteTxn {
     parts.has_base = record.has_base();
     parts.source_modified = record.source_modified;
     parts.destination_modified = record.destination_modified;
+    parts.source_digest = record.source_digest;
     parts.key_field = record.key_field;
     if (record.flags & detail::RecordView::kPackedHash) {
       hash_text_ = record.hash_text();
@@ -869,6 +894,7 @@ class LmdbWriteTxn final : public WriteTxn {
     parts.hash = base.hash;
     parts.source_modified = base.source_modified;
     parts.destination_modified = base.destination_modified;
+    parts.source_digest = base.source_digest;
   }
 
   // Writes a record: its head from `parts`, then its base values as `values` (JSON) or as the
@@ -1129,6 +1155,8 @@ Dbis open_databases(MDB_env* env, const Where& where, bool read_only) {
                            ": its upgrade to state format version " + kFormatVersion +
                            " was interrupted half-way; the next `synctool run` of this sync finishes it (nothing "
                            "was lost), and it can be read after that");
+      } else if (found == kFormatVersionNoSourceDigests) {
+        if (!read_only) write_version = kFormatVersion;
       } else if (found != kFormatVersion) {
         throw StateError(where.what + ": unsupported state format version \"" + found +
                          "\" (this synctool reads versions 1 to " + kFormatVersion + "; a newer synctool wrote it)");

@@ -74,7 +74,7 @@ class MemoryWriteTxn final : public WriteTxn {
   void put_record(const std::string& key, const Link& link, const BaseView& view) override {
     require_key(key);
     log([key, link, base = BaseValue{view.values, std::string(view.hash), std::string(view.source_modified),
-                                           std::string(view.destination_modified)}](Data& d) {
+                                           std::string(view.destination_modified), view.source_digest}](Data& d) {
       apply_link(d, key, link);
       d.base[key] = base;
     });
@@ -93,6 +93,12 @@ class MemoryWriteTxn final : public WriteTxn {
   void erase_base(const std::string& key) override {
     require_key(key);
     log([key](Data& d) { d.base.erase(key); });
+  }
+  void set_source_digest(const std::string& key, std::uint64_t digest) override {
+    require_key(key);
+    log([key, digest](Data& d) {
+      if (auto it = d.base.find(key); it != d.base.end()) it->second.source_digest = digest;
+    });
   }
   void keep_id_indexes(IdIndexes wanted) override {
     log([wanted](Data& d) {
@@ -275,7 +281,7 @@ std::unique_ptr<StateStore> make_memory_store(std::vector<std::size_t>* commit_s
   auto store = std::make_unique<MemoryStore>(commit_sizes);
   // A fresh LMDB store starts with its format version; keep the fake identical.
   auto txn = store->begin();
-  txn->set_meta(meta::format_version, "3");
+  txn->set_meta(meta::format_version, "4");
   txn->commit();
   return store;
 }

@@ -5,7 +5,8 @@ namespace synctool::state::detail {
 namespace {
 
 constexpr std::uint8_t kKnownFlags =
-    RecordView::kHasLink | RecordView::kHasBase | RecordView::kPackedHash | RecordView::kDestinationIsKey;
+    RecordView::kHasLink | RecordView::kHasBase | RecordView::kPackedHash | RecordView::kDestinationIsKey |
+                                    RecordView::kHasSourceDigest;
 constexpr std::size_t kPackedHashBytes = 8;
 
 void append_text(std::vector<std::uint8_t>& out, std::string_view text) {
@@ -93,6 +94,12 @@ bool parse_record(std::string_view bytes, std::string_view key, RecordView& out)
   } else if (!read_text(rest, out.hash)) {
     return false;
   }
+  if (out.flags & RecordView::kHasSourceDigest) {
+    if (rest.size() < 8 || !out.has_base()) return false;
+    for (int i = 7; i >= 0; --i) out.source_digest = out.source_digest << 8 | static_cast<std::uint8_t>(rest[i]);
+    if (out.source_digest == 0) return false;
+    rest.remove_prefix(8);
+  }
   if (!read_text(rest, out.source_id) || !read_text(rest, out.destination_id) ||
       !read_text(rest, out.source_modified) || !read_text(rest, out.destination_modified) ||
       !read_text(rest, out.full_key) || !read_text(rest, out.key_field))
@@ -121,6 +128,8 @@ void encode_record(const RecordParts& parts, std::string_view key, const nlohman
   if (packed) flags |= RecordView::kPackedHash;
   const bool destination_is_key = !key.empty() && parts.destination_id == key;
   if (destination_is_key) flags |= RecordView::kDestinationIsKey;
+  const bool has_source_digest = parts.has_base && parts.source_digest != 0;
+  if (has_source_digest) flags |= RecordView::kHasSourceDigest;
   // The field holding the key is left out of the values (the first such, in key order).
   std::string_view key_field = parts.key_field;
   const nlohmann::json* skipped = nullptr;
@@ -141,6 +150,8 @@ void encode_record(const RecordParts& parts, std::string_view key, const nlohman
   } else {
     append_text(out, parts.hash);
   }
+  if (has_source_digest)
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(parts.source_digest >> (8 * i)));
   append_text(out, parts.source_id);
   append_text(out, destination_is_key ? std::string_view() : parts.destination_id);
   append_text(out, parts.source_modified);

@@ -1,8 +1,9 @@
 // The bytes of one entry of the `records` table (state format version 3): everything the
 // state knows of one match key, in one value, read in the order a run needs it.
 //
-//   flags (1 byte: kHasLink, kHasBase, kPackedHash, kDestinationIsKey)
+//   flags (1 byte: kHasLink, kHasBase, kPackedHash, kDestinationIsKey, kHasSourceDigest)
 //   values digest    (8 raw bytes when kPackedHash: 16 lowercase hex digits packed; else a text)
+//   source digest    (8 bytes, little-endian, only with kHasSourceDigest: format version 4)
 //   source id, destination id, source modified, destination modified (texts; the destination
 //                    id is left empty when it is the match key itself, kDestinationIsKey)
 //   full key         (a text; empty unless the table key is the hashed form of a long key)
@@ -30,10 +31,14 @@ struct RecordView {
   static constexpr std::uint8_t kHasBase = 0x02;
   static constexpr std::uint8_t kPackedHash = 0x04;
   static constexpr std::uint8_t kDestinationIsKey = 0x08;
+  // The digest of the source record the base values were mapped from (engine::source_digest):
+  // an incremental run that reads the same record again knows it unchanged without mapping it.
+  static constexpr std::uint8_t kHasSourceDigest = 0x10;
 
   std::uint8_t flags = 0;
   std::string_view key;   // the match key: the one parse_record() was given, or the full key
   std::string_view hash;  // packed (8 bytes) when flags has kPackedHash: use hash_text()
+  std::uint64_t source_digest = 0;  // 0: none (kHasSourceDigest not set)
   std::string_view source_id;
   std::string_view destination_id;
   std::string_view source_modified;
@@ -63,6 +68,7 @@ struct RecordParts {
   std::string_view destination_id;
   bool has_base = false;
   std::string_view hash;
+  std::uint64_t source_digest = 0;  // with has_base; 0 = none
   std::string_view source_modified;
   std::string_view destination_modified;
   std::string_view full_key;   // set when the table key is the hashed form of `key`

@@ -47,6 +47,8 @@ struct BaseValue {
   std::string hash;
   std::string source_modified;
   std::string destination_modified;
+  // engine::source_digest of the source record these values were mapped from; 0 = unknown.
+  std::uint64_t source_digest = 0;
 };
 
 // Base values lent to one write (put_record) instead of copied into a BaseValue.
@@ -55,6 +57,7 @@ struct BaseView {
   std::string_view hash;
   std::string_view source_modified;
   std::string_view destination_modified;
+  std::uint64_t source_digest = 0;
 };
 
 // What a run compares a record by: its link and the digest of its base values, read without
@@ -62,6 +65,7 @@ struct BaseView {
 struct RecordSummary {
   std::optional<Link> link;
   std::optional<std::string> base_hash;
+  std::uint64_t source_digest = 0;  // of the source record behind the base values; 0 = unknown
 };
 
 // Which reverse indexes (a side's native id -> match key) the state keeps. A sync needs one
@@ -120,8 +124,11 @@ class WriteTxn {
   virtual void put_record(const std::string& key, const Link& link, const BaseView& base) {
     put_link(key, link);
     put_base(key, BaseValue{base.values, std::string(base.hash), std::string(base.source_modified),
-                            std::string(base.destination_modified)});
+                            std::string(base.destination_modified), base.source_digest});
   }
+  // Records that the source record with this digest maps to the key's base values (a record
+  // found unchanged the slow way). Nothing happens when the key has no base values.
+  virtual void set_source_digest(const std::string& key, std::uint64_t digest) = 0;
   virtual void erase_record(const std::string& key) {
     erase_link(key);
     erase_base(key);
@@ -161,9 +168,21 @@ class StateStore {
   }
   // The link and base digest in one lookup; nullopt when the state has neither.
   virtual std::optional<RecordSummary> get_summary(const std::string& key) const {
-    RecordSummary summary{get_link(key), get_base_hash(key)};
+    RecordSummary summary{get_link(key), std::nullopt};
+    if (auto base = get_base(key)) {
+      summary.base_hash = std::move(base->hash);
+      summary.source_digest = base->source_digest;
+    }
     if (!summary.link && !summary.base_hash) return std::nullopt;
     return summary;
+  }
+  // Whether `key` is linked to `source_id` at the destination and its base values were mapped
+  // from a source record whose engine::source_digest is `digest`: the fast path of an
+  // incremental run, answered without building any text.
+  virtual bool source_unchanged(const std::string& key, std::string_view source_id, std::uint64_t digest) const {
+    auto summary = get_summary(key);
+    return summary && summary->link && summary->link->source_id == source_id &&
+           !summary->link->destination_id.empty() && summary->base_hash && digest != 0 && summary->source_digest == digest;
   }
   virtual IdIndexes id_indexes() const = 0;
   virtual std::optional<PendingIntent> get_pending(const std::string& key) const = 0;

@@ -20,13 +20,14 @@ struct EngineHarness {
   std::unique_ptr<state::StateStore> store = state::make_memory_store();
   TempDir scratch;
   const util::Clock* clock = &util::system_clock();
+  std::function<void(const std::string&)> log;  // the run's progress lines (--verbose)
 
   explicit EngineHarness(spec::SyncSpec s) : spec(std::move(s)) {
     compiled = std::make_unique<engine::CompiledSync>(spec);
   }
 
   engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
-    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, {}, {}, {}};
+    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, log, {}, {}};
     return engine::run_sync(in, options);
   }
   engine::RunReport diff() {

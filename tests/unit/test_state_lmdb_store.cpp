@@ -307,7 +307,7 @@ TEMPLATE_TEST_CASE("state store: one write transaction at a time", "[state]", Me
 TEMPLATE_TEST_CASE("state store: meta", "[state]", MemoryFixture, LmdbFixture) {
   TestType f;
   StateStore& store = *f.store;
-  CHECK(store.get_meta(meta::format_version) == "3");
+  CHECK(store.get_meta(meta::format_version) == "4");
   CHECK_FALSE(store.get_meta(meta::source_cursor));
   {
     auto txn = store.begin();
@@ -367,7 +367,7 @@ TEMPLATE_TEST_CASE("state store: clear_sync_state keeps runs", "[state]", Memory
   CHECK_FALSE(store.get_meta(meta::last_full_sync));
   CHECK(store.get_meta(meta::last_run));
   CHECK(store.get_meta(meta::paused) == "1");
-  CHECK(store.get_meta(meta::format_version) == "3");
+  CHECK(store.get_meta(meta::format_version) == "4");
   REQUIRE(store.runs(0).size() == 1);
   CHECK(store.runs(0)[0]["id"] == 1);
 
@@ -507,10 +507,68 @@ TEST_CASE("lmdb store: data persists across close and reopen", "[state][lmdb]") 
     CHECK(store->key_for_destination_id("d") == "k");
     CHECK(store->get_base("k")->values == nlohmann::json{{"a", 1}});
     CHECK(store->get_meta(meta::source_cursor) == "c");
-    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK(store->get_meta(meta::format_version) == "4");
     CHECK(store->runs(0).at(0)["run"] == 7);
     CHECK(store->link_count() == 1);
   }
+}
+
+TEMPLATE_TEST_CASE("state store: source digests live and die with the base values", "[state]", MemoryFixture,
+                   LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  const nlohmann::json values = {{"email", "a@x.io"}, {"n", 1}};
+  {
+    auto txn = store.begin();
+    txn->put_record("a@x.io", {"s1", "d1"}, BaseView{values, "0123456789abcdef", "m", "", 77});
+    txn->put_record("b@x.io", {"s2", "d2"}, BaseView{values, "0123456789abcdef", "m", ""});
+    txn->commit();
+  }
+  CHECK(store.get_summary("a@x.io")->source_digest == 77);
+  CHECK(store.get_base("a@x.io")->source_digest == 77);
+  CHECK(store.source_unchanged("a@x.io", "s1", 77));
+  CHECK_FALSE(store.source_unchanged("a@x.io", "s1", 78));
+  CHECK_FALSE(store.source_unchanged("a@x.io", "other", 77));  // another source record, same key
+  CHECK_FALSE(store.source_unchanged("b@x.io", "s2", 0));     // no digest is never a match
+  CHECK_FALSE(store.source_unchanged("zz", "s1", 77));
+  {
+    auto txn = store.begin();
+    txn->set_source_digest("b@x.io", 5);
+    txn->put_link("a@x.io", {"s1", "d9"});  // a new link keeps the digest of the base values
+    txn->commit();
+  }
+  CHECK(store.source_unchanged("b@x.io", "s2", 5));
+  CHECK(store.get_base("b@x.io")->values == values);
+  CHECK(store.source_unchanged("a@x.io", "s1", 77));
+  {
+    auto txn = store.begin();
+    txn->put_base("a@x.io", BaseValue{{{"n", 2}}, "fedcba9876543210", "", ""});  // new values, no digest
+    txn->commit();
+  }
+  CHECK(store.get_summary("a@x.io")->source_digest == 0);
+  CHECK_FALSE(store.source_unchanged("a@x.io", "s1", 77));
+}
+
+TEST_CASE("lmdb store: format version 3 (no source digests) is read as is and becomes 4 on a writable open",
+          "[state][lmdb]") {
+  TempDir dir;
+  const auto folder = dir / "sync";
+  {
+    auto store = open_lmdb_store(folder, false);
+    auto txn = store->begin();
+    txn->put_record("k", {"s", "d"}, BaseView{nlohmann::json{{"a", 1}}, "0123456789abcdef", "", ""});
+    txn->set_meta(meta::format_version, "3");  // what version 3 wrote: records without digests
+    txn->commit();
+  }
+  {
+    auto store = open_lmdb_store(folder, true);
+    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK(store->get_base("k")->values == nlohmann::json{{"a", 1}});
+  }
+  auto store = open_lmdb_store(folder, false);
+  CHECK(store->get_meta(meta::format_version) == "4");
+  CHECK(store->get_link("k")->destination_id == "d");
+  CHECK(store->get_summary("k")->source_digest == 0);
 }
 
 TEST_CASE("lmdb store: read-only opens", "[state][lmdb]") {
@@ -676,7 +734,7 @@ TEST_CASE("lmdb store: format version 1 is read as is and upgraded on a writable
   }
   {
     auto store = open_lmdb_store(folder, false);
-    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK(store->get_meta(meta::format_version) == "4");
     CHECK(store->get_meta(meta::run_sequence) == "4");
     CHECK(run_starts(*store) == newest_first);
     // The next run comes first whatever its clock said.
@@ -686,7 +744,7 @@ TEST_CASE("lmdb store: format version 1 is read as is and upgraded on a writable
     CHECK(store->runs(1).at(0)["started"] == 1);
   }
   auto store = open_lmdb_store(folder, true);
-  CHECK(store->get_meta(meta::format_version) == "3");
+  CHECK(store->get_meta(meta::format_version) == "4");
   CHECK(run_starts(*store) == std::vector<std::int64_t>{1, 300, 200, 100, 5});
 }
 
@@ -775,7 +833,7 @@ std::vector<Version2Entry> version_2_entries(std::size_t n) {
 
 void check_version_2_entries(const StateStore& store, const std::vector<Version2Entry>& entries) {
   // Versions 1 and 2 counted links only (the base-only entry had none).
-  const bool split = store.get_meta(meta::format_version) != "3";
+  const bool split = store.get_meta(meta::format_version) != "4";
   CHECK(store.link_count() == entries.size() - (split ? 1 : 0));
   std::size_t checked = 0;
   for (std::size_t i = 0; i < entries.size(); i += std::max<std::size_t>(1, entries.size() / 50)) {
@@ -828,7 +886,7 @@ TEST_CASE("lmdb store: format version 2 is read as is and upgraded to one record
   }
   {
     auto store = open_lmdb_store(folder, false);
-    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK(store->get_meta(meta::format_version) == "4");
     CHECK_FALSE(store->get_meta("upgrading_to"));
     check_version_2_entries(*store, entries);
     // Both reverse indexes were kept; a sync that needs neither drops them.
@@ -851,11 +909,11 @@ TEST_CASE("lmdb store: an upgrade cut off between batches is refused read-only a
   const auto entries = version_2_entries(300);
   write_version_2_state(folder, entries, 120);  // keys from the 120th on were moved already
   CHECK_THROWS_WITH(open_lmdb_store(folder, true),
-                    Catch::Contains("upgrade to state format version 3 was interrupted") &&
+                    Catch::Contains("upgrade to state format version 4 was interrupted") &&
                         Catch::Contains("synctool run"));
   {
     auto store = open_lmdb_store(folder, false);
-    CHECK(store->get_meta(meta::format_version) == "3");
+    CHECK(store->get_meta(meta::format_version) == "4");
     check_version_2_entries(*store, entries);
   }
   verify_lmdb_store(folder);
@@ -955,7 +1013,7 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
     std::string destination_id = round % 2 ? real_key : text(300);
     std::string hash = round % 3 == 0 ? text(20) : "0123456789abcdef";
     if (round % 5 == 0) hash[3] = 'F';  // not lowercase hex: stored as text
-    const detail::RecordParts parts{.has_link = round % 4 != 1,
+    detail::RecordParts parts{.has_link = round % 4 != 1,
                                     .source_id = source_id,
                                     .destination_id = destination_id,
                                     .has_base = round % 4 != 2,
@@ -964,6 +1022,9 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
                                     .destination_modified = dm,
                                     .full_key = full_key,
                                     .key_field = {}};
+    // Source digests (format version 4) on some records with base values; 0 is none.
+    const std::uint64_t digest = round % 3 == 2 ? (static_cast<std::uint64_t>(rng()) << 32 | rng() | 1) : 0;
+    parts.source_digest = digest;
     // Some values hold the key in a field (left out of the stored CBOR, put back on reading).
     nlohmann::json values = {{"a", text(10)}, {"n", round}};
     if (round % 3 != 1) values[round % 2 ? "email" : "zz"] = real_key;
@@ -981,6 +1042,7 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
     CHECK(view.source_modified == sm);
     CHECK(view.destination_modified == dm);
     CHECK(view.full_key == full_key);
+    CHECK(view.source_digest == (parts.has_base ? digest : 0));
     if (parts.has_base) CHECK(view.decode_values() == values);
     // Written again from the stored CBOR (a link changed, the values kept as they are).
     std::vector<std::uint8_t> again;
@@ -1006,5 +1068,6 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
   detail::RecordView none;
   CHECK_FALSE(detail::parse_record("", "k", none));
   CHECK_FALSE(detail::parse_record(std::string(1, '\0'), "k", none));     // neither link nor base
-  CHECK_FALSE(detail::parse_record(std::string(1, '\x11'), "k", none));  // an unknown flag
+  CHECK_FALSE(detail::parse_record(std::string(1, '\x21'), "k", none));  // an unknown flag
+  CHECK_FALSE(detail::parse_record(std::string(1, '\x11'), "k", none));  // a source digest without base values
 }
