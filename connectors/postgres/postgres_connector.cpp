@@ -772,79 +772,10 @@ class PostgresConnector final : public Connector {
         }
         return;
       }
-      if (copyable(indices, columns)) {
-        db.copy_in("COPY " + table() + " (" + quoted(columns, "") + ") FROM STDIN", copy_rows(indices, columns));
-      } else {
-        db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
-                    " FROM json_populate_recordset(NULL::" + table() + ", $1::json) AS src",
-                {fields_array(indices)});
-      }
+      db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
+                  " FROM json_populate_recordset(NULL::" + table() + ", $1::json) AS src",
+              {fields_array(indices)});
       for (auto i : indices) results[i] = row_ok(*key_texts[i]);
-    }
-
-    // New rows go in by COPY (a baseline's bulk path: the server parses no JSON) where every
-    // column takes its value's text as json_populate_record would give it: scalars into
-    // text, number, boolean, date/time and enum columns, anything into json and jsonb. Arrays,
-    // composites and the like keep the INSERT, which converts JSON arrays and objects.
-    bool copyable(const std::vector<std::size_t>& indices, const std::vector<std::string>& columns) const {
-      if (!table_is_plain()) return false;
-      std::vector<bool> json_column;
-      for (const auto& name : columns) {
-        const Column* column = relation.find(name);
-        if (!column) return false;
-        const bool json = column->type == postgres::oid::json || column->type == postgres::oid::jsonb;
-        if (!json && std::string_view("SNBDE").find(column->category) == std::string_view::npos) return false;
-        json_column.push_back(json);
-      }
-      for (auto i : indices) {
-        std::size_t c = 0;
-        for (const auto& [name, value] : ops[i].fields.items())
-          if (!json_column[c++] && value.is_structured()) return false;
-      }
-      return true;
-    }
-
-    bool table_is_plain() const { return !relation.is_query && !relation.oid.empty(); }
-
-    // The rows of `indices` in COPY's text format: a tab between columns, \N for NULL, and
-    // backslash, tab, newline and carriage return escaped.
-    std::string copy_rows(const std::vector<std::size_t>& indices, const std::vector<std::string>& columns) const {
-      std::string data;
-      data.reserve(indices.size() * 64 * columns.size());
-      std::string text;
-      for (auto i : indices) {
-        std::size_t c = 0;
-        for (const auto& [name, value] : ops[i].fields.items()) {
-          if (c++) data += '\t';
-          const Column& column = *relation.find(name);
-          const bool json = column.type == postgres::oid::json || column.type == postgres::oid::jsonb;
-          if (value.is_null() || (!json && blank_to_null(name, value))) {
-            data += "\\N";
-            continue;
-          }
-          const std::string* raw = nullptr;
-          if (json) {
-            text = util::json_dump(value);
-          } else if (value.is_string()) {
-            raw = &value.get_ref<const std::string&>();
-          } else if (float_to_text(name, value) || float_to_integer(name, value)) {
-            text = value_text(value);
-          } else {
-            text = util::json_dump(value);  // the JSON token json_populate_record would read
-          }
-          for (char ch : raw ? *raw : text) {
-            switch (ch) {
-              case '\\': data += "\\\\"; break;
-              case '\t': data += "\\t"; break;
-              case '\n': data += "\\n"; break;
-              case '\r': data += "\\r"; break;
-              default: data += ch;
-            }
-          }
-        }
-        data += '\n';
-      }
-      return data;
     }
 
     void upsert(const std::vector<std::size_t>& indices) {

@@ -1,6 +1,5 @@
 #include "connectors/postgres/postgres_db.hpp"
 
-#include <algorithm>
 #include <cstdlib>
 
 namespace synctool::connectors::postgres {
@@ -158,31 +157,6 @@ Result Connection::exec(const std::string& sql, const std::vector<Param>& params
   for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
   return check(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
                             nullptr, 0));
-}
-
-void Connection::copy_in(const std::string& sql, std::string_view data) {
-  PGresult* start = PQexec(conn_, sql.c_str());
-  if (!start || PQresultStatus(start) != PGRES_COPY_IN) {
-    check(start);  // throws for a failure; a statement that is no COPY FROM STDIN is a bug
-    throw PgError("not a COPY FROM STDIN: " + sql);
-  }
-  PQclear(start);
-  // In pieces: libpq would otherwise copy the whole batch into its output buffer at once.
-  constexpr std::size_t kPiece = std::size_t{1} << 18;
-  bool sent = true;
-  for (std::size_t at = 0; at < data.size() && sent; at += kPiece) {
-    const auto n = std::min(kPiece, data.size() - at);
-    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
-  }
-  if (sent) sent = PQputCopyEnd(conn_, nullptr) == 1;
-  // The COPY's outcome, then nothing: libpq wants every result read before the next statement.
-  PGresult* outcome = PQgetResult(conn_);
-  while (PGresult* more = PQgetResult(conn_)) PQclear(more);
-  if (!sent && outcome && PQresultStatus(outcome) == PGRES_COMMAND_OK) {
-    PQclear(outcome);
-    fail(nullptr);  // the connection broke while sending: PQerrorMessage says how
-  }
-  check(outcome);
 }
 
 void Connection::rollback_quietly() noexcept {

@@ -82,9 +82,6 @@ class Connection {
   // Runs one statement (or several without parameters); throws PgError on failure.
   Result exec(const std::string& sql);
   Result exec(const std::string& sql, const std::vector<Param>& params);
-  // Runs `sql`, a COPY ... FROM STDIN, sending `data` (in COPY's text format) as its rows;
-  // throws PgError as exec() does (the server's SQLSTATE for a row it refuses).
-  void copy_in(const std::string& sql, std::string_view data);
   // ROLLBACK when a transaction is open and the connection is alive; never throws.
   void rollback_quietly() noexcept;
 

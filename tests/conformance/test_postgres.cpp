@@ -8,7 +8,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <random>
 #include <thread>
 
 namespace synctool::testing {
@@ -230,58 +229,6 @@ TEST_CASE("postgres write: constraint and type violations fail only their rows, 
   CHECK_THAT(results[2].error, Catch::Contains("null value in column \"name\""));
   CHECK(results[3].ok);
   CHECK(results[0].error_kind == ErrorKind::record);
-}
-
-TEST_CASE("postgres create: rows sent by COPY are the rows INSERT gives, whatever their text holds",
-          "[postgres]") {
-  // New rows go in by COPY (its text format, escaped by the connector); upserts by INSERT from
-  // json_populate_recordset. The same random values both ways must give the same table.
-  const char* columns =
-      "(email text PRIMARY KEY, name text, n integer, x numeric, ok boolean, at timestamptz, day date, "
-      "mood mood, doc jsonb, raw json)";
-  PgFixture db(nullptr);
-  db.schema.exec("CREATE TYPE mood AS ENUM ('happy', 'sad')");
-  db.schema.exec(std::string("CREATE TABLE by_copy ") + columns + "; CREATE TABLE by_insert " + columns);
-  auto connector = db.connector();
-  std::mt19937 rng(515);
-  const std::vector<std::string> pieces = {"\t", "\n", "\r", "\\", "\\N", "\\.", "a", "é", "\xf0\x9f\x98\x80", " ",
-                                           "\"", "'", ",", "\\t", "N", "."};
-  auto text = [&] {
-    std::string t;
-    for (int n = static_cast<int>(rng() % 6); n > 0; --n) t += pieces[rng() % pieces.size()];
-    return t;
-  };
-  auto maybe = [&](Json value) { return rng() % 5 == 0 ? Json(nullptr) : value; };
-  std::vector<WriteOp> creates, upserts;
-  for (int i = 0; i < 400; ++i) {
-    Json fields = {{"email", "p" + std::to_string(i) + text()}};
-    fields["name"] = rng() % 7 == 0 ? Json("") : maybe(text());
-    fields["n"] = rng() % 6 == 0 ? Json("") : rng() % 3 ? maybe(static_cast<int>(rng() % 2000) - 1000) : Json(7.0);
-    fields["x"] = rng() % 3 ? maybe(static_cast<double>(rng() % 100000) / 64.0) : Json("12345678901234567.89");
-    fields["ok"] = rng() % 3 ? maybe(rng() % 2 == 0) : Json("yes");
-    fields["at"] = maybe("2026-0" + std::to_string(1 + rng() % 9) + "-15T10:00:0" + std::to_string(rng() % 10) + "Z");
-    fields["day"] = maybe("2026-12-0" + std::to_string(1 + rng() % 9));
-    fields["mood"] = maybe(rng() % 2 ? "happy" : "sad");
-    fields["doc"] = maybe(rng() % 2 ? Json{{"k", text()}, {"list", {1, 2.5, text()}}} : Json(text()));
-    fields["raw"] = maybe(Json::array({text(), rng() % 100, nullptr, true}));
-    creates.push_back(op(OpKind::create, "", fields));
-    upserts.push_back(op(OpKind::upsert, "", fields));
-  }
-  auto created = connector->write(table("by_copy"), creates);
-  auto upserted = connector->write(table("by_insert"), upserts);
-  for (std::size_t i = 0; i < creates.size(); ++i) {
-    INFO(creates[i].fields.dump());
-    CHECK(created[i].ok == upserted[i].ok);
-    CHECK(created[i].error == upserted[i].error);
-  }
-  const std::string all = "SELECT coalesce(json_agg(t ORDER BY email), '[]')::text FROM ";
-  CHECK(db.schema.query(all + "by_copy t") == db.schema.query(all + "by_insert t"));
-  CHECK(db.schema.query("SELECT count(*) FROM by_copy") == "400");
-  // A row the server refuses fails alone: the COPY is split as the INSERT would be.
-  auto results = connector->write(table("by_copy"), {op(OpKind::create, "", {{"email", "new1"}, {"n", "forty"}}),
-                                                     op(OpKind::create, "", {{"email", "new2"}, {"n", 40}})});
-  CHECK_THAT(results[0].error, Catch::Contains("invalid input syntax for type integer: \"forty\""));
-  CHECK(results[1].ok);
 }
 
 TEST_CASE("postgres: identifiers with quotes, spaces and SQL are quoted, values bound", "[postgres]") {
