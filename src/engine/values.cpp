@@ -7,6 +7,7 @@
 #include "util/strings.hpp"
 
 #include <charconv>
+#include <xxhash.h>
 #include <cstdio>
 #include <cstdint>
 #include <utility>
@@ -220,49 +221,35 @@ std::string values_hash(const nlohmann::json& values) {
 
 namespace {
 
-// FNV-1a, fed field by field: no text of the record is built.
-struct DigestStream {
-  std::uint64_t h;
-  void bytes(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 0x100000001b3ULL;
-    }
+// The record written out with its JSON types (a type byte, lengths before texts, numbers as
+// their bytes) into one buffer, hashed once: XXH3 takes it 8 and 32 bytes at a time.
+class DigestText {
+ public:
+  std::string& out;
+  void bytes(const void* data, std::size_t n) { out.append(static_cast<const char*>(data), n); }
+  template <typename T>
+  void scalar(T v) {
+    bytes(&v, sizeof v);
   }
-  void byte(unsigned char b) { bytes(&b, 1); }
-  void size(std::uint64_t n) { bytes(&n, sizeof n); }
   void text(std::string_view t) {
-    size(t.size());
+    scalar<std::uint64_t>(t.size());
     bytes(t.data(), t.size());
   }
   void value(const nlohmann::json& v) {
     using T = nlohmann::json::value_t;
-    byte(static_cast<unsigned char>(v.type()));
+    out.push_back(static_cast<char>(v.type()));
     switch (v.type()) {
       case T::string: text(v.get_ref<const std::string&>()); break;
-      case T::boolean: byte(v.get<bool>() ? 1 : 0); break;
-      case T::number_integer: {
-        auto n = v.get<std::int64_t>();
-        bytes(&n, sizeof n);
-        break;
-      }
-      case T::number_unsigned: {
-        auto n = v.get<std::uint64_t>();
-        bytes(&n, sizeof n);
-        break;
-      }
-      case T::number_float: {
-        auto d = v.get<double>();
-        bytes(&d, sizeof d);
-        break;
-      }
+      case T::boolean: out.push_back(v.get<bool>() ? 1 : 0); break;
+      case T::number_integer: scalar(v.get<std::int64_t>()); break;
+      case T::number_unsigned: scalar(v.get<std::uint64_t>()); break;
+      case T::number_float: scalar(v.get<double>()); break;
       case T::array:
-        size(v.size());
+        scalar<std::uint64_t>(v.size());
         for (const auto& item : v) value(item);
         break;
       case T::object:
-        size(v.size());
+        scalar<std::uint64_t>(v.size());
         for (auto it = v.begin(); it != v.end(); ++it) {
           text(it.key());
           value(*it);
@@ -270,7 +257,7 @@ struct DigestStream {
         break;
       case T::binary: {
         const auto& b = v.get_binary();
-        size(b.size());
+        scalar<std::uint64_t>(b.size());
         bytes(b.data(), b.size());
         break;
       }
@@ -282,9 +269,11 @@ struct DigestStream {
 }  // namespace
 
 std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields) {
-  DigestStream stream{0xcbf29ce484222325ULL ^ seed};
-  stream.value(fields);
-  return stream.h == 0 ? 1 : stream.h;
+  thread_local std::string buffer;  // reused: no allocation per record once it has grown
+  buffer.clear();
+  DigestText{buffer}.value(fields);
+  const std::uint64_t digest = XXH3_64bits_withSeed(buffer.data(), buffer.size(), seed);
+  return digest == 0 ? 1 : digest;
 }
 
 }  // namespace synctool::engine
