@@ -3,6 +3,7 @@
 #include "engine/applier.hpp"
 #include "engine/field_check.hpp"
 #include "engine/planner.hpp"
+#include "engine/source_records.hpp"
 #include "engine/staged_record.hpp"
 #include "engine/values.hpp"
 #include "state/staging.hpp"
@@ -41,29 +42,6 @@ RunKind choose_kind(const RunInputs& in, const RunOptions& options) {
   return RunKind::incremental;
 }
 
-// Adds a record under its key. A second record with the same key marks both as duplicates,
-// unless it is the same record read again (the same id where the connector's ids are unique).
-void stage(state::Staging& staging, const std::string& key, const StagedRecord& record, bool unique_ids) {
-  auto previous = staging.put(key, record.encode());
-  if (!previous) return;
-  auto earlier = StagedRecord::decode(*previous);
-  if (!earlier.duplicated()) {
-    earlier.duplicate_ids = {earlier.id};
-    earlier.duplicate_origins = {earlier.origin};
-  }
-  bool reread = unique_ids && std::find(earlier.duplicate_ids.begin(), earlier.duplicate_ids.end(), record.id) !=
-                                  earlier.duplicate_ids.end();
-  if (reread) {
-    // The same record twice (a page read again): the newer copy, already stored, stands
-    // unless the key is already shared by others.
-    if (earlier.duplicate_ids.size() > 1) staging.put(key, earlier.encode());
-    return;
-  }
-  earlier.duplicate_ids.push_back(record.id);
-  earlier.duplicate_origins.push_back(record.origin);
-  staging.put(key, earlier.encode());
-}
-
 // The reverse indexes (state::IdIndexes) this sync's runs look keys up in. A mirror finds the
 // key of a source record that may arrive without its match field: a deleted record (a system
 // with tombstones or soft deletes reports it by id) or one the filter now leaves out. Nothing
@@ -80,10 +58,9 @@ std::string identity_of(const connectors::Record& record) { return record.id.emp
 
 class SourceStager {
  public:
-  SourceStager(const RunInputs& in, state::Staging& staging, RunReport& report, Applier& applier, bool unique_ids,
-               bool keys_by_id, bool trust_source_digests)
-      : in_(in), staging_(staging), report_(report), applier_(applier), unique_ids_(unique_ids),
-        keys_by_id_(keys_by_id), trust_source_digests_(trust_source_digests),
+  SourceStager(const RunInputs& in, SourceRecords& staging, RunReport& report, Applier& applier, bool keys_by_id,
+               bool trust_source_digests)
+      : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id), trust_source_digests_(trust_source_digests),
         any_failed_(in.store.failed_count() > 0) {}
 
   void add(connectors::Record& record) {
@@ -99,7 +76,7 @@ class SourceStager {
       if (!key) key = mapper.source_key(record.fields);
       if (!key) return;  // never synced: nothing to delete
       staged.state = StagedRecord::State::deleted;
-      stage(staging_, *key, staged, unique_ids_);
+      staging_.stage(*key, staged);
       return;
     }
     std::string key_problem;
@@ -108,7 +85,7 @@ class SourceStager {
       if (!key && keys_by_id_) key = in_.store.key_for_source_id(record.id);
       if (!key) return;
       staged.state = StagedRecord::State::excluded;
-      stage(staging_, *key, staged, unique_ids_);
+      staging_.stage(*key, staged);
       return;
     }
     if (!key) {
@@ -133,16 +110,17 @@ class SourceStager {
     if (!record.problem.empty()) {
       staged.state = StagedRecord::State::rejected;
       staged.reason = record.problem;
-      stage(staging_, *key, staged, unique_ids_);
+      staging_.stage(*key, staged);
       return;
     }
     staged.source_digest = source_digest(in_.sync.mapping_seed(), record.fields);
-    if (trust_source_digests_ && in_.store.source_unchanged(*key, record.id, staged.source_digest)) {
+    if (trust_source_digests_ && in_.store.source_unchanged(*key, record.id, staged.source_digest) &&
+        !(any_failed_ && in_.store.get_failed(*key))) {
       // The record the state's base values came from, read again as it was: not mapped,
-      // validated or staged with its values (the destination is not compared on these runs).
-      staged.state = StagedRecord::State::unchanged;
+      // validated or staged (the destination is not compared on these runs). A key with a
+      // failed row goes the long way, so that the plan clears it.
       ++known_unchanged_;
-      stage(staging_, *key, staged, unique_ids_);
+      staging_.add_unchanged(*key, record.id, record.origin);
       return;
     }
     nlohmann::json values = mapper.map(record.fields);
@@ -153,7 +131,7 @@ class SourceStager {
       staged.reason = *violation;
     }
     staged.values = std::move(values);
-    stage(staging_, *key, staged, unique_ids_);
+    staging_.stage(*key, staged);
   }
 
   // Source ids (or origins) of the records rejected for having no key in this run.
@@ -163,10 +141,9 @@ class SourceStager {
 
  private:
   const RunInputs& in_;
-  state::Staging& staging_;
+  SourceRecords& staging_;
   RunReport& report_;
   Applier& applier_;
-  bool unique_ids_;
   bool keys_by_id_;  // deleted and left-out records are found by their source id (a mirror's deletes)
   // Incremental runs only: baseline and full runs compare every record with the destination.
   bool trust_source_digests_;
@@ -384,9 +361,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     }
 
     // 1. Stage the source.
-    auto source_staging = state::make_disk_staging(in.scratch_dir);
-    SourceStager stager(in, *source_staging, report, applier, source_caps.unique_ids, indexes.source,
-                        report.kind == RunKind::incremental);
+    auto source_staging = std::make_unique<SourceRecords>(in.scratch_dir, source_caps.unique_ids);
+    SourceStager stager(in, *source_staging, report, applier, indexes.source, report.kind == RunKind::incremental);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
     auto cursor = in.store.get_meta(state::meta::source_cursor);
@@ -446,7 +422,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
           staged.origin = std::move(record.origin);
           staged.values = in.sync.project_destination(record.fields);
           if (record.modified_at) staged.modified = std::move(*record.modified_at);
-          stage(*destination_staging, *key, staged, destination_caps.unique_ids);
+          add_staged(*destination_staging, *key, staged, destination_caps.unique_ids);
         }
         stop_if_requested();
       });
@@ -461,7 +437,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (sync.mode == spec::Mode::mirror && !options.force) {
       std::size_t deletes = planner.count_deletes();
       if (deletes > 0) {
-        std::size_t live = 0, excluded = 0;
+        std::size_t live = source_staging->unstaged_unchanged(), excluded = 0;
         source_staging->for_each([&](const std::string&, std::string_view bytes) {
           auto state = StagedRecord::decode_state(bytes);
           if (state == StagedRecord::State::excluded)
@@ -483,6 +459,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (in.log) in.log("planning and applying");
     planner.plan([&](Action&& action) { applier.add(std::move(action)); });
     applier.finish();
+    report.destination.unchanged += source_staging->unstaged_unchanged();
 
     // 5. Every record read is now applied or recorded as failed: the cursor may advance.
     if (writable) {

@@ -3,6 +3,7 @@
 #include "state/store.hpp"
 #include "util/hash.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace synctool::engine {
@@ -132,6 +133,27 @@ StagedRecord StagedRecord::decode(std::string_view bytes, bool with_values) {
     r.values_hash = hex;
   }
   return r;
+}
+
+void add_staged(state::Staging& staging, const std::string& key, const StagedRecord& record, bool unique_ids) {
+  auto previous = staging.put(key, record.encode());
+  if (!previous) return;
+  auto earlier = StagedRecord::decode(*previous);
+  if (!earlier.duplicated()) {
+    earlier.duplicate_ids = {earlier.id};
+    earlier.duplicate_origins = {earlier.origin};
+  }
+  bool reread = unique_ids && std::find(earlier.duplicate_ids.begin(), earlier.duplicate_ids.end(), record.id) !=
+                                  earlier.duplicate_ids.end();
+  if (reread) {
+    // The same record twice (a page read again): the newer copy, already stored, stands
+    // unless the key is already shared by others.
+    if (earlier.duplicate_ids.size() > 1) staging.put(key, earlier.encode());
+    return;
+  }
+  earlier.duplicate_ids.push_back(record.id);
+  earlier.duplicate_origins.push_back(record.origin);
+  staging.put(key, earlier.encode());
 }
 
 }  // namespace synctool::engine

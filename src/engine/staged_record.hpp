@@ -1,6 +1,8 @@
 // How records are kept in a run's staging tables (state/staging.hpp), keyed by match key.
 #pragma once
 
+#include "state/staging.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -53,5 +55,10 @@ struct StagedRecord {
   // Only the state, from the first byte: for counts and filters that need nothing else.
   static State decode_state(std::string_view bytes);
 };
+
+// Adds a record to a staging table under its key. A second record with the same key marks both
+// as duplicates, unless it is the same record read again (the same id where the connector's ids
+// are unique: `unique_ids`).
+void add_staged(state::Staging& staging, const std::string& key, const StagedRecord& record, bool unique_ids);
 
 }  // namespace synctool::engine

@@ -141,6 +141,31 @@ TEST_CASE("an incremental run knows an unchanged record by its source digest, an
     CHECK(report.destination.updated == kRecords);
     CHECK(h.destination.find_by("email", "user7@example.com")->fields["full_name"] == "USER 7");
   }
+  SECTION("a record known unchanged and another record with its key are both rejected as duplicates") {
+    // The unchanged record is never staged, only its key's hash is remembered: the second
+    // record's key is found there, and both are staged to be rejected together.
+    h.source.put("intruder", {{"email", " USER42@example.com"}, {"name", "Someone else"}, {"age", 1}});
+    auto report = h.run();
+    REQUIRE(report.destination.rejected == 1);  // one key, one reject naming both records
+    CHECK_THAT(report.rejected.at(0).reason, Catch::Contains("'intruder' and 's42'"));
+    CHECK(report.destination.unchanged == kRecords - 1);
+    CHECK(known == kRecords);  // known by its digest, then staged beside the intruder
+    CHECK(h.destination.find_by("email", "user42@example.com")->fields["full_name"] == "User 42");
+    h.source.records.erase("intruder");
+    CHECK(h.run().destination.unchanged == kRecords);
+  }
+  SECTION("a mirror deletes what left the source, not what it knew unchanged") {
+    h.spec.mode = spec::Mode::mirror;
+    h.compiled = std::make_unique<engine::CompiledSync>(h.spec);
+    REQUIRE(h.run().destination.unchanged == kRecords);  // a new mapping seed: the slow way
+    for (int i : {3, 150, 299}) h.source.records.erase("s" + std::to_string(i));
+    auto report = h.run();
+    CHECK(known == kRecords - 3);
+    CHECK(report.destination.deleted == 3);
+    CHECK(report.destination.unchanged == kRecords - 3);
+    CHECK(h.destination.records.size() == kRecords - 3);
+    CHECK_FALSE(h.destination.find_by("email", "user150@example.com"));
+  }
   SECTION("a changed schema validates every record again") {
     h.spec.schema = {{"full_name", spec::FieldType::enumeration, false, {"User 1"}, {}}};
     h.compiled = std::make_unique<engine::CompiledSync>(h.spec);
