@@ -764,7 +764,7 @@ class PostgresConnector final : public Connector {
         for (auto i : indices) {
           Result row = columns.empty()
                            ? db.exec("INSERT INTO " + table() + " DEFAULT VALUES RETURNING " + quoted(key, ""))
-                           : db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " +
+                           : db.exec_prepared("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " +
                                          quoted(columns, "src.") + " FROM json_populate_record(NULL::" + table() +
                                          ", $1::json) AS src RETURNING " + quoted(key, ""),
                                      {written_text(ops[i])});
@@ -772,7 +772,7 @@ class PostgresConnector final : public Connector {
         }
         return;
       }
-      db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
+      db.exec_prepared("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
                   " FROM json_populate_recordset(NULL::" + table() + ", $1::json) AS src",
               {fields_array(indices)});
       for (auto i : indices) results[i] = row_ok(*key_texts[i]);
@@ -785,7 +785,7 @@ class PostgresConnector final : public Connector {
       const std::string rows = "json_populate_recordset(NULL::" + table() + ", $1::json)";
       if (relation.unique(key)) {
         const std::string set = assignments(columns, true, "EXCLUDED", revive);
-        db.exec("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
+        db.exec_prepared("INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
                     " FROM " + rows + " AS src ON CONFLICT (" + quoted(key, "") + ") DO " +
                     (set.empty() ? "NOTHING" : "UPDATE SET " + set),
                 {fields_array(indices)});
@@ -793,7 +793,7 @@ class PostgresConnector final : public Connector {
         // No unique index to conflict on: update the rows with the key, insert the others.
         std::string set = assignments(columns, true, "src", revive);
         if (set.empty()) set = quote_identifier(key[0]) + " = dst." + quote_identifier(key[0]);
-        db.exec("WITH src AS (SELECT * FROM " + rows + "), updated AS (UPDATE " + table() + " AS dst SET " + set +
+        db.exec_prepared("WITH src AS (SELECT * FROM " + rows + "), updated AS (UPDATE " + table() + " AS dst SET " + set +
                     " FROM src WHERE " + key_match(key, "dst", "src") + " RETURNING " + quoted(key, "dst.") +
                     ") INSERT INTO " + table() + " (" + quoted(columns, "") + ") SELECT " + quoted(columns, "src.") +
                     " FROM src WHERE NOT EXISTS (SELECT 1 FROM updated WHERE " + key_match(key, "updated", "src") +
@@ -828,12 +828,12 @@ class PostgresConnector final : public Connector {
       const auto columns = written_columns(first);
       const std::string set = assignments(columns, false, "src", revives(first));
       if (set.empty()) {
-        settle(indices, db.exec("SELECT e.n" + addressed_from() + " JOIN " + table() + " AS dst ON " +
+        settle(indices, db.exec_prepared("SELECT e.n" + addressed_from() + " JOIN " + table() + " AS dst ON " +
                                     key_match(key, "dst", "id"),
                                 {addressed_array(indices, false)}));
         return;
       }
-      settle(indices, db.exec("UPDATE " + table() + " AS dst SET " + set + addressed_from() +
+      settle(indices, db.exec_prepared("UPDATE " + table() + " AS dst SET " + set + addressed_from() +
                                   ", json_populate_record(NULL::" + table() + ", e.doc->'f') AS src WHERE " +
                                   key_match(key, "dst", "id") + " RETURNING e.n",
                               {addressed_array(indices, true)}));
@@ -843,11 +843,11 @@ class PostgresConnector final : public Connector {
       if (!soft_delete().empty()) {
         // Keeps the first deletion time when a row is deleted twice.
         const std::string column = quote_identifier(soft_delete());
-        db.exec("UPDATE " + table() + " AS dst SET " + column + " = COALESCE(dst." + column + ", $2)" +
+        db.exec_prepared("UPDATE " + table() + " AS dst SET " + column + " = COALESCE(dst." + column + ", $2)" +
                     addressed_from() + " WHERE " + key_match(key, "dst", "id"),
                 {addressed_array(indices, false), self.stamp_now()});
       } else {
-        db.exec("DELETE FROM " + table() + " AS dst USING json_array_elements($1::json) AS e(doc), "
+        db.exec_prepared("DELETE FROM " + table() + " AS dst USING json_array_elements($1::json) AS e(doc), "
                     "json_populate_record(NULL::" + table() + ", e.doc->'k') AS id WHERE " +
                     key_match(key, "dst", "id"),
                 {addressed_array(indices, false)});

@@ -159,6 +159,22 @@ Result Connection::exec(const std::string& sql, const std::vector<Param>& params
                             nullptr, 0));
 }
 
+Result Connection::exec_prepared(const std::string& sql, const std::vector<Param>& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "synctool_" + std::to_string(prepared_.size() + 1);
+    // Prepared outside any transaction's fate: a statement prepared in a batch that is rolled
+    // back stays prepared.
+    check(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr));
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& param : params) values.push_back(param ? param->c_str() : nullptr);
+  return check(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(), nullptr,
+                              nullptr, 0));
+}
+
 void Connection::rollback_quietly() noexcept {
   if (!conn_ || !healthy() || !in_transaction()) return;
   PGresult* result = PQexec(conn_, "ROLLBACK");

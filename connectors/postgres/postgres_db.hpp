@@ -5,6 +5,7 @@
 
 #include <libpq-fe.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -82,6 +83,10 @@ class Connection {
   // Runs one statement (or several without parameters); throws PgError on failure.
   Result exec(const std::string& sql);
   Result exec(const std::string& sql, const std::vector<Param>& params);
+  // exec() of a statement this connection prepares the first time it sees its text and runs
+  // as prepared after that: for the writes, one statement per table, kind and field set, so
+  // the server parses and plans each once per connection instead of once per batch.
+  Result exec_prepared(const std::string& sql, const std::vector<Param>& params);
   // ROLLBACK when a transaction is open and the connection is alive; never throws.
   void rollback_quietly() noexcept;
 
@@ -90,6 +95,7 @@ class Connection {
   Result check(PGresult* result) const;
 
   PGconn* conn_ = nullptr;
+  std::map<std::string, std::string, std::less<>> prepared_;  // statement text -> its name
 };
 
 // The parts of a connection URL for messages and redaction: libpq parses it.

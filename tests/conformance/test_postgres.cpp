@@ -231,6 +231,30 @@ TEST_CASE("postgres write: constraint and type violations fail only their rows, 
   CHECK(results[0].error_kind == ErrorKind::record);
 }
 
+TEST_CASE("postgres: statements prepared by earlier batches keep working when the table changes under them",
+          "[postgres]") {
+  // Each write statement is prepared once per connection; another session altering, or
+  // dropping and creating, the table in between must not break the next batch.
+  PgFixture db;
+  auto connector = db.connector();
+  auto upsert = [&](const std::string& email, const std::string& name) {
+    return connector->write(table("contacts"), {op(OpKind::upsert, "", {{"email", email}, {"first_name", name}})})[0];
+  };
+  REQUIRE(upsert("a@x", "A").ok);
+  REQUIRE(connector->write(table("contacts"), {op(OpKind::update, "a@x", {{"first_name", "A2"}})})[0].ok);
+  db.schema.exec("ALTER TABLE contacts ADD COLUMN extra text, ALTER COLUMN last_name TYPE varchar(20)");
+  CHECK(upsert("b@x", "B").ok);
+  CHECK(connector->write(table("contacts"), {op(OpKind::update, "b@x", {{"first_name", "B2"}})})[0].ok);
+  db.schema.exec("DROP TABLE contacts");
+  db.schema.exec(kContactsTable);
+  auto again = upsert("c@x", "C");
+  INFO(again.error);
+  CHECK(again.ok);
+  CHECK(connector->write(table("contacts"), {op(OpKind::update, "c@x", {{"first_name", "C2"}})})[0].ok);
+  CHECK(connector->write(table("contacts"), {op(OpKind::remove, "c@x")})[0].ok);
+  CHECK(db.schema.query("SELECT count(*) FROM contacts") == "0");
+}
+
 TEST_CASE("postgres: identifiers with quotes, spaces and SQL are quoted, values bound", "[postgres]") {
   PgFixture db(R"(CREATE TABLE "odd ""table""; DROP TABLE x; --" ("e-mail" text PRIMARY KEY, "first name" text,
                   "Select" text))");
