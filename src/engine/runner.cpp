@@ -361,7 +361,8 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     }
 
     // 1. Stage the source.
-    auto source_staging = std::make_unique<SourceRecords>(in.scratch_dir, source_caps.unique_ids);
+    auto source_staging = std::make_unique<SourceRecords>(
+        in.scratch_dir, source_caps.unique_ids, report.kind == RunKind::incremental ? in.store.link_count() + 1 : 0);
     SourceStager stager(in, *source_staging, report, applier, indexes.source, report.kind == RunKind::incremental);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());

@@ -5,7 +5,9 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -16,36 +18,49 @@ std::uint64_t key_hash(std::string_view key) {
   return hash == 0 ? 1 : hash;
 }
 
-bool KeyHashSet::insert(std::uint64_t hash) {
-  if (hash == 0) hash = 1;
-  if ((count_ + 1) * 2 > slots_.size()) grow();
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = static_cast<std::size_t>(hash) & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == hash) return false;
+void KeyHashSet::reserve(std::size_t n) {
+  const std::size_t wanted = n + n / 3 + 16;
+  if (wanted > slots_.size()) rehash(wanted);
+}
+
+bool KeyHashSet::insert(std::uint64_t hash, bool mark) {
+  if ((count_ + 1) * 4 > slots_.size() * 3) rehash(std::max<std::size_t>(1024, slots_.size() * 2));
+  const std::uint64_t stored = stored_form(hash);
+  for (std::size_t i = home(stored);; i = i + 1 == slots_.size() ? 0 : i + 1) {
+    if ((slots_[i] & ~std::uint64_t{1}) == stored) {
+      if (mark) slots_[i] |= 1;
+      return false;
+    }
     if (slots_[i] == 0) {
-      slots_[i] = hash;
+      slots_[i] = stored | (mark ? 1 : 0);
       ++count_;
       return true;
     }
   }
 }
 
-bool KeyHashSet::contains(std::uint64_t hash) const {
-  if (hash == 0) hash = 1;
-  if (slots_.empty()) return false;
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = static_cast<std::size_t>(hash) & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == hash) return true;
-    if (slots_[i] == 0) return false;
+const std::uint64_t* KeyHashSet::find(std::uint64_t hash) const {
+  if (slots_.empty()) return nullptr;
+  const std::uint64_t stored = stored_form(hash);
+  for (std::size_t i = home(stored);; i = i + 1 == slots_.size() ? 0 : i + 1) {
+    if ((slots_[i] & ~std::uint64_t{1}) == stored) return &slots_[i];
+    if (slots_[i] == 0) return nullptr;
   }
 }
 
-void KeyHashSet::grow() {
+void KeyHashSet::rehash(std::size_t slots) {
   std::vector<std::uint64_t> old = std::move(slots_);
-  slots_.assign(std::max<std::size_t>(1024, old.size() * 2), 0);
+  slots_.assign(slots, 0);
   count_ = 0;
-  for (auto hash : old)
-    if (hash != 0) insert(hash);
+  for (auto stored : old) {
+    if (stored == 0) continue;
+    for (std::size_t i = home(stored & ~std::uint64_t{1});; i = i + 1 == slots_.size() ? 0 : i + 1)
+      if (slots_[i] == 0) {
+        slots_[i] = stored;
+        ++count_;
+        break;
+      }
+  }
 }
 
 namespace {
@@ -59,14 +74,18 @@ void put_u32(std::string& out, std::size_t n) {
 
 }  // namespace
 
-SourceRecords::SourceRecords(const std::filesystem::path& scratch_dir, bool unique_ids)
-    : staging_(state::make_disk_staging(scratch_dir)), scratch_dir_(scratch_dir), unique_ids_(unique_ids) {}
+SourceRecords::SourceRecords(const std::filesystem::path& scratch_dir, bool unique_ids, std::size_t expected_unchanged)
+    : staging_(state::make_disk_staging(scratch_dir)), scratch_dir_(scratch_dir), unique_ids_(unique_ids),
+      track_keys_(expected_unchanged > 0) {
+  if (track_keys_) seen_.reserve(expected_unchanged);
+}
 
 SourceRecords::~SourceRecords() {
   if (log_) std::fclose(log_);
 }
 
 void SourceRecords::note_key(const std::string& key) {
+  if (!track_keys_) return;
   const auto hash = key_hash(key);
   if (!seen_.insert(hash)) contested_.insert(hash);
 }
@@ -82,8 +101,9 @@ std::optional<std::string> SourceRecords::put(const std::string& key, std::strin
 }
 
 void SourceRecords::add_unchanged(const std::string& key, const std::string& id, const std::string& origin) {
-  note_key(key);
-  unchanged_.insert(key_hash(key));
+  if (!track_keys_) throw std::logic_error("SourceRecords: add_unchanged() on a run that keeps no key set");
+  const auto hash = key_hash(key);
+  if (!seen_.insert(hash, true)) contested_.insert(hash);
   ++unchanged_count_;
   if (!log_) {
     // Unlinked at once: nothing is left behind if the run is killed.
@@ -116,7 +136,7 @@ void SourceRecords::write_log(std::string_view text) {
 }
 
 bool SourceRecords::contains(const std::string& key) const {
-  return staging_->contains(key) || unchanged_.contains(key_hash(key));
+  return staging_->contains(key) || (unchanged_count_ > 0 && seen_.marked(key_hash(key)));
 }
 
 void SourceRecords::seal() {

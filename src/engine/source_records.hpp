@@ -16,16 +16,28 @@
 
 namespace synctool::engine {
 
-// A set of 64-bit key hashes (open addressing, linear probing; 0 is stored as 1).
+// Key hashes with a mark each (open addressing, linear probing, filled to at most 3/4). A
+// hash is kept in 63 bits, the lowest bit holding the mark: 8 bytes a key.
 class KeyHashSet {
  public:
-  // False when the hash was already in the set.
-  bool insert(std::uint64_t hash);
-  bool contains(std::uint64_t hash) const;
+  // Room for `n` keys without growing (growing holds the old and the new table at once).
+  void reserve(std::size_t n);
+  // Adds the hash (marked if `mark`; a mark once set stays). False when it was already there.
+  bool insert(std::uint64_t hash, bool mark = false);
+  bool contains(std::uint64_t hash) const { return find(hash) != nullptr; }
+  bool marked(std::uint64_t hash) const {
+    const auto* slot = find(hash);
+    return slot && (*slot & 1) != 0;
+  }
   std::size_t size() const { return count_; }
 
  private:
-  void grow();
+  const std::uint64_t* find(std::uint64_t hash) const;
+  std::size_t home(std::uint64_t stored) const {
+    return static_cast<std::size_t>((static_cast<unsigned __int128>(stored) * slots_.size()) >> 64);
+  }
+  static std::uint64_t stored_form(std::uint64_t hash) { return (hash & ~std::uint64_t{1}) | 2; }
+  void rehash(std::size_t slots);
   std::vector<std::uint64_t> slots_;
   std::size_t count_ = 0;
 };
@@ -36,7 +48,10 @@ class SourceRecords final : public state::Staging {
  public:
   // `unique_ids`: the source's native ids are unique, so the same id read twice under one key
   // is one record read again (a page re-read), not a duplicate.
-  SourceRecords(const std::filesystem::path& scratch_dir, bool unique_ids);
+  // `expected_unchanged`: about how many records add_unchanged() may see (the state's links),
+  // so that the key set is sized once; 0 when this run never calls it (a baseline or full run,
+  // which then keeps no key set at all).
+  SourceRecords(const std::filesystem::path& scratch_dir, bool unique_ids, std::size_t expected_unchanged);
   ~SourceRecords() override;
   SourceRecords(const SourceRecords&) = delete;
   SourceRecords& operator=(const SourceRecords&) = delete;
@@ -72,8 +87,8 @@ class SourceRecords final : public state::Staging {
   std::unique_ptr<state::Staging> staging_;
   std::filesystem::path scratch_dir_;
   bool unique_ids_;
-  KeyHashSet seen_;        // every key added so far
-  KeyHashSet unchanged_;   // keys of unstaged unchanged records
+  bool track_keys_;
+  KeyHashSet seen_;        // every key added so far, marked when an unstaged unchanged record has it
   KeyHashSet contested_;   // keys added twice: their unchanged records are staged at seal()
   std::FILE* log_ = nullptr;  // key, id and origin of each unstaged unchanged record
   std::size_t unchanged_count_ = 0;

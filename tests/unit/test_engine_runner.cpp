@@ -1,11 +1,13 @@
 // The engine end to end in memory: fake connectors, the memory state store.
 #include "support/engine_harness.hpp"
+#include "engine/source_records.hpp"
 #include "support/fake_clock.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <random>
 #include <set>
+#include <unordered_map>
 
 using namespace synctool;
 using synctool::testing::FakeConnector;
@@ -173,6 +175,35 @@ TEST_CASE("an incremental run knows an unchanged record by its source digest, an
     CHECK(known == 0);
     CHECK(report.destination.rejected > 0);
   }
+}
+
+TEST_CASE("key hash set: random hashes and marks agree with std::unordered_map, through growth") {
+  std::mt19937_64 rng(77);
+  engine::KeyHashSet set;
+  set.reserve(1000);  // then grown well past it
+  std::unordered_map<std::uint64_t, bool> reference;  // by the 62 bits the set keeps
+  auto kept = [](std::uint64_t h) { return h & ~std::uint64_t{3}; };
+  std::vector<std::uint64_t> inserted;
+  for (int i = 0; i < 60000; ++i) {
+    const std::uint64_t h = i % 5 == 0 && !inserted.empty() ? inserted[rng() % inserted.size()] : rng();
+    const bool mark = rng() % 3 == 0;
+    const bool fresh = !reference.contains(kept(h));
+    CHECK(set.insert(h, mark) == fresh);
+    reference[kept(h)] = reference[kept(h)] || mark;
+    inserted.push_back(h);
+  }
+  CHECK(set.size() == reference.size());
+  for (auto h : inserted) {
+    CHECK(set.contains(h));
+    CHECK(set.marked(h) == reference[kept(h)]);
+  }
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t h = rng();
+    CHECK(set.contains(h) == reference.contains(kept(h)));
+  }
+  CHECK(set.contains(0) == reference.contains(0));
+  CHECK(set.insert(0, true) == !reference.contains(0));
+  CHECK(set.marked(0));
 }
 
 TEST_CASE("confirmed updates are committed as the run goes, not held until its end") {
