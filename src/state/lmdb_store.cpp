@@ -61,7 +61,7 @@ constexpr const char* kFormatVersionSplitRecords = "2";
 constexpr const char* kFormatVersionTimeKeyedRuns = "1";
 // Scratch table for the runs upgrade, dropped in the same transaction.
 constexpr const char* kUpgradeRunsDb = "runs.upgrade";
-// Set while an upgrade to version 3 moves links and base values into `records`, a batch per
+// Set while an upgrade from version 1 or 2 moves links and base values into `records`, a batch per
 // transaction: a read-only open of a state caught half-way refuses it (the next run finishes).
 constexpr const char* kUpgradingMeta = "upgrading_to";
 constexpr std::size_t kUpgradeBatch = 20000;

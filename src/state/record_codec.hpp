@@ -1,4 +1,4 @@
-// The bytes of one entry of the `records` table (state format version 3): everything the
+// The bytes of one entry of the `records` table (state format versions 3 and 4): everything the
 // state knows of one match key, in one value, read in the order a run needs it.
 //
 //   flags (1 byte: kHasLink, kHasBase, kPackedHash, kDestinationIsKey, kHasSourceDigest)
