@@ -6,6 +6,7 @@
 #include "util/unicode.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace synctool::engine {
 
@@ -90,18 +91,27 @@ nlohmann::json RecordMapper::map(const nlohmann::json& source_fields) const {
   return out;
 }
 
-std::string RecordMapper::normalize_key(const nlohmann::json& value) const {
-  std::string key = value_text(value);
+std::string RecordMapper::normalize_key(const nlohmann::json& value) const { return normalize_text(value_text(value)); }
+
+// Runs once per record read: the key is changed in place where a step allows it.
+std::string RecordMapper::normalize_text(std::string key) const {
   for (const auto& step : sync_.match.normalize) {
     std::optional<std::string> next;
-    if (step == "trim")
-      next = util::trim(key);
-    else if (step == "lowercase")
+    if (step == "trim") {
+      auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+      std::size_t end = key.size();
+      while (end > 0 && is_space(key[end - 1])) --end;
+      std::size_t begin = 0;
+      while (begin < end && is_space(key[begin])) ++begin;
+      key.erase(end);
+      key.erase(0, begin);
+    } else if (step == "lowercase") {
       next = util::fold_case(key);  // full case folding: "ÅSA" and "åsa" are one key
-    else if (step == "uppercase")
+    } else if (step == "uppercase") {
       next = util::unicode_upper(key);
-    else if (step == "nfc")
+    } else if (step == "nfc") {
       next = util::nfc(key);
+    }
     // Text that is not UTF-8 has no Unicode form; key_of() refuses such keys anyway.
     if (next) key = std::move(*next);
   }
@@ -110,9 +120,15 @@ std::string RecordMapper::normalize_key(const nlohmann::json& value) const {
 
 std::optional<std::string> RecordMapper::key_of(const nlohmann::json& fields, const std::string& path,
                                                 std::string* problem) const {
-  const nlohmann::json value = value_at(fields, path);
-  if (value.is_null()) return std::nullopt;
-  std::string text = value_text(value);
+  // The field itself where it is there (no copy); else read inside a JSON text (value_at).
+  const nlohmann::json* value = util::json_get_path(fields, path);
+  nlohmann::json nested;
+  if (!value) {
+    nested = value_at(fields, path);
+    value = &nested;
+  }
+  if (value->is_null()) return std::nullopt;
+  std::string text = value->is_string() ? value->get_ref<const std::string&>() : value_text(*value);
   if (auto bad = util::first_invalid_utf8(text)) {
     if (problem) *problem = "the match field '" + path + "' is not valid UTF-8 (at byte " + std::to_string(*bad) + ")";
     return std::nullopt;
@@ -122,9 +138,10 @@ std::optional<std::string> RecordMapper::key_of(const nlohmann::json& fields, co
     if (problem) *problem = "the match field '" + path + "' contains a NUL character";
     return std::nullopt;
   }
-  std::string key = normalize_key(value);
+  std::string key = normalize_text(std::move(text));
   // A blank key identifies nothing; linking on it would merge unrelated records.
-  if (util::trim(key).empty()) return std::nullopt;
+  if (std::all_of(key.begin(), key.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }))
+    return std::nullopt;
   return key;
 }
 

@@ -40,6 +40,7 @@ class RecordMapper {
 
  private:
   std::optional<std::string> key_of(const nlohmann::json& fields, const std::string& path, std::string* problem) const;
+  std::string normalize_text(std::string key) const;
 
   const spec::SyncSpec& sync_;
   std::vector<std::string> destination_paths_;

@@ -1,6 +1,10 @@
 #include "engine/mapping.hpp"
+#include "util/strings.hpp"
+#include "util/unicode.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <random>
 
 using namespace synctool;
 using engine::RecordMapper;
@@ -148,6 +152,38 @@ TEST_CASE("match keys are normalized in the declared order", "[mapping]") {
   CHECK(mapper.normalize_key(" a ") == " A ");  // the mapper reads the spec it was given
   s.match.normalize.clear();
   CHECK(mapper.normalize_key(" a ") == " a ");
+}
+
+TEST_CASE("match keys: random texts normalize as the steps' functions composed one by one", "[mapping]") {
+  // The mapper trims in place and reads the field without copying it (it runs once per record
+  // read); the result must be what util::trim, fold_case, unicode_upper and nfc give in turn.
+  std::mt19937 rng(99);
+  const std::vector<std::string> pieces = {" ", "\t", "\n", "\r", "\v", "a", "Z", "É", "e\xcc\x81", "ß", "İ",
+                                           "@", ".", "0", "\xf0\x9f\x98\x80", "\xc2\xa0"};
+  const std::vector<std::vector<std::string>> orders = {{"trim", "lowercase"}, {"lowercase", "trim"}, {"trim"},
+                                                        {"nfc", "uppercase", "trim"}, {}};
+  for (const auto& order : orders) {
+    auto s = hubspot_mailchimp();
+    s.match.normalize = order;
+    RecordMapper mapper(s);
+    for (int i = 0; i < 400; ++i) {
+      std::string text;
+      for (int n = static_cast<int>(rng() % 8); n > 0; --n) text += pieces[rng() % pieces.size()];
+      std::string expected = text;
+      for (const auto& step : order) {
+        std::optional<std::string> next;
+        if (step == "trim") next = util::trim(expected);
+        if (step == "lowercase") next = util::fold_case(expected);
+        if (step == "uppercase") next = util::unicode_upper(expected);
+        if (step == "nfc") next = util::nfc(expected);
+        if (next) expected = *next;
+      }
+      INFO(json(text).dump());
+      CHECK(mapper.normalize_key(text) == expected);
+      const bool blank = util::trim(expected).empty();
+      CHECK(mapper.source_key({{"email", text}}) == (blank ? std::nullopt : std::optional<std::string>(expected)));
+    }
+  }
 }
 
 TEST_CASE("a missing, null or blank match key is no key", "[mapping]") {
