@@ -60,8 +60,8 @@ class SourceStager {
  public:
   SourceStager(const RunInputs& in, SourceRecords& staging, RunReport& report, Applier& applier, bool keys_by_id,
                bool trust_source_digests)
-      : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id), trust_source_digests_(trust_source_digests),
-        any_failed_(in.store.failed_count() > 0) {}
+      : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id),
+        trust_source_digests_(trust_source_digests), any_failed_(in.store.failed_count() > 0) {}
 
   void add(connectors::Record& record) {
     ++report_.source.read;
@@ -136,7 +136,8 @@ class SourceStager {
 
   // Source ids (or origins) of the records rejected for having no key in this run.
   const std::unordered_set<std::string>& unkeyed() const { return unkeyed_; }
-  // Records staged as unchanged by their source digest alone.
+  // Records known unchanged by their source digest alone (kept out of the staging table unless
+  // another record shared their key).
   std::size_t known_unchanged() const { return known_unchanged_; }
 
  private:
