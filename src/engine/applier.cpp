@@ -2,6 +2,8 @@
 
 #include "engine/values.hpp"
 
+#include <system_error>
+
 namespace synctool::engine {
 
 namespace {
@@ -46,9 +48,15 @@ void put_synced(state::WriteTxn& txn, const Action& action, const std::string& d
 
 }  // namespace
 
+Applier::~Applier() {
+  // The sending thread uses the batch's ops: it finishes before they go.
+  if (in_flight_ && in_flight_->sent.valid()) in_flight_->sent.wait();
+}
+
 void Applier::add(Action&& action) {
   const bool checked = action.kind == Action::Kind::create && action.checked_as_create;
-  if ((action.kind == Action::Kind::create || action.kind == Action::Kind::update) && !checked) {
+  if ((action.kind == Action::Kind::create || action.kind == Action::Kind::update) && !checked &&
+      !check_when_sending()) {
     // A row the destination is known to refuse is rejected here, so diff predicts it and no
     // request is spent on it.
     auto op = take_op(action);
@@ -118,10 +126,14 @@ std::size_t Applier::state_weight() const {
 
 void Applier::finish() {
   write_batch();
+  collect(true);
   commit_state_changes();
 }
 
+void Applier::settle() { collect(true); }
+
 void Applier::commit_confirmed() {
+  collect(false);  // sent: what the destination answered is kept
   batch_.clear();  // never sent: nothing of it happened
   commit_state_changes();
 }
@@ -187,14 +199,23 @@ connectors::WriteOp Applier::take_op(Action& action) const {
 
 void Applier::write_batch() {
   if (batch_.empty()) return;
+  collect(true);  // one batch out at a time
   std::vector<connectors::WriteOp> ops;
   ops.reserve(batch_.size());
-  // The values travel in the ops (moved, not copied) and come back to their actions below.
-  for (auto& action : batch_) ops.push_back(take_op(action));
+  std::vector<bool> check(batch_.size(), false);
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    const auto& action = batch_[i];
+    const bool checked = action.kind == Action::Kind::create && action.checked_as_create;
+    check[i] = check_when_sending() && !checked &&
+               (action.kind == Action::Kind::create || action.kind == Action::Kind::update);
+    // The values travel in the ops (moved, not copied) and come back to their actions in collect().
+    ops.push_back(take_op(batch_[i]));
+  }
 
   // A create that is not idempotent is announced first: if the process dies after the
   // destination created the record but before the link is committed, the next run finds the
-  // intent and looks the record up instead of creating it twice.
+  // intent and looks the record up instead of creating it twice. (One the sending thread finds
+  // unwritable is rejected, and its intent taken back, when the batch is collected.)
   {
     bool announced = false;
     auto txn = in_.store->begin();
@@ -206,36 +227,113 @@ void Applier::write_batch() {
     if (announced) txn->commit();
   }
 
-  std::vector<connectors::WriteResult> results;
-  std::string batch_error;
+  auto& flight = in_flight_.emplace(InFlight{std::move(batch_), std::move(ops), {}});
+  batch_.clear();
+  auto job = [&destination = in_.destination, &object = in_.sync.destination_object(), &ops = flight.ops, check] {
+    return send(destination, object, ops, check);
+  };
   try {
-    results = in_.destination.write(in_.sync.destination_object(), ops);
-    if (results.size() != ops.size())
-      batch_error = "the destination answered " + std::to_string(results.size()) + " results for " +
-                    std::to_string(ops.size()) + " writes";
-  } catch (const connectors::ConnectorError& e) {
-    if (e.kind() == connectors::ErrorKind::config || e.kind() == connectors::ErrorKind::quota) {
-      batch_.clear();
-      throw;
-    }
-    batch_error = e.what();
+    flight.sent = std::async(std::launch::async, job);
+  } catch (const std::system_error&) {
+    std::promise<Sent> here;  // no thread to be had: send it from this one
+    here.set_value(job());
+    flight.sent = here.get_future();
   }
+}
+
+Applier::Sent Applier::send(connectors::Connector& destination, const connectors::ObjectRef& object,
+                            std::vector<connectors::WriteOp>& ops, const std::vector<bool>& check) {
+  Sent sent;
+  sent.problems.resize(ops.size());
+  std::size_t refused = 0;
+  try {
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (!check[i]) continue;
+      sent.problems[i] = destination.write_problem(object, ops[i]);
+      refused += sent.problems[i].empty() ? 0 : 1;
+    }
+  } catch (...) {
+    sent.fatal = std::current_exception();  // a field the destination lacks: a run-ending error, as in add()
+    sent.nothing_sent = true;
+    return sent;
+  }
+  try {
+    if (refused == 0) {
+      sent.results = destination.write(object, ops);
+    } else if (refused < ops.size()) {
+      std::vector<connectors::WriteOp> writable;
+      writable.reserve(ops.size() - refused);
+      for (std::size_t i = 0; i < ops.size(); ++i)
+        if (sent.problems[i].empty()) writable.push_back(std::move(ops[i]));
+      try {
+        sent.results = destination.write(object, writable);
+      } catch (...) {
+        for (std::size_t i = 0, j = 0; i < ops.size(); ++i)
+          if (sent.problems[i].empty()) ops[i] = std::move(writable[j++]);
+        throw;
+      }
+      for (std::size_t i = 0, j = 0; i < ops.size(); ++i)
+        if (sent.problems[i].empty()) ops[i] = std::move(writable[j++]);
+    }
+    if (sent.results.size() != ops.size() - refused)
+      sent.batch_error = "the destination answered " + std::to_string(sent.results.size()) + " results for " +
+                         std::to_string(ops.size() - refused) + " writes";
+  } catch (const connectors::ConnectorError& e) {
+    if (e.kind() == connectors::ErrorKind::config || e.kind() == connectors::ErrorKind::quota)
+      sent.fatal = std::current_exception();
+    else
+      sent.batch_error = e.what();
+  } catch (...) {
+    sent.fatal = std::current_exception();
+  }
+  return sent;
+}
+
+void Applier::collect(bool rethrow) {
+  if (!in_flight_) return;
+  Sent sent = in_flight_->sent.get();
+  InFlight flight = std::move(*in_flight_);
+  in_flight_.reset();
+  if (sent.fatal) {
+    if (sent.nothing_sent) {
+      // Refused while checking, before a write: the creates were never sent.
+      for (std::size_t i = 0; i < flight.ops.size(); ++i)
+        if (flight.ops[i].kind == connectors::OpKind::create)
+          state_changes_.emplace_back([key = flight.actions[i].key](state::WriteTxn& txn) { txn.erase_pending(key); });
+    }
+    if (rethrow) std::rethrow_exception(sent.fatal);
+    return;  // the run ends for another reason already; other creates keep their intents
+  }
+  auto& actions = flight.actions;
+  auto& ops = flight.ops;
   for (std::size_t i = 0; i < ops.size(); ++i)
-    if (batch_[i].kind != Action::Kind::remove) batch_[i].values = std::move(ops[i].fields);
+    if (actions[i].kind != Action::Kind::remove) actions[i].values = std::move(ops[i].fields);
 
   auto& counts = in_.report.destination;
   std::vector<StateChange> changes = std::move(state_changes_);
   state_changes_.clear();
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
-    Action& action = batch_[i];  // moved into its state change once it succeeded
-    if (!batch_error.empty()) {
-      // Outcome unknown: creates keep their intent so the next run looks them up.
-      ++counts.failed;
-      note_problem(in_.report, in_.report.failed, action, batch_error);
-      record_failure(changes, action, batch_error, "transient");
+  std::size_t next_result = 0;
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    Action& action = actions[i];  // moved into its state change once it succeeded
+    if (!sent.problems[i].empty()) {
+      // Refused by write_problem() on the sending thread: a reject, as add() would have made it.
+      action.kind = Action::Kind::reject;
+      action.reason = std::move(sent.problems[i]);
+      ++counts.rejected;
+      note_problem(in_.report, in_.report.rejected, action, action.reason);
+      record_failure(changes, action, action.reason, "reject");
+      if (ops[i].kind == connectors::OpKind::create)
+        changes.emplace_back([key = action.key](state::WriteTxn& txn) { txn.erase_pending(key); });
       continue;
     }
-    const auto& result = results[i];
+    if (!sent.batch_error.empty()) {
+      // Outcome unknown: creates keep their intent so the next run looks them up.
+      ++counts.failed;
+      note_problem(in_.report, in_.report.failed, action, sent.batch_error);
+      record_failure(changes, action, sent.batch_error, "transient");
+      continue;
+    }
+    const auto& result = sent.results[next_result++];
     if (!result.ok) {
       ++counts.failed;
       note_problem(in_.report, in_.report.failed, action, result.error);
@@ -266,12 +364,11 @@ void Applier::write_batch() {
     }, scattered});
   }
   if (in_.log)
-    in_.log("wrote a batch of " + std::to_string(batch_.size()) + " to the destination" +
-            (batch_error.empty() ? "" : " (failed: " + batch_error + ")"));
-  batch_.clear();
+    in_.log("wrote a batch of " + std::to_string(actions.size()) + " to the destination" +
+            (sent.batch_error.empty() ? "" : " (failed: " + sent.batch_error + ")"));
   state_changes_ = std::move(changes);
   if (state_weight() >= kStateChangesPerCommit) commit_state_changes();
-  stop_if_requested();
+  if (rethrow) stop_if_requested();
 }
 
 }  // namespace synctool::engine

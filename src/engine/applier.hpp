@@ -2,6 +2,13 @@
 // intent before sending a create that is not idempotent, and commits links, base values and
 // failures of each batch in one state transaction after the destination confirmed it.
 // In a dry run it only counts.
+//
+// A run sends each batch from a second thread while this one plans the next (both cores: the
+// destination, or the server it talks to, works while the planner reads staging and state).
+// At most one batch is out; it is collected before the next is sent, and before anybody else
+// calls the destination (settle()), so a connector is never used by two threads at once. The
+// sending thread asks write_problem() too, since only the thread that writes may touch the
+// connector's caches; a dry run (and diff's observer) asks on this thread, as it plans.
 #pragma once
 
 #include "connectors/connector.hpp"
@@ -11,7 +18,10 @@
 #include "state/store.hpp"
 #include "util/clock.hpp"
 
+#include <exception>
 #include <functional>
+#include <future>
+#include <optional>
 #include <vector>
 
 namespace synctool::engine {
@@ -31,8 +41,14 @@ struct ApplyInputs {
 class Applier {
  public:
   explicit Applier(ApplyInputs inputs) : in_(inputs) {}
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  ~Applier();
 
   void add(Action&& action);
+  // Waits for the batch being sent and takes in its results: afterwards the caller may use the
+  // destination itself (the planner's checks and lookups). Throws what finish() would.
+  void settle();
   // Writes what is still buffered. Throws ConnectorError(config) if the destination refused
   // the whole batch for a reason that retrying will not fix. After every committed batch it
   // throws RunInterrupted when a stop was requested (SIGINT / SIGTERM).
@@ -50,8 +66,31 @@ class Applier {
     bool scattered = false;
   };
 
+  // What the sending thread found: per op of the batch, why the destination refuses it (empty:
+  // it was sent), the results of those sent in order, or why the whole batch failed.
+  struct Sent {
+    std::vector<std::string> problems;
+    std::vector<connectors::WriteResult> results;
+    std::string batch_error;      // transient: the outcome of every op sent is unknown
+    std::exception_ptr fatal;     // config, quota or anything unexpected: ends the run
+    bool nothing_sent = false;    // fatal came from a check, before any write
+  };
+  struct InFlight {
+    std::vector<Action> actions;
+    std::vector<connectors::WriteOp> ops;
+    std::future<Sent> sent;
+  };
+
   bool dry_run() const { return in_.store == nullptr; }
+  // Rows are checked by write_problem() on the sending thread (see the class comment).
+  bool check_when_sending() const { return !dry_run() && in_.observer == nullptr; }
+  // Sends batch_ (from a second thread) once the batch before it is collected.
   void write_batch();
+  // Takes in the results of the batch being sent; `rethrow`: a fatal error is thrown (else
+  // dropped: the run is ending for another reason already).
+  void collect(bool rethrow);
+  static Sent send(connectors::Connector& destination, const connectors::ObjectRef& object,
+                   std::vector<connectors::WriteOp>& ops, const std::vector<bool>& check);
   void commit_state_changes();
   // What the uncommitted changes weigh (kScatteredChangeWeight for a scattered one): they are
   // committed once it reaches a transaction's worth, so memory holds at most that many.
@@ -63,6 +102,7 @@ class Applier {
 
   ApplyInputs in_;
   std::vector<Action> batch_;
+  std::optional<InFlight> in_flight_;  // the batch the second thread is sending
   std::vector<StateChange> state_changes_;  // what is not committed yet (confirmed writes, links, rejects)
   std::size_t scattered_changes_ = 0;        // how many of them are scattered
 };

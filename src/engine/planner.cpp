@@ -165,24 +165,8 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
     return;
   }
 
-  // Not linked yet. A row the destination is known to refuse needs no lookup (an incremental
-  // run would otherwise look up every rejected row again): reject it now.
+  // Not linked yet: find out whether the destination already has it before creating.
   take_values();
-  connectors::WriteOp probe;
-  probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
-  probe.key = key;
-  probe.fields = std::move(action.values);  // lent to the probe, not copied
-  auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe);
-  action.values = std::move(probe.fields);
-  action.prepared = std::move(probe.prepared);
-  if (!problem.empty()) {
-    action.kind = Action::Kind::reject;
-    action.reason = std::move(problem);
-    sink(std::move(action));
-    return;
-  }
-  // Find out whether the destination already has it before creating.
-  action.checked_as_create = true;
   awaiting_lookup_.push_back(std::move(action));
   if (awaiting_lookup_.size() >= std::max<std::size_t>(1, in_.destination_caps.max_lookup)) flush_lookups(sink);
 }
@@ -224,6 +208,30 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
 }
 
 void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
+  if (awaiting_lookup_.empty()) return;
+  if (in_.settle_destination) in_.settle_destination();
+  // A row the destination is known to refuse needs no lookup (an incremental run would
+  // otherwise look up every rejected row again): it is rejected here.
+  std::vector<Action> writable;
+  writable.reserve(awaiting_lookup_.size());
+  for (auto& action : awaiting_lookup_) {
+    connectors::WriteOp probe;
+    probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
+    probe.key = action.key;
+    probe.fields = std::move(action.values);  // lent to the probe, not copied
+    auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe);
+    action.values = std::move(probe.fields);
+    action.prepared = std::move(probe.prepared);
+    if (!problem.empty()) {
+      action.kind = Action::Kind::reject;
+      action.reason = std::move(problem);
+      sink(std::move(action));
+      continue;
+    }
+    action.checked_as_create = true;
+    writable.push_back(std::move(action));
+  }
+  awaiting_lookup_ = std::move(writable);
   if (awaiting_lookup_.empty()) return;
   std::vector<std::string> keys;
   keys.reserve(awaiting_lookup_.size());

@@ -27,6 +27,9 @@ struct PlanInputs {
   bool source_complete;                        // `source` holds every source record (full scan)
   const util::Clock& clock;                    // waits out destination_caps.lookup_lag_ms
   std::function<void(const std::string&)> log;  // progress lines for -v; may be empty
+  // Called before the planner asks the destination anything itself (checks and lookups), so
+  // that nothing else is using it then (the applier's sending thread); may be empty.
+  std::function<void()> settle_destination;
 };
 
 class Planner {

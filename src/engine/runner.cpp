@@ -433,7 +433,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     }
 
     Planner planner({in.sync, in.store, in.destination, destination_caps, *source_staging, destination_staging.get(),
-                     source_complete, in.clock, in.log});
+                     source_complete, in.clock, in.log, [&applier] { applier.settle(); }});
 
     // 3. Safeguards, before anything is written.
     if (sync.mode == spec::Mode::mirror && !options.force) {

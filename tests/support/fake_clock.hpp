@@ -1,12 +1,15 @@
 // A clock for tests: time stands still until a test moves it or the code under test sleeps.
 // sleep_ms returns at once, advancing both clocks and recording what was slept, so code that
-// waits for minutes (rate limits, backoff, Retry-After) is tested instantly.
+// waits for minutes (rate limits, backoff, Retry-After) is tested instantly. The engine sends
+// batches from a second thread while it plans on the first, so both may use the clock at once.
 #pragma once
 
 #include "util/clock.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <vector>
 
 namespace synctool::testing {
@@ -23,7 +26,10 @@ class FakeClock final : public util::Clock {
     now_ += ms;
     steady_ += ms;
     slept_ += ms;
-    sleeps_.push_back(ms);
+    {
+      std::lock_guard lock(sleeps_mutex_);
+      sleeps_.push_back(ms);
+    }
     if (on_sleep) on_sleep(ms);
   }
 
@@ -46,9 +52,10 @@ class FakeClock final : public util::Clock {
   std::function<void(std::int64_t)> on_sleep;
 
  private:
-  mutable std::int64_t now_;
-  mutable std::int64_t steady_;
-  mutable std::int64_t slept_ = 0;
+  mutable std::atomic<std::int64_t> now_;
+  mutable std::atomic<std::int64_t> steady_;
+  mutable std::atomic<std::int64_t> slept_ = 0;
+  mutable std::mutex sleeps_mutex_;
   mutable std::vector<std::int64_t> sleeps_;
 };
 

@@ -7,6 +7,7 @@
 #include "connectors/connector.hpp"
 #include "util/json_path.hpp"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -65,9 +66,21 @@ class FakeConnector final : public connectors::Connector {
   // When set, probe() fails with this config error (credentials revoked, object gone).
   std::string probe_error;
 
+  // write_problem() refuses these keys with this reason, as a destination's own rules would.
+  std::map<std::string, std::string> refuse_keys;
+  // write_problem() throws a config error on this key (a field the destination lacks).
+  std::string config_error_key;
+  // Set when a call began while another was still running: the engine must never use a
+  // connector from two threads at once.
+  std::atomic<bool> overlapped = false;
+
   std::string type() const override { return "fake"; }
   std::string write_problem(const connectors::ObjectRef& object, const connectors::WriteOp& op) override {
+    OneCallAtATime call(*this);
     ++problem_checks;
+    if (!config_error_key.empty() && op.key == config_error_key)
+      throw connectors::ConnectorError(connectors::ErrorKind::config, "fake: no field 'nickname' in contacts");
+    if (auto it = refuse_keys.find(op.key); it != refuse_keys.end()) return it->second;
     return Connector::write_problem(object, op);
   }
   void check() override {}
@@ -85,6 +98,7 @@ class FakeConnector final : public connectors::Connector {
 
   void read(const connectors::ObjectRef&, const connectors::ReadRequest& request,
             const connectors::PageSink& sink) override {
+    OneCallAtATime call(*this);
     ++read_calls;
     std::size_t pages = 0;
     connectors::Page page;
@@ -108,6 +122,7 @@ class FakeConnector final : public connectors::Connector {
 
   std::vector<connectors::Record> lookup(const connectors::ObjectRef&, const std::string& field,
                                          const std::vector<std::string>& values) override {
+    OneCallAtATime call(*this);
     ++lookup_calls;
     std::set<std::string> wanted(values.begin(), values.end());
     std::vector<connectors::Record> found;
@@ -124,6 +139,7 @@ class FakeConnector final : public connectors::Connector {
 
   std::vector<connectors::WriteResult> write(const connectors::ObjectRef& object,
                                              const std::vector<connectors::WriteOp>& ops) override {
+    OneCallAtATime call(*this);
     ++write_calls;
     if (transient_failures > 0) {
       --transient_failures;
@@ -173,6 +189,15 @@ class FakeConnector final : public connectors::Connector {
   }
 
  private:
+  struct OneCallAtATime {
+    explicit OneCallAtATime(FakeConnector& c) : connector(c) {
+      if (connector.active_calls_.fetch_add(1) != 0) connector.overlapped = true;
+    }
+    ~OneCallAtATime() { connector.active_calls_.fetch_sub(1); }
+    FakeConnector& connector;
+  };
+
+  std::atomic<int> active_calls_ = 0;
   std::string next_stamp() {
     char buf[32];
     std::snprintf(buf, sizeof buf, "2026-01-01T%02d:%02d:%02dZ", stamp_ / 3600 % 24, stamp_ / 60 % 60, stamp_ % 60);

@@ -395,6 +395,93 @@ TEST_CASE("rows the destination rejects are reported and retried; the rest of th
   CHECK(second.exit_code == 0);
 }
 
+TEST_CASE("rows the destination's rules refuse are rejected before sending, as diff predicts, and nothing is left pending") {
+  // Batches are sent from a second thread, which checks each row as it sends: 120 records are
+  // three batches of 50, so rows are refused in a batch sent while the next one is planned.
+  Harness h(contacts_spec());
+  h.seed_source(120);
+  h.destination.refuse_keys = {{"user7@example.com", "fake: age out of range"}, {"user77@example.com", "fake: bad email"},
+                               {"user118@example.com", "fake: bad email"}};
+  auto predicted = h.diff();
+  CHECK(predicted.destination.rejected == 3);
+  CHECK(predicted.destination.created == 117);
+
+  auto first = h.run();
+  CHECK(first.exit_code == engine::exit_code::rows_failed);
+  CHECK(first.destination.rejected == 3);
+  CHECK(first.destination.created == 117);
+  CHECK(h.destination.ops_written == 117);  // a refused row is never sent
+  CHECK(h.destination.records.size() == 117);
+  CHECK(h.store->pending_count() == 0);     // their create intents were taken back
+  CHECK(h.store->failed_count() == 3);
+  std::set<std::string> reasons;
+  for (const auto& problem : first.rejected) reasons.insert(problem.key + ": " + problem.reason);
+  CHECK(reasons == std::set<std::string>{"user118@example.com: fake: bad email", "user77@example.com: fake: bad email",
+                                         "user7@example.com: fake: age out of range"});
+
+  // An update the rules refuse is rejected the same way; the others go through.
+  h.source.put("s8", {{"email", "user8@example.com"}, {"name", "Changed"}, {"age", 8}});
+  h.source.put("s9", {{"email", "user9@example.com"}, {"name", "Changed"}, {"age", 9}});
+  h.destination.refuse_keys = {{"user8@example.com", "fake: name too long"}};
+  auto second = h.run();
+  CHECK(second.destination.updated == 1);
+  CHECK(second.destination.created == 3);  // the three refused before are accepted now
+  CHECK(second.destination.rejected == 1);
+  CHECK(h.store->failed_count() == 1);
+  CHECK(h.destination.records.size() == 120);
+  CHECK_FALSE(h.destination.overlapped);
+}
+
+TEST_CASE("a field the destination lacks, found while a batch is sent, ends the run and keeps what was confirmed") {
+  Harness h(contacts_spec());
+  h.seed_source(120);
+  h.destination.config_error_key = "user60@example.com";  // in the second batch of 50 (keys in order)
+  auto failed = h.run();
+  CHECK(failed.exit_code == engine::exit_code::connection);
+  CHECK_THAT(failed.error, Catch::Contains("no field 'nickname'"));
+  CHECK(h.destination.records.size() == 50);  // the first batch only: the second was refused whole
+  CHECK(h.store->link_count() == 50);         // what the destination confirmed is in the state
+  CHECK(h.store->pending_count() == 0);       // the refused batch was never sent: no intent remains
+
+  h.destination.config_error_key.clear();
+  auto rerun = h.run();
+  CHECK(rerun.exit_code == 0);
+  CHECK(rerun.destination.created == 70);
+  CHECK(h.destination.records.size() == 120);
+  CHECK_FALSE(h.destination.overlapped);
+}
+
+TEST_CASE("the destination is never used by two threads at once: random runs of creates, updates, lookups and rejects") {
+  // Incremental runs look new records up while batches are being sent; the planner waits for
+  // the batch out before it asks the destination anything.
+  Harness h(contacts_spec());
+  h.destination.caps.max_batch = 7;
+  h.destination.caps.max_lookup = 5;
+  h.seed_source(60);
+  std::mt19937 rng(77);
+  int next = 60;
+  for (int round = 0; round < 8; ++round) {
+    for (int e = 0; e < 40; ++e) {
+      const int i = static_cast<int>(rng() % 3 == 0 ? next++ : rng() % static_cast<unsigned>(next));
+      h.source.put("s" + std::to_string(i), {{"email", "user" + std::to_string(i) + "@example.com"},
+                                             {"name", "Name " + std::to_string(rng() % 1000)}, {"age", i}});
+    }
+    h.destination.refuse_keys.clear();
+    for (int r = 0; r < 3; ++r)
+      h.destination.refuse_keys["user" + std::to_string(rng() % static_cast<unsigned>(next)) + "@example.com"] = "fake: refused";
+    auto report = h.run();
+    INFO("round " << round);
+    CHECK((report.exit_code == 0 || report.exit_code == engine::exit_code::rows_failed));
+    CHECK(h.store->pending_count() == 0);
+  }
+  h.destination.refuse_keys.clear();
+  CHECK(h.run().exit_code == 0);
+  CHECK(h.destination.records.size() == static_cast<std::size_t>(next));
+  for (int i = 0; i < next; ++i) CHECK(h.destination.count_with("email", "user" + std::to_string(i) + "@example.com") == 1);
+  CHECK_FALSE(h.destination.overlapped);
+  CHECK_FALSE(h.source.overlapped);
+}
+
 TEST_CASE("changing the match key demands --resync, which matches afresh") {
   Harness h(contacts_spec());
   h.seed_source(5);
