@@ -56,6 +56,20 @@ state::IdIndexes needed_indexes(const CompiledSync& sync, const connectors::Capa
 // A source record's name in messages: its id, or where it was read when it has none.
 std::string identity_of(const connectors::Record& record) { return record.id.empty() ? record.origin : record.id; }
 
+// What can be worked out from a source record alone (no state, no staging): its key, whether
+// the filter takes it, its digest. Read in the background, this is done on the reading thread.
+struct PreparedRecord {
+  std::optional<std::string> key;
+  std::string key_problem;  // why there is no key, where the mapper can say
+  bool excluded = false;    // the filter leaves it out
+  std::uint64_t digest = 0;
+  // Mapped (and checked against the schema) already, where every record will be: on baseline
+  // and full runs, which do not trust digests.
+  bool mapped = false;
+  nlohmann::json values;
+  std::optional<std::string> violation;
+};
+
 class SourceStager {
  public:
   SourceStager(const RunInputs& in, SourceRecords& staging, RunReport& report, Applier& applier, bool keys_by_id,
@@ -63,7 +77,22 @@ class SourceStager {
       : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id),
         trust_source_digests_(trust_source_digests), any_failed_(in.store.failed_count() > 0) {}
 
-  void add(connectors::Record& record) {
+  // Safe on any thread: it reads only the compiled sync.
+  PreparedRecord prepare(const connectors::Record& record) const {
+    PreparedRecord prepared;
+    if (record.deleted) return prepared;  // found by id in add(), which may need the state
+    prepared.key = in_.sync.mapper().source_key(record.fields, &prepared.key_problem);
+    prepared.excluded = record.problem.empty() && !in_.sync.filter().matches(record.fields);
+    if (prepared.key && record.problem.empty() && !prepared.excluded) {
+      prepared.digest = source_digest(in_.sync.mapping_seed(), record.fields);
+      if (!trust_source_digests_) map(record, *prepared.key, prepared);
+    }
+    return prepared;
+  }
+
+  void add(connectors::Record& record) { add(record, prepare(record)); }
+
+  void add(connectors::Record& record, PreparedRecord&& prepared) {
     ++report_.source.read;
     const auto& mapper = in_.sync.mapper();
     StagedRecord staged;
@@ -79,9 +108,8 @@ class SourceStager {
       staging_.stage(*key, staged);
       return;
     }
-    std::string key_problem;
-    auto key = mapper.source_key(record.fields, &key_problem);
-    if (record.problem.empty() && !in_.sync.filter().matches(record.fields)) {
+    auto& key = prepared.key;
+    if (prepared.excluded) {
       if (!key && keys_by_id_) key = in_.store.key_for_source_id(record.id);
       if (!key) return;
       staged.state = StagedRecord::State::excluded;
@@ -97,8 +125,8 @@ class SourceStager {
       reject.origin = record.origin;
       if (!record.problem.empty())
         reject.reason = record.problem;
-      else if (!key_problem.empty())
-        reject.reason = key_problem;
+      else if (!prepared.key_problem.empty())
+        reject.reason = prepared.key_problem;
       else
         reject.reason = "no value in the match field '" + in_.sync.spec().match.source + "'";
       const std::string identity = identity_of(record);
@@ -113,7 +141,7 @@ class SourceStager {
       staging_.stage(*key, staged);
       return;
     }
-    staged.source_digest = source_digest(in_.sync.mapping_seed(), record.fields);
+    staged.source_digest = prepared.digest;
     if (trust_source_digests_ && in_.store.source_unchanged(*key, record.id, staged.source_digest) &&
         !(any_failed_ && in_.store.get_failed(*key))) {
       // The record the state's base values came from, read again as it was: not mapped,
@@ -123,15 +151,21 @@ class SourceStager {
       staging_.add_unchanged(*key, record.id, record.origin);
       return;
     }
-    nlohmann::json values = mapper.map(record.fields);
-    // The destination's match field holds the normalized key, so lookups by it are exact.
-    util::json_set_path(values, in_.sync.spec().match.destination, *key);
-    if (auto violation = in_.sync.schema().validate(values)) {
+    if (!prepared.mapped) map(record, *key, prepared);
+    if (prepared.violation) {
       staged.state = StagedRecord::State::rejected;
-      staged.reason = *violation;
+      staged.reason = std::move(*prepared.violation);
     }
-    staged.values = std::move(values);
+    staged.values = std::move(prepared.values);
     staging_.stage(*key, staged);
+  }
+
+  void map(const connectors::Record& record, const std::string& key, PreparedRecord& prepared) const {
+    prepared.values = in_.sync.mapper().map(record.fields);
+    // The destination's match field holds the normalized key, so lookups by it are exact.
+    util::json_set_path(prepared.values, in_.sync.spec().match.destination, key);
+    prepared.violation = in_.sync.schema().validate(prepared.values);
+    prepared.mapped = true;
   }
 
   // Source ids (or origins) of the records rejected for having no key in this run.
@@ -153,22 +187,26 @@ class SourceStager {
   std::unordered_set<std::string> unkeyed_;
 };
 
-// Reads `object` on a second thread while this one hands each page to `consume`, a few pages
-// behind: parsing the source and staging it run on two cores. Whatever either side throws
-// ends both (the reader stops at its next page) and is rethrown here, the consumer's first.
+// Reads `object` on a second thread, which also runs `prepare` on each page, while this one
+// hands the prepared pages to `consume`, a few pages behind: parsing the source and staging it
+// run on two cores. Whatever either side throws ends both (the reader stops at its next page)
+// and is rethrown here, the consumer's first.
+template <typename Prepared>
 void read_beside(connectors::Connector& source, const connectors::ObjectRef& object,
-                 const connectors::ReadRequest& request, const std::function<void(connectors::Page&&)>& consume) {
+                 const connectors::ReadRequest& request, const std::function<Prepared(connectors::Page&&)>& prepare,
+                 const std::function<void(Prepared&&)>& consume) {
   constexpr std::size_t kPagesAhead = 1;
   struct Cancelled {};
   std::mutex mutex;
   std::condition_variable changed;
-  std::deque<connectors::Page> pages;
+  std::deque<Prepared> pages;
   bool done = false, cancelled = false;
   std::exception_ptr reader_error;
 
   std::thread reader([&] {
     try {
-      source.read(object, request, [&](connectors::Page&& page) {
+      source.read(object, request, [&](connectors::Page&& read) {
+        Prepared page = prepare(std::move(read));
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return cancelled || pages.size() < kPagesAhead; });
         if (cancelled) throw Cancelled{};
@@ -194,7 +232,7 @@ void read_beside(connectors::Connector& source, const connectors::ObjectRef& obj
 
   try {
     for (;;) {
-      connectors::Page page;
+      Prepared page;
       {
         std::unique_lock lock(mutex);
         changed.wait(lock, [&] { return done || !pages.empty(); });
@@ -382,7 +420,24 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     if (source_caps.read_in_background) {
       // Smaller pages: three are alive at a time (read, waiting, staged) instead of one.
       if (request.page_size == 0) request.page_size = 1000;
-      read_beside(in.source, source_object, request, stage_page);
+      struct PreparedPage {
+        connectors::Page page;
+        std::vector<PreparedRecord> records;
+      };
+      read_beside<PreparedPage>(
+          in.source, source_object, request,
+          [&stager](connectors::Page&& page) {
+            PreparedPage prepared{std::move(page), {}};
+            prepared.records.reserve(prepared.page.records.size());
+            for (const auto& record : prepared.page.records) prepared.records.push_back(stager.prepare(record));
+            return prepared;
+          },
+          [&](PreparedPage&& prepared) {
+            auto& records = prepared.page.records;
+            for (std::size_t i = 0; i < records.size(); ++i) stager.add(records[i], std::move(prepared.records[i]));
+            if (!prepared.page.cursor.empty()) last_cursor = prepared.page.cursor;
+            stop_if_requested();
+          });
     } else {
       in.source.read(source_object, request, stage_page);
     }
