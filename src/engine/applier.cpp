@@ -59,14 +59,7 @@ void Applier::add(Action&& action) {
       !check_when_sending()) {
     // A row the destination is known to refuse is rejected here, so diff predicts it and no
     // request is spent on it.
-    auto op = take_op(action);
-    auto problem = in_.destination.write_problem(in_.sync.destination_object(), op);
-    action.values = std::move(op.fields);
-    action.prepared = std::move(op.prepared);
-    if (!problem.empty()) {
-      action.kind = Action::Kind::reject;
-      action.reason = std::move(problem);
-    }
+    reject_if_refused(in_.destination, in_.sync.destination_object(), take_op(action), action);
   }
   if (in_.observer) in_.observer->on_action(action);
   auto& counts = in_.report.destination;

@@ -2,6 +2,8 @@
 // come from the same Planner, so a dry run predicts exactly what a run does.
 #pragma once
 
+#include "connectors/connector.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <any>
@@ -53,6 +55,12 @@ struct Action {
 };
 
 const char* to_string(Action::Kind kind);
+
+// Asks the destination whether it refuses `op`, which carries `action`'s values (moved in)
+// and gives them back with what the check prepared; a refused action becomes a reject with
+// the destination's reason. Returns whether it was refused.
+bool reject_if_refused(connectors::Connector& destination, const connectors::ObjectRef& object,
+                       connectors::WriteOp op, Action& action);
 
 // Thrown at a batch boundary once SIGINT or SIGTERM asked the run to stop (util/interrupt.hpp):
 // the runner commits what the destination confirmed and records the run as interrupted.

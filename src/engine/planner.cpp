@@ -24,6 +24,17 @@ const char* to_string(Action::Kind kind) {
   return "?";
 }
 
+bool reject_if_refused(connectors::Connector& destination, const connectors::ObjectRef& object,
+                       connectors::WriteOp op, Action& action) {
+  auto problem = destination.write_problem(object, op);
+  action.values = std::move(op.fields);
+  action.prepared = std::move(op.prepared);
+  if (problem.empty()) return false;
+  action.kind = Action::Kind::reject;
+  action.reason = std::move(problem);
+  return true;
+}
+
 RunInterrupted::RunInterrupted(int signal)
     : std::runtime_error(std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal") +
                          " at a batch boundary: what the destination confirmed is committed; the next run goes on "
@@ -219,12 +230,7 @@ void Planner::flush_lookups(const std::function<void(Action&&)>& sink) {
     probe.kind = in_.destination_caps.native_upsert ? connectors::OpKind::upsert : connectors::OpKind::create;
     probe.key = action.key;
     probe.fields = std::move(action.values);  // lent to the probe, not copied
-    auto problem = in_.destination.write_problem(in_.sync.destination_object(), probe);
-    action.values = std::move(probe.fields);
-    action.prepared = std::move(probe.prepared);
-    if (!problem.empty()) {
-      action.kind = Action::Kind::reject;
-      action.reason = std::move(problem);
+    if (reject_if_refused(in_.destination, in_.sync.destination_object(), std::move(probe), action)) {
       sink(std::move(action));
       continue;
     }
