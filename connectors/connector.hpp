@@ -183,6 +183,11 @@ struct Capabilities {
   // connection). Local sources say so; API connectors, which may store a refreshed token in
   // the state while reading, do not.
   bool read_in_background = false;
+  // write() (and write_problem()) may run on a thread of its own while the engine plans the
+  // next batch; the engine never calls the connector from two threads at once, but the state
+  // is in use on the other thread meanwhile, so a connector that may store a refreshed token
+  // in the state (through its TokenCache) while writing must not say so.
+  bool write_in_background = false;
 };
 
 class Connector {

@@ -114,6 +114,7 @@ class CsvConnector final : public Connector {
     // The key is a column's value: two rows may carry the same one, and each is a record.
     caps.unique_ids = false;
     caps.read_in_background = true;  // a file of its own, parsed on the second core
+    caps.write_in_background = true;
     return caps;
   }
 

@@ -102,6 +102,7 @@ class MailchimpConnector final : public Connector {
     caps.hard_delete = endpoint_flag("mailchimp", object, "permanent_delete", false);
     caps.archive = true;
     caps.max_batch = mailchimp::kMaxBatchMembers * api_.max_in_flight();
+    caps.write_in_background = true;  // an API key: no token is ever stored while writing
     caps.max_lookup = mailchimp::kMaxBatchMembers;
     return caps;
   }

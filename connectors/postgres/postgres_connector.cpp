@@ -181,6 +181,7 @@ class PostgresConnector final : public Connector {
     // SELECT never returns a row twice anyway).
     caps.unique_ids = object.key_field.empty() && !object.options.contains("key_columns") && options.query.empty();
     caps.read_in_background = true;  // reads go through a connection of their own
+    caps.write_in_background = true;
     return caps;
   }
 

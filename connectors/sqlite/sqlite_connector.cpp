@@ -216,6 +216,7 @@ class SqliteConnector final : public Connector {
     // Each side has a connector (and a connection) of its own: the source's is used by the
     // reading thread alone while the engine stages what it read.
     caps.read_in_background = true;
+    caps.write_in_background = true;
     return caps;
   }
 

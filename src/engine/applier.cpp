@@ -225,13 +225,18 @@ void Applier::write_batch() {
   auto job = [&destination = in_.destination, &object = in_.sync.destination_object(), &ops = flight.ops, check] {
     return send(destination, object, ops, check);
   };
-  try {
-    flight.sent = std::async(std::launch::async, job);
-  } catch (const std::system_error&) {
-    std::promise<Sent> here;  // no thread to be had: send it from this one
-    here.set_value(job());
-    flight.sent = here.get_future();
+  if (send_in_background()) {
+    try {
+      flight.sent = std::async(std::launch::async, job);
+      return;
+    } catch (const std::system_error&) {
+      // No thread to be had: sent from this one, below.
+    }
   }
+  std::promise<Sent> here;
+  here.set_value(job());
+  flight.sent = here.get_future();
+  collect(true);
 }
 
 Applier::Sent Applier::send(connectors::Connector& destination, const connectors::ObjectRef& object,

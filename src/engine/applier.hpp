@@ -4,11 +4,13 @@
 // In a dry run it only counts.
 //
 // A run sends each batch from a second thread while this one plans the next (both cores: the
-// destination, or the server it talks to, works while the planner reads staging and state).
-// At most one batch is out; it is collected before the next is sent, and before anybody else
-// calls the destination (settle()), so a connector is never used by two threads at once. The
-// sending thread asks write_problem() too, since only the thread that writes may touch the
-// connector's caches; a dry run (and diff's observer) asks on this thread, as it plans.
+// destination, or the server it talks to, works while the planner reads staging and state),
+// where the destination allows it (Capabilities::write_in_background). At most one batch is
+// out; it is collected before the next is sent, and before anybody else calls the destination
+// (settle()), so a connector is never used by two threads at once. The sending thread asks
+// write_problem() too, since only the thread that writes may touch the connector's caches; a
+// dry run (and diff's observer), or a destination written from this thread, is asked here as
+// the actions arrive.
 #pragma once
 
 #include "connectors/connector.hpp"
@@ -82,8 +84,12 @@ class Applier {
   };
 
   bool dry_run() const { return in_.store == nullptr; }
-  // Rows are checked by write_problem() on the sending thread (see the class comment).
-  bool check_when_sending() const { return !dry_run() && in_.observer == nullptr; }
+  // Batches go out from a second thread, which also checks their rows with write_problem()
+  // (see the class comment).
+  bool send_in_background() const {
+    return !dry_run() && in_.observer == nullptr && in_.destination_caps.write_in_background;
+  }
+  bool check_when_sending() const { return send_in_background(); }
   // Sends batch_ (from a second thread) once the batch before it is collected.
   void write_batch();
   // Takes in the results of the batch being sent; `rethrow`: a fatal error is thrown (else

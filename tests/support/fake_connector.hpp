@@ -10,8 +10,10 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace synctool::testing {
 
@@ -23,11 +25,14 @@ class FakeConnector final : public connectors::Connector {
   int transient_failures = 0;         // the next N write() calls throw transient
   bool crash_after_write = false;     // the next write() applies, then throws config
   int write_calls = 0, lookup_calls = 0, read_calls = 0, problem_checks = 0;
+  std::set<std::thread::id> write_threads;  // the threads write() was called on
+  std::set<std::thread::id> check_threads;  // the threads write_problem() was called on
   std::size_t ops_written = 0;
 
   FakeConnector() {
     caps.max_batch = 50;
     caps.max_lookup = 50;
+    caps.write_in_background = true;
     caps.native_upsert = false;
     caps.incremental_read = true;
     caps.tombstones = false;
@@ -78,6 +83,10 @@ class FakeConnector final : public connectors::Connector {
   std::string write_problem(const connectors::ObjectRef& object, const connectors::WriteOp& op) override {
     OneCallAtATime call(*this);
     ++problem_checks;
+    {
+      std::lock_guard lock(check_threads_mutex_);
+      check_threads.insert(std::this_thread::get_id());
+    }
     if (!config_error_key.empty() && op.key == config_error_key)
       throw connectors::ConnectorError(connectors::ErrorKind::config, "fake: no field 'nickname' in contacts");
     if (auto it = refuse_keys.find(op.key); it != refuse_keys.end()) return it->second;
@@ -141,6 +150,7 @@ class FakeConnector final : public connectors::Connector {
                                              const std::vector<connectors::WriteOp>& ops) override {
     OneCallAtATime call(*this);
     ++write_calls;
+    write_threads.insert(std::this_thread::get_id());
     if (transient_failures > 0) {
       --transient_failures;
       throw connectors::ConnectorError(connectors::ErrorKind::transient, "fake: 503 Service Unavailable");
@@ -198,6 +208,7 @@ class FakeConnector final : public connectors::Connector {
   };
 
   std::atomic<int> active_calls_ = 0;
+  std::mutex check_threads_mutex_;
   std::string next_stamp() {
     char buf[32];
     std::snprintf(buf, sizeof buf, "2026-01-01T%02d:%02d:%02dZ", stamp_ / 3600 % 24, stamp_ / 60 % 60, stamp_ % 60);

@@ -7,6 +7,7 @@
 
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 using namespace synctool;
@@ -480,6 +481,29 @@ TEST_CASE("the destination is never used by two threads at once: random runs of 
   for (int i = 0; i < next; ++i) CHECK(h.destination.count_with("email", "user" + std::to_string(i) + "@example.com") == 1);
   CHECK_FALSE(h.destination.overlapped);
   CHECK_FALSE(h.source.overlapped);
+}
+
+TEST_CASE("a destination that may not be written in the background is written and checked on the run's own thread") {
+  // An API connector that may store a refreshed OAuth token in the state while writing must
+  // not write beside the planner, which uses the state meanwhile.
+  for (bool background : {false, true}) {
+    INFO("write_in_background = " << background);
+    Harness h(contacts_spec());
+    h.destination.caps.write_in_background = background;
+    h.seed_source(120);
+    h.destination.refuse_keys = {{"user7@example.com", "fake: refused"}};
+    auto report = h.run();
+    CHECK(report.destination.created == 119);
+    CHECK(report.destination.rejected == 1);
+    CHECK(h.destination.write_calls == 3);
+    CHECK(h.destination.ops_written == 119);
+    CHECK(h.destination.problem_checks == 120);
+    const auto here = std::this_thread::get_id();
+    CHECK(h.destination.write_threads.contains(here) == !background);
+    CHECK(h.destination.check_threads.contains(here) == !background);
+    CHECK(h.store->pending_count() == 0);
+    CHECK_FALSE(h.destination.overlapped);
+  }
 }
 
 TEST_CASE("changing the match key demands --resync, which matches afresh") {
