@@ -252,6 +252,42 @@ TEST_CASE("SIGTERM stops the run at a batch boundary, keeps what was confirmed a
   CHECK(h.destination.records.size() == 95);
 }
 
+TEST_CASE("a stop seen while a batch is out keeps what the destination confirmed for it", "[engine][signals]") {
+  // An incremental run whose first 50 records are new (one batch of creates, sent early in
+  // key order) and whose 1,050 others changed only in a field nothing maps: each of those
+  // stores its new source digest, a scattered state change, and the planner commits them in
+  // groups of 1,000. The stop the destination's write asked for is seen at that commit, on the
+  // planning thread, while the batch is out (or answered but not collected): what the
+  // destination confirmed for it is kept.
+  StopGuard guard;
+  Harness h(people_spec());
+  h.source.caps.incremental_read = false;  // read in full, as a CSV file is
+  for (int i = 0; i < 1050; ++i) h.person(i);
+  REQUIRE(h.run().destination.created == 1050);
+  for (int i = 0; i < 1050; ++i) {
+    auto fields = h.source.records.at("s" + std::to_string(i)).fields;
+    fields["extra"] = i;  // read, mapped nowhere
+    h.source.put("s" + std::to_string(i), fields);
+  }
+  for (int i = 0; i < 50; ++i)  // "aaa..." sorts before "user...": planned first
+    h.source.put("n" + std::to_string(i), {{"email", "aaa" + std::to_string(i) + "@acme.io"}, {"name", "New"}, {"age", i}});
+  h.destination.on_write = [&](std::size_t) { util::request_stop(SIGTERM); };
+  auto report = h.run();
+  CHECK(report.exit_code == 143);
+  CHECK(report.destination.created == 50);
+  CHECK(h.store->pending_count() == 0);  // the batch's creates are linked, not left as intents
+  CHECK(h.store->link_count() == 1100);
+  CHECK(h.destination.records.size() == 1100);
+
+  util::request_stop(0);
+  h.destination.on_write = nullptr;
+  auto resumed = h.run();
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.destination.created == 0);
+  CHECK(resumed.destination.unchanged == 1100);
+  CHECK(h.destination.records.size() == 1100);
+}
+
 TEST_CASE("a source read on a second thread stages the same records; its failures and stops end the run cleanly",
           "[engine][background-read]") {
   StopGuard guard;
