@@ -2,6 +2,12 @@
 
 namespace synctool::connectors {
 
+void take_row_into_fields(Record& record) {
+  if (!record.row) return;
+  record.fields = record.row->to_json();
+  record.row.reset();
+}
+
 const char* to_string(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::config: return "config";

@@ -6,6 +6,8 @@
 // conformance suite in tests/conformance/ checks each connector against it.
 #pragma once
 
+#include "connectors/row.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <any>
@@ -53,6 +55,10 @@ class ConnectorError : public std::runtime_error {
 struct Record {
   std::string id;                  // native id, stable for the life of the record
   Json fields = Json::object();    // field name -> value; nested objects allowed
+  // Instead of `fields`, where the reader asked for rows (ReadRequest::rows) and the connector
+  // reads a table: the same fields, flat and typed; `fields` is then empty until
+  // take_row_into_fields() moves them over.
+  std::optional<Row> row;
   std::optional<std::string> modified_at;  // ISO 8601 or the connector's sortable cursor text
   bool deleted = false;            // a tombstone: only `id` (and maybe fields) is meaningful
   // Where the record was read, for messages about it ("line 17" of a CSV file); "" when the
@@ -62,6 +68,9 @@ struct Record {
   // it with this reason and writes nothing for it. "" for a good record.
   std::string problem;
 };
+
+// Builds `record.fields` from `record.row` (and drops the row); nothing when it has none.
+void take_row_into_fields(Record& record);
 
 // A field of the typed [schema] a sync declares for its destination.
 struct DeclaredField {
@@ -99,6 +108,9 @@ struct ReadRequest {
   std::vector<std::string> fields;   // wanted fields; empty means every field
   std::optional<std::string> since;  // nullopt: full scan; else records modified >= since
   std::size_t page_size = 0;         // 0: the connector's own default
+  // The reader takes records as rows (Record::row) where the connector has its fields as a
+  // table's cells. Only the engine's source read sets it; everyone else gets `fields`.
+  bool rows = false;
 };
 
 struct Page {

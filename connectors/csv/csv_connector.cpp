@@ -171,9 +171,15 @@ class CsvConnector final : public Connector {
       const std::size_t reserve = std::min<std::size_t>(page_size, 1 << 16);
       Page page;
       page.records.reserve(reserve);
+      std::shared_ptr<const std::vector<std::string>> row_names;
+      if (request.rows) {
+        std::vector<std::string> names;
+        for (const auto& column : columns) names.push_back(column.first);
+        row_names = std::make_shared<const std::vector<std::string>>(std::move(names));
+      }
       std::vector<std::string> row;
       while (file->reader.next(row)) {
-        page.records.push_back(make_record(row, file->reader.row_line(), file->header, key, columns));
+        page.records.push_back(make_record(row, file->reader.row_line(), file->header, key, columns, row_names));
         if (page.records.size() >= page_size) {
           sink(std::move(page));
           page = Page{};
@@ -275,8 +281,11 @@ class CsvConnector final : public Connector {
   // The record of a row that starts on `line`. A cell that is not valid UTF-8 (which no JSON
   // value can hold) is left out, and the record carries the first such cell as its problem so
   // that the engine rejects the row, naming its line, and goes on.
+  // With `row_names` (the columns' names, when the reader takes rows), the cells go into
+  // Record::row instead of Record::fields.
   static Record make_record(const std::vector<std::string>& row, std::size_t line,
-                            const std::vector<std::string>& header, std::size_t key, const Columns& columns) {
+                            const std::vector<std::string>& header, std::size_t key, const Columns& columns,
+                            const std::shared_ptr<const std::vector<std::string>>& row_names = nullptr) {
     Record record;
     record.origin = "line " + std::to_string(line);
     const auto invalid = csv::first_invalid_cell(row);
@@ -284,9 +293,20 @@ class CsvConnector final : public Connector {
       record.problem = record.origin + ": column '" + header[invalid->column] + "' is not valid UTF-8 (" +
                        csv::invalid_byte(row[invalid->column], invalid->at) + ")";
     record.id = invalid ? csv::lossy_utf8(row[key]) : row[key];
+    auto left_out = [&](std::size_t index) { return invalid && csv::invalid_utf8_at(row[index]); };
+    if (row_names) {
+      auto& cells = record.row.emplace(row_names);
+      for (const auto& column : columns) {
+        if (left_out(column.second))
+          cells.add_absent();
+        else
+          cells.add_text(row[column.second]);
+      }
+      return record;
+    }
     auto& fields = record.fields.get_ref<Json::object_t&>();
     for (const auto& [name, index] : columns)
-      if (!invalid || !csv::invalid_utf8_at(row[index])) fields.emplace_hint(fields.end(), name, row[index]);
+      if (!left_out(index)) fields.emplace_hint(fields.end(), name, row[index]);
     return record;
   }
 

@@ -126,6 +126,8 @@ struct Shape {
   // The fields to put in a record, ordered by name as its JSON object keeps them (so that each
   // goes in at the end, without a search); of two result columns with one name, the last.
   std::vector<int> order;
+  // Their names in that order, for records read as rows (ReadRequest::rows); else null.
+  std::shared_ptr<const std::vector<std::string>> row_names;
 };
 
 // The rows of a write that have one set of fields: the names (in the order a JSON object keeps
@@ -298,7 +300,12 @@ class SqliteConnector final : public Connector {
 
       Statement statement(db().get(), sql.text);
       for (std::size_t i = 0; i < sql.params.size(); ++i) statement.bind(static_cast<int>(i + 1), sql.params[i]);
-      const Shape shape = shape_of(statement, object, options, *source);
+      Shape shape = shape_of(statement, object, options, *source);
+      if (request.rows) {
+        std::vector<std::string> names;
+        for (int i : shape.order) names.push_back(shape.names[static_cast<std::size_t>(i)]);
+        shape.row_names = std::make_shared<const std::vector<std::string>>(std::move(names));
+      }
       const std::size_t page_size = request.page_size ? request.page_size : kDefaultPageSize;
       std::string cursor = incremental ? *request.since : std::string();
       // The cursor after a page: the last cursor value read so far.
@@ -748,6 +755,24 @@ class SqliteConnector final : public Connector {
     }
   }
 
+  // The same value as field_value(), added to a row.
+  static void add_cell(Row& cells, sqlite3_stmt* row, int i, bool boolean) {
+    switch (sqlite3_column_type(row, i)) {
+      case SQLITE_INTEGER: {
+        const std::int64_t number = sqlite3_column_int64(row, i);
+        if (boolean && (number == 0 || number == 1))
+          cells.add_boolean(number == 1);
+        else
+          cells.add_integer(number);
+        return;
+      }
+      case SQLITE_FLOAT: cells.add_real(sqlite3_column_double(row, i)); return;
+      case SQLITE_TEXT: cells.add_text(column_text(row, i)); return;
+      case SQLITE_BLOB: cells.add_json(field_value(row, i, boolean)); return;
+      default: cells.add_null(); return;
+    }
+  }
+
   // A column as a native id: its text ("" for NULL); an integer printed as SQLite would.
   static void id_text(sqlite3_stmt* row, int i, std::string& out) {
     switch (sqlite3_column_type(row, i)) {
@@ -770,10 +795,15 @@ class SqliteConnector final : public Connector {
   static Record make_record(const Statement& statement, const Shape& shape) {
     sqlite3_stmt* row = statement.handle();
     Record record;
-    auto& fields = record.fields.get_ref<Json::object_t&>();
-    for (int i : shape.order)
-      fields.emplace_hint(fields.end(), shape.names[static_cast<std::size_t>(i)],
-                          field_value(row, i, shape.boolean[static_cast<std::size_t>(i)]));
+    if (shape.row_names) {
+      auto& cells = record.row.emplace(shape.row_names);
+      for (int i : shape.order) add_cell(cells, row, i, shape.boolean[static_cast<std::size_t>(i)]);
+    } else {
+      auto& fields = record.fields.get_ref<Json::object_t&>();
+      for (int i : shape.order)
+        fields.emplace_hint(fields.end(), shape.names[static_cast<std::size_t>(i)],
+                            field_value(row, i, shape.boolean[static_cast<std::size_t>(i)]));
+    }
     int next = shape.fields;
     id_text(row, next++, record.id);
     if (shape.modified) {

@@ -34,6 +34,8 @@ class Filter {
   // Throws FilterSyntaxError. An empty or all-blank text matches every record.
   static Filter parse(std::string_view text);
   bool matches(const nlohmann::json& fields) const;
+  // True for the empty filter: every record matches without being looked at.
+  bool matches_everything() const { return !root_; }
   // Field paths the expression reads, for validation against source.fields.
   const std::vector<std::string>& fields() const { return fields_; }
 

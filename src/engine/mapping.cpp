@@ -78,13 +78,29 @@ nlohmann::json apply_transform(const spec::Transform& transform, const nlohmann:
 }
 
 RecordMapper::RecordMapper(const spec::SyncSpec& sync) : sync_(sync) {
-  for (const auto& m : sync_.field_map) add_unique(destination_paths_, m.destination);
+  for (const auto& m : sync_.field_map) {
+    add_unique(destination_paths_, m.destination);
+    if (m.source.find('.') != std::string::npos) dotted_sources_ = true;
+  }
 }
 
 nlohmann::json RecordMapper::map(const nlohmann::json& source_fields) const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& m : sync_.field_map) {
     nlohmann::json value = value_at(source_fields, m.source);
+    for (const auto& t : m.transforms) value = apply_transform(t, value);
+    util::json_set_path(out, m.destination, std::move(value));
+  }
+  return out;
+}
+
+nlohmann::json RecordMapper::map(const connectors::Row& row) const {
+  // A path into a cell (perhaps into JSON text it holds) reads as value_at() does.
+  if (dotted_sources_) return map(row.to_json());
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& m : sync_.field_map) {
+    nlohmann::json value;
+    if (auto cell = m.source.empty() ? std::nullopt : row.find(m.source)) value = row.value(*cell);
     for (const auto& t : m.transforms) value = apply_transform(t, value);
     util::json_set_path(out, m.destination, std::move(value));
   }
@@ -128,7 +144,11 @@ std::optional<std::string> RecordMapper::key_of(const nlohmann::json& fields, co
     value = &nested;
   }
   if (value->is_null()) return std::nullopt;
-  std::string text = value->is_string() ? value->get_ref<const std::string&>() : value_text(*value);
+  return key_from_text(value->is_string() ? value->get_ref<const std::string&>() : value_text(*value), path, problem);
+}
+
+std::optional<std::string> RecordMapper::key_from_text(std::string text, const std::string& path,
+                                                       std::string* problem) const {
   if (auto bad = util::first_invalid_utf8(text)) {
     if (problem) *problem = "the match field '" + path + "' is not valid UTF-8 (at byte " + std::to_string(*bad) + ")";
     return std::nullopt;
@@ -147,6 +167,18 @@ std::optional<std::string> RecordMapper::key_of(const nlohmann::json& fields, co
 
 std::optional<std::string> RecordMapper::source_key(const nlohmann::json& source_fields, std::string* problem) const {
   return key_of(source_fields, sync_.match.source, problem);
+}
+
+std::optional<std::string> RecordMapper::source_key(const connectors::Row& row, std::string* problem) const {
+  const auto& path = sync_.match.source;
+  const auto cell = path.find('.') == std::string::npos ? row.find(path) : std::nullopt;
+  // A dotted path (maybe into a cell's JSON text) or a field the row lacks: the rules for fields.
+  if (!cell || row.kind(*cell) == connectors::Row::Kind::absent) return source_key(row.to_json(), problem);
+  switch (row.kind(*cell)) {
+    case connectors::Row::Kind::null: return std::nullopt;
+    case connectors::Row::Kind::text: return key_from_text(std::string(row.text(*cell)), path, problem);
+    default: return key_from_text(value_text(row.value(*cell)), path, problem);
+  }
 }
 
 std::optional<std::string> RecordMapper::destination_key(const nlohmann::json& destination_fields) const {

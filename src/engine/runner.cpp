@@ -77,14 +77,22 @@ class SourceStager {
       : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id),
         trust_source_digests_(trust_source_digests), any_failed_(in.store.failed_count() > 0) {}
 
-  // Safe on any thread: it reads only the compiled sync.
-  PreparedRecord prepare(const connectors::Record& record) const {
+  // Safe on any thread: it reads only the compiled sync (and changes only `record`). A record
+  // read as a row keeps it while its key and digest are all that is needed: an incremental
+  // run of an unfiltered sync builds fields only for the records it finds changed.
+  PreparedRecord prepare(connectors::Record& record) const {
     PreparedRecord prepared;
+    if (record.row && (record.deleted || !in_.sync.filter().matches_everything())) connectors::take_row_into_fields(record);
     if (record.deleted) return prepared;  // found by id in add(), which may need the state
-    prepared.key = in_.sync.mapper().source_key(record.fields, &prepared.key_problem);
-    prepared.excluded = record.problem.empty() && !in_.sync.filter().matches(record.fields);
+    if (record.row) {
+      prepared.key = in_.sync.mapper().source_key(*record.row, &prepared.key_problem);
+    } else {
+      prepared.key = in_.sync.mapper().source_key(record.fields, &prepared.key_problem);
+      prepared.excluded = record.problem.empty() && !in_.sync.filter().matches(record.fields);
+    }
     if (prepared.key && record.problem.empty() && !prepared.excluded) {
-      prepared.digest = source_digest(in_.sync.mapping_seed(), record.fields);
+      prepared.digest = record.row ? source_digest(in_.sync.mapping_seed(), *record.row)
+                                   : source_digest(in_.sync.mapping_seed(), record.fields);
       if (!trust_source_digests_) map(record, *prepared.key, prepared);
     }
     return prepared;
@@ -161,7 +169,7 @@ class SourceStager {
   }
 
   void map(const connectors::Record& record, const std::string& key, PreparedRecord& prepared) const {
-    prepared.values = in_.sync.mapper().map(record.fields);
+    prepared.values = record.row ? in_.sync.mapper().map(*record.row) : in_.sync.mapper().map(record.fields);
     // The destination's match field holds the normalized key, so lookups by it are exact.
     util::json_set_path(prepared.values, in_.sync.spec().match.destination, key);
     prepared.violation = in_.sync.schema().validate(prepared.values);
@@ -405,6 +413,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     SourceStager stager(in, *source_staging, report, applier, indexes.source, report.kind == RunKind::incremental);
     connectors::ReadRequest request;
     request.fields = in.sync.mapper().source_read_fields(in.sync.filter().fields());
+    request.rows = true;  // SourceStager takes the fields out of a row only where it needs them
     auto cursor = in.store.get_meta(state::meta::source_cursor);
     if (report.kind == RunKind::incremental && source_caps.incremental_read && cursor) request.since = *cursor;
     bool source_complete = !request.since.has_value();
@@ -429,7 +438,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
           [&stager](connectors::Page&& page) {
             PreparedPage prepared{std::move(page), {}};
             prepared.records.reserve(prepared.page.records.size());
-            for (const auto& record : prepared.page.records) prepared.records.push_back(stager.prepare(record));
+            for (auto& record : prepared.page.records) prepared.records.push_back(stager.prepare(record));
             return prepared;
           },
           [&](PreparedPage&& prepared) {

@@ -264,16 +264,62 @@ class DigestText {
       default: break;  // null, discarded
     }
   }
+  // Exactly the bytes value(row.to_json()) writes.
+  void row(const connectors::Row& r) {
+    using T = nlohmann::json::value_t;
+    using K = connectors::Row::Kind;
+    out.push_back(static_cast<char>(T::object));
+    scalar<std::uint64_t>(r.present());
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (r.kind(i) == K::absent) continue;
+      text(r.name(i));
+      switch (r.kind(i)) {
+        case K::null: out.push_back(static_cast<char>(T::null)); break;
+        case K::boolean:
+          out.push_back(static_cast<char>(T::boolean));
+          out.push_back(r.boolean(i) ? 1 : 0);
+          break;
+        case K::integer:
+          out.push_back(static_cast<char>(T::number_integer));
+          scalar(r.integer(i));
+          break;
+        case K::real:
+          out.push_back(static_cast<char>(T::number_float));
+          scalar(r.real(i));
+          break;
+        case K::text:
+          out.push_back(static_cast<char>(T::string));
+          text(r.text(i));
+          break;
+        case K::json: value(r.json(i)); break;
+        case K::absent: break;
+      }
+    }
+  }
 };
 
 }  // namespace
 
-std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields) {
+namespace {
+
+template <typename Write>
+std::uint64_t digest_of(std::uint64_t seed, Write&& write) {
   thread_local std::string buffer;  // reused: no allocation per record once it has grown
   buffer.clear();
-  DigestText{buffer}.value(fields);
+  DigestText text{buffer};
+  write(text);
   const std::uint64_t digest = XXH3_64bits_withSeed(buffer.data(), buffer.size(), seed);
   return digest == 0 ? 1 : digest;
+}
+
+}  // namespace
+
+std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields) {
+  return digest_of(seed, [&](DigestText& text) { text.value(fields); });
+}
+
+std::uint64_t source_digest(std::uint64_t seed, const connectors::Row& row) {
+  return digest_of(seed, [&](DigestText& text) { text.row(row); });
 }
 
 }  // namespace synctool::engine

@@ -2,6 +2,8 @@
 // SQLite integer 42, a NULL and an empty string).
 #pragma once
 
+#include "connectors/row.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <compare>
@@ -28,6 +30,8 @@ std::string values_hash(const nlohmann::json& values);
 // values, so an incremental run knows a record unchanged without mapping it. Never 0 (0 is
 // "no digest" in the state).
 std::uint64_t source_digest(std::uint64_t seed, const nlohmann::json& fields);
+// The same digest of a record read as a row (Record::row): equal to the digest of its fields.
+std::uint64_t source_digest(std::uint64_t seed, const connectors::Row& row);
 
 // Numeric text ("42", "-3.5", "1e3", "+7", ".5"; no surrounding spaces, no hex, inf or nan) as
 // a JSON number: an integer when there is no fraction or exponent and it fits 64 bits, else a

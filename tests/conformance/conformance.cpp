@@ -255,6 +255,27 @@ void run_conformance(const ConformanceOptions& options) {
     CHECK(a == b);
   }
 
+  SECTION("a read in rows gives the records a read in fields gives") {
+    Harness h(options);
+    h.create_people(0, 5);
+    ReadRequest in_rows;
+    in_rows.rows = true;
+    auto rows = h.read(in_rows);
+    auto fields = h.read();
+    REQUIRE(rows.size() == 5);
+    std::map<std::string, std::string> a, b;
+    for (auto& record : rows) {
+      if (record.row) CHECK(record.fields.empty());
+      connectors::take_row_into_fields(record);
+      a[record.id] = record.fields.dump();
+    }
+    for (const auto& record : fields) {
+      CHECK_FALSE(record.row);
+      b[record.id] = record.fields.dump();
+    }
+    CHECK(a == b);
+  }
+
   SECTION("a read returns the requested fields") {
     Harness h(options);
     h.create_people(0, 2);

@@ -298,6 +298,18 @@ TEST_CASE("csv: a row that is not valid UTF-8 is read with its problem, the othe
   CHECK(records[2].fields == Json{{"first_name", "C"}, {"last_name", "D"}});
   for (const auto& record : records) CHECK_NOTHROW(Json{{"id", record.id}, {"fields", record.fields}}.dump());
 
+  connectors::ReadRequest in_rows;  // as the engine reads: the bad cell is left out of the row too
+  in_rows.rows = true;
+  auto rows = read_all(*connector, contacts(false), in_rows);
+  REQUIRE(rows.size() == 3);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    REQUIRE(rows[i].row);
+    connectors::take_row_into_fields(rows[i]);
+    CHECK(rows[i].fields == records[i].fields);
+    CHECK(rows[i].problem == records[i].problem);
+    CHECK(rows[i].id == records[i].id);
+  }
+
   connectors::ReadRequest request;
   request.fields = {"email"};
   records = read_all(*connector, contacts(false), request);
