@@ -136,7 +136,8 @@ void SourceRecords::write_log(std::string_view text) {
 }
 
 bool SourceRecords::contains(const std::string& key) const {
-  return staging_->contains(key) || (unchanged_count_ > 0 && seen_.marked(key_hash(key)));
+  // The set in memory first: on an incremental run nearly every key is an unchanged one.
+  return (unchanged_count_ > 0 && seen_.marked(key_hash(key))) || staging_->contains(key);
 }
 
 void SourceRecords::seal() {
