@@ -110,6 +110,11 @@ const std::vector<std::string> kStrategies = {"most-recent-wins", "source-wins",
 const std::vector<std::string> kFieldTypes = {"string", "number",      "bool",        "datetime", "email",
                                               "enumeration", "date", "multiselect", "json"};
 const std::vector<std::string> kSides = {"source", "destination"};
+// In the order of spec::FieldDirection.
+const std::vector<std::string> kFieldDirections = {"both", "to-destination", "to-source"};
+const std::vector<std::string> kEmptyRules = {"sync", "ignore"};
+// In the order of spec::BaselineWinner.
+const std::vector<std::string> kBaselineWinners = {"most-recent", "source", "destination"};
 
 bool contains(const std::vector<std::string>& items, std::string_view item) {
   return std::find(items.begin(), items.end(), item) != items.end();
@@ -337,6 +342,7 @@ class SyncLoader {
     read_conflicts(root);
     check_fields();
     check_identifier_mapped();
+    check_two_way();
   }
 
  private:
@@ -397,7 +403,7 @@ class SyncLoader {
       if (auto value = r_.choice(*node, "direction", kDirections))
         sync_.direction = *value == "one-way" ? Direction::one_way : Direction::bidirectional;
     if (const toml::node* node = root.get("mode"))
-      if (auto value = r_.choice(*node, "mode", kModes))
+      if (mode_where_ = r_.at(*node); auto value = r_.choice(*node, "mode", kModes))
         sync_.mode = *value == "upsert" ? Mode::upsert : *value == "mirror" ? Mode::mirror : Mode::append;
     if (const toml::node* node = root.get("schedule")) {
       if (auto t = r_.text(*node, "schedule")) {
@@ -622,8 +628,15 @@ class SyncLoader {
                                       "{ to = \"email\", transform = [\"trim\"] }, got " + describe_type(value));
       return;
     }
-    r_.check_keys(*entry, {"to", "transform", "default", "constant"},
+    r_.check_keys(*entry, {"to", "transform", "default", "constant", "direction"},
                   "the [field_map] entry " + toml_key(key));
+    if (const toml::node* node = entry->get("direction")) {
+      if (auto value = r_.choice(*node, label + " direction", kFieldDirections)) {
+        mapping.direction = static_cast<FieldDirection>(
+            std::find(kFieldDirections.begin(), kFieldDirections.end(), *value) - kFieldDirections.begin());
+        direction_where_[key] = r_.at(*node);
+      }
+    }
 
     const toml::node* constant = entry->get("constant");
     const toml::node* fallback = entry->get("default");
@@ -807,7 +820,14 @@ class SyncLoader {
     if (!root.get("conflicts")) return;
     const toml::table* table = section(root, "conflicts");
     if (!table) return;
-    r_.check_keys(*table, {"strategy", "owners"}, "[conflicts]");
+    r_.check_keys(*table, {"strategy", "owners", "empty", "baseline"}, "[conflicts]");
+    if (const toml::node* node = table->get("empty"))
+      if (auto value = r_.choice(*node, "[conflicts] empty", kEmptyRules)) sync_.conflicts.ignore_empty = *value == "ignore";
+    if (const toml::node* node = table->get("baseline")) {
+      if (auto value = r_.choice(*node, "[conflicts] baseline", kBaselineWinners))
+        sync_.conflicts.baseline = static_cast<BaselineWinner>(
+            std::find(kBaselineWinners.begin(), kBaselineWinners.end(), *value) - kBaselineWinners.begin());
+    }
     if (const toml::node* node = table->get("strategy")) {
       if (auto value = r_.choice(*node, "[conflicts] strategy", kStrategies)) {
         auto index = std::find(kStrategies.begin(), kStrategies.end(), *value) - kStrategies.begin();
@@ -818,8 +838,10 @@ class SyncLoader {
       if (const toml::table* owners = r_.table(*node, "[conflicts] owners")) {
         for (auto [key, value] : in_file_order(*owners)) {
           std::string field(key->str());
-          if (auto side = r_.choice(*value, "[conflicts] owners." + toml_key(field), kSides))
+          if (auto side = r_.choice(*value, "[conflicts] owners." + toml_key(field), kSides)) {
             sync_.conflicts.owners[field] = *side;
+            owner_where_[field] = r_.at(*value);
+          }
         }
       }
     }
@@ -859,6 +881,56 @@ class SyncLoader {
     r_.report(match_source_where_ ? *match_source_where_ : match.where, message);
   }
 
+  // What a bidirectional sync needs of the other tables (and what a one-way sync may not say).
+  void check_two_way() {
+    if (sync_.direction != Direction::bidirectional) {
+      for (const auto& mapping : sync_.field_map)
+        if (mapping.direction == FieldDirection::to_source)
+          r_.report(where_of_direction(mapping), "[field_map] " + toml_key(mapping.source) +
+                                                     ": direction = \"to-source\" needs direction = \"bidirectional\" "
+                                                     "at the top of the sync");
+      return;
+    }
+    if (sync_.mode == Mode::append)
+      r_.report(mode_where_, "mode = \"append\" cannot be bidirectional: append only creates at the destination; use "
+                     "\"upsert\" (no deletes) or \"mirror\" (deletes flow both ways under [deletes])");
+    if (!sync_.source.filter.empty())
+      r_.report(sync_.source.filter_where,
+                "[source] filter is not supported on a bidirectional sync: records of the destination that the "
+                "filter would leave out have no counterpart rule; remove the filter or sync one way");
+    for (const auto& mapping : sync_.field_map) {
+      const bool writes_back = mapping.direction != FieldDirection::to_destination;
+      if (mapping.source.empty() && writes_back) {
+        r_.report(where_of_direction(mapping), "[field_map] " + toml_key(mapping.source.empty() ? mapping.destination : mapping.source) +
+                                                   ": a constant can only be written to the destination; add "
+                                                   "direction = \"to-destination\"");
+        continue;
+      }
+      if (writes_back && !mapping.transforms.empty())
+        r_.report(where_of_direction(mapping),
+                  "[field_map] " + toml_key(mapping.source) + ": transforms and defaults cannot be reversed, so a field "
+                  "written back to the source may not have them; add direction = \"to-destination\" or remove them");
+      if (mapping.source == sync_.match.source && mapping.destination == sync_.match.destination &&
+          mapping.direction != FieldDirection::both)
+        r_.report(where_of_direction(mapping), "[field_map] " + toml_key(mapping.source) +
+                                                   ": the match field must be written both ways (records created on "
+                                                   "either side need their key); remove its direction");
+    }
+    for (const auto& [field, side] : sync_.conflicts.owners) {
+      bool known = false;
+      for (const auto& mapping : sync_.field_map)
+        if (mapping.destination == field || mapping.source == field) known = true;
+      if (!known)
+        r_.report(owner_where_[field], "[conflicts] owners." + toml_key(field) +
+                                           ": no [field_map] entry maps a field of that name");
+    }
+  }
+
+  Location where_of_direction(const FieldMapping& mapping) const {
+    auto it = direction_where_.find(mapping.source);
+    return it != direction_where_.end() ? it->second : mapping.where;
+  }
+
   std::string project_name() const {
     return project_.file.empty() ? std::string("synctool.toml") : project_.file.string();
   }
@@ -880,6 +952,9 @@ class SyncLoader {
   bool match_ok_ = false;
   bool field_map_ok_ = true;
   std::optional<Location> match_source_where_;
+  Location mode_where_;
+  std::map<std::string, Location> direction_where_;  // [field_map] key -> where its direction is
+  std::map<std::string, Location> owner_where_;      // [conflicts] owners key -> where
 };
 
 }  // namespace

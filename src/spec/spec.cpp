@@ -20,6 +20,24 @@ const char* to_string(Direction d) {
   return "?";
 }
 
+const char* to_string(FieldDirection d) {
+  switch (d) {
+    case FieldDirection::both: return "both";
+    case FieldDirection::to_destination: return "to-destination";
+    case FieldDirection::to_source: return "to-source";
+  }
+  return "?";
+}
+
+const char* to_string(BaselineWinner w) {
+  switch (w) {
+    case BaselineWinner::most_recent: return "most-recent";
+    case BaselineWinner::source: return "source";
+    case BaselineWinner::destination: return "destination";
+  }
+  return "?";
+}
+
 const char* to_string(Mode m) {
   switch (m) {
     case Mode::upsert: return "upsert";

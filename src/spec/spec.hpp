@@ -78,11 +78,16 @@ struct Transform {
   nlohmann::json value;  // for default_value and constant
 };
 
+// Which way a field is written in a bidirectional sync (one-way syncs write every field to
+// the destination).
+enum class FieldDirection { both, to_destination, to_source };
+
 struct FieldMapping {
   std::string source;  // dotted path into the source record; "" for a constant
   std::string destination;  // dotted path into the destination record
   std::vector<Transform> transforms;  // applied in order
   Location where;
+  FieldDirection direction = FieldDirection::both;
 };
 
 struct MatchSpec {
@@ -112,9 +117,17 @@ struct DeletesSpec {
   bool max_is_percent = true;
 };
 
+// Who wins where two records already differ when a bidirectional baseline links them.
+enum class BaselineWinner { most_recent, source, destination };
+
 struct ConflictsSpec {
   ConflictStrategy strategy = ConflictStrategy::most_recent_wins;
-  std::map<std::string, std::string> owners;  // field -> "source" | "destination"
+  // Destination field path (as in [field_map]) -> "source" | "destination": that side's value
+  // wins a conflict on the field, whatever the strategy.
+  std::map<std::string, std::string> owners;
+  // An emptied field (null, "" or []) on one side leaves the other side's value alone.
+  bool ignore_empty = false;
+  BaselineWinner baseline = BaselineWinner::most_recent;
 };
 
 struct SyncSpec {
@@ -146,6 +159,8 @@ const char* to_string(Direction d);
 const char* to_string(Mode m);
 const char* to_string(DeletePropagation p);
 const char* to_string(ConflictStrategy s);
+const char* to_string(FieldDirection d);
+const char* to_string(BaselineWinner w);
 const char* to_string(FieldType t);
 
 }  // namespace synctool::spec
