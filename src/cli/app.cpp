@@ -114,7 +114,19 @@ int run_cli(int argc, char** argv) {
   schema->add_option("SYNC", schema_name, "The sync")->required();
   schema->add_flag("--apply", schema_apply, "Create and alter the destination's fields to match");
 
-  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset, schema}) sub->fallthrough();
+  std::string conflicts_name, conflicts_key, conflicts_take;
+  std::vector<std::string> conflicts_set;
+  auto* conflicts = app.add_subcommand("conflicts", "Bidirectional syncs: list the conflicts queued for a decision");
+  conflicts->add_option("SYNC", conflicts_name, "Only this sync");
+  auto* conflicts_resolve = conflicts->add_subcommand(
+      "resolve", "Choose a queued record's values; the next run writes them to both sides");
+  conflicts_resolve->add_option("SYNC", conflicts_name, "The sync")->required();
+  conflicts_resolve->add_option("KEY", conflicts_key, "The record's match key, as `synctool conflicts` shows it")->required();
+  conflicts_resolve->add_option("--take", conflicts_take, "Take every field from this side: source or destination");
+  conflicts_resolve->add_option("--set", conflicts_set, "field=value (repeatable); other fields keep their earlier value");
+
+  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
+    sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -141,6 +153,9 @@ int run_cli(int argc, char** argv) {
     if (*state_show) return cmd_state_show(ctx, state_name);
     if (*state_reset) return cmd_state_reset(ctx, state_name);
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
+    if (*conflicts_resolve)
+      return cmd_conflicts_resolve(ctx, conflicts_name, conflicts_key, conflicts_take, conflicts_set);
+    if (*conflicts) return cmd_conflicts_list(ctx, conflicts_name);
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);
   } catch (const state::StateError& e) {

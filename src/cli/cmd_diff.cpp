@@ -19,10 +19,15 @@ class DiffPrinter final : public engine::PlanObserver {
     nlohmann::json j = {{"action", engine::to_string(a.kind)}, {"key", a.key}};
     if (!a.source_id.empty()) j["source_id"] = a.source_id;
     if (!a.destination_id.empty()) j["destination_id"] = a.destination_id;
+    if (a.two_way) j["target"] = engine::to_string(a.target);
     if (a.kind == engine::Action::Kind::create) j["values"] = a.values;
     if (a.kind == engine::Action::Kind::update) {
       auto changes = nlohmann::json::array();
-      for (const auto& c : a.changes) changes.push_back({{"field", c.field}, {"old", c.old_value}, {"new", c.new_value}});
+      for (const auto& c : a.changes) {
+        nlohmann::json change = {{"field", c.field}, {"old", c.old_value}, {"new", c.new_value}};
+        if (!c.rule.empty()) change["rule"] = c.rule;
+        changes.push_back(std::move(change));
+      }
       j["changes"] = changes;
     }
     if (a.kind == engine::Action::Kind::reject) j["reason"] = a.reason;

@@ -30,6 +30,12 @@ int cmd_runs(Context& ctx, const std::string& name, std::size_t limit);
 int cmd_state_show(Context& ctx, const std::string& name);
 int cmd_state_reset(Context& ctx, const std::string& name);
 int cmd_schema(Context& ctx, const std::string& name, bool apply);
+// Bidirectional syncs' queued conflicts (strategy = "manual"): all syncs' when `name` is empty.
+int cmd_conflicts_list(Context& ctx, const std::string& name);
+// Chooses the values of one queued record: `take` "source" / "destination", or `sets`
+// ("field=value", JSON where it parses) with every other field kept at its base value.
+int cmd_conflicts_resolve(Context& ctx, const std::string& name, const std::string& key, const std::string& take,
+                          const std::vector<std::string>& sets);
 
 // A command that cannot go on: `message` on stderr once ("synctool: error: ..."), and with
 // --json also {"ok": false, "error": message, "exit_code": code} on stdout. Returns `code`.

@@ -17,8 +17,6 @@ nlohmann::json field_value(const nlohmann::json& values, const std::string& path
 
 }  // namespace
 
-const char* to_string(Side side) { return side == Side::source ? "source" : "destination"; }
-
 const char* to_string(MergeRule rule) {
   switch (rule) {
     case MergeRule::source_changed: return "changed at the source";

@@ -7,6 +7,7 @@
 // destination's projected onto the mapped paths.
 #pragma once
 
+#include "engine/plan.hpp"
 #include "spec/spec.hpp"
 
 #include <nlohmann/json.hpp>
@@ -17,9 +18,6 @@
 #include <vector>
 
 namespace synctool::engine {
-
-enum class Side { source, destination };
-const char* to_string(Side side);
 
 // One side's record as read now.
 struct SideValues {

@@ -17,7 +17,12 @@ struct FieldChange {
   std::string field;  // destination path
   nlohmann::json old_value;
   nlohmann::json new_value;
+  std::string rule;  // bidirectional: what decided the value ("changed at the source", "most recent wins")
 };
+
+// The two systems of a sync. One-way syncs write only to the destination.
+enum class Side { source, destination };
+const char* to_string(Side side);
 
 struct Action {
   enum class Kind {
@@ -44,6 +49,10 @@ struct Action {
   std::uint64_t source_digest = 0;
   bool refresh_source_digest = false;
   std::vector<FieldChange> changes;  // update: field by field, old -> new
+  // Where the action writes: the destination, or in a bidirectional sync either side (then
+  // `destination_id` is the written record's id on that side and `values` use its field names).
+  Side target = Side::destination;
+  bool two_way = false;  // planned by a bidirectional sync: diff shows its direction
   std::string reason;                // reject: why
   bool retry = false;                // this key had a failed row before
   bool linked = false;               // state already links source_id and destination_id

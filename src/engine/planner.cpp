@@ -11,6 +11,8 @@
 
 namespace synctool::engine {
 
+const char* to_string(Side side) { return side == Side::source ? "source" : "destination"; }
+
 const char* to_string(Action::Kind kind) {
   switch (kind) {
     case Action::Kind::create: return "create";
@@ -60,7 +62,7 @@ std::vector<FieldChange> changed_fields(const nlohmann::json& old_values, const 
   for (const auto& path : paths) {
     const auto& before = at_path(old_values, path);
     const auto& after = at_path(new_values, path);
-    if (!values_equal(before, after)) changes.push_back({path, before, after});
+    if (!values_equal(before, after)) changes.push_back({path, before, after, {}});
   }
   return changes;
 }

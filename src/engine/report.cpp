@@ -74,6 +74,10 @@ nlohmann::json RunReport::to_json() const {
                       {"failed_omitted", omitted(source.failed + destination.failed, failed.size())},
                       {"new_problems", new_problems},
                       {"exit_code", exit_code}};
+  if (direction == "bidirectional") {
+    j["conflicts"] = {{"decided", conflicts_decided}, {"queued", conflicts_queued}, {"deletes_kept", deletes_kept}};
+    j["notes"] = notes;
+  }
   if (!error.empty()) j["error"] = error;
   return j;
 }

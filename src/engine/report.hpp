@@ -66,6 +66,13 @@ struct RunReport {
   std::vector<RowProblem> failed;    // bounded likewise
   // Rejected and failed rows that had no failed row in state before this run (see RowProblem).
   std::uint64_t new_problems = 0;
+  // Bidirectional: fields both sides changed to different values, decided by a rule; those
+  // queued for `synctool conflicts` (strategy = "manual"); deletes not carried out because the
+  // other side had edited the record (the edit wins), with a line each (bounded like the rows).
+  std::uint64_t conflicts_decided = 0;
+  std::uint64_t conflicts_queued = 0;
+  std::uint64_t deletes_kept = 0;
+  std::vector<std::string> notes;
   std::string error;      // why the run stopped (connection error, safeguard), "" if it did not
   int exit_code = exit_code::ok;
 

@@ -5,6 +5,7 @@
 #include "engine/planner.hpp"
 #include "engine/source_records.hpp"
 #include "engine/staged_record.hpp"
+#include "engine/two_way.hpp"
 #include "engine/values.hpp"
 #include "state/staging.hpp"
 #include "util/interrupt.hpp"
@@ -317,6 +318,10 @@ std::string keep_confirmed(Applier& applier, std::string error) {
   return error;
 }
 
+std::uint64_t report_problems(const RunReport& report) {
+  return report.destination.rejected + report.destination.failed + report.source.rejected + report.source.failed;
+}
+
 std::string object_label(const connectors::Connector& connector, const std::string& connection,
                          const connectors::ObjectRef& object) {
   return connector.type() + " connection '" + connection + "', object '" + object.name + "'";
@@ -398,6 +403,14 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
       auto txn = writable->begin();
       txn->clear_sync_state();
       txn->commit();
+    }
+
+    if (sync.direction == spec::Direction::bidirectional) {
+      auto message = run_two_way(in, options, report, writable);
+      if (!message.empty()) return finish(exit_code::safeguard, message);
+      return finish(report.new_problems > 0 || (options.strict && report_problems(report) > 0) ? exit_code::rows_failed
+                                                                                               : exit_code::ok,
+                    "");
     }
 
     const auto indexes = needed_indexes(in.sync, source_caps);
@@ -574,11 +587,9 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     return finish(exit_code::connection, keep_confirmed(applier, e.what()));
   }
 
-  const std::uint64_t problems = report.destination.rejected + report.destination.failed + report.source.rejected +
-                                 report.source.failed;
   // Rows that keep failing run after run are listed but do not alert again (exit 0) unless
   // --strict: only problems this run found new make it exit 1.
-  bool alert = report.new_problems > 0 || (options.strict && problems > 0);
+  bool alert = report.new_problems > 0 || (options.strict && report_problems(report) > 0);
   return finish(alert ? exit_code::rows_failed : exit_code::ok, "");
 }
 

@@ -152,6 +152,13 @@ std::string render_run_report(const engine::RunReport& r) {
     start = end + 1;
   }
 
+  if (r.direction == "bidirectional") {
+    out += fmt::format("  conflicts: {} decided by a rule, {} queued for `synctool conflicts {}`; {} delete(s) not carried "
+                       "out because the other side had edited the record\n",
+                       r.conflicts_decided, r.conflicts_queued, r.sync, r.deletes_kept);
+    for (const auto& note : r.notes) out += "  " + note + "\n";
+  }
+
   const std::uint64_t rejected_total = r.destination.rejected + r.source.rejected;
   const std::uint64_t failed_total = r.destination.failed + r.source.failed;
   auto listed_new = [](const std::vector<engine::RowProblem>& problems) {
@@ -199,20 +206,23 @@ std::string render_run_report(const engine::RunReport& r) {
 
 std::string render_action(const engine::Action& a) {
   using Kind = engine::Action::Kind;
+  // A bidirectional sync writes both ways: "->" to the destination, "<-" to the source.
+  const std::string way = !a.two_way ? "" : a.target == engine::Side::source ? "<- " : "-> ";
   switch (a.kind) {
     case Kind::create: {
-      std::string out = fmt::format("+ create  {}\n", a.key);
+      std::string out = fmt::format("+ {}create  {}\n", way, a.key);
       for (const auto& item : a.values.items())
         out += fmt::format("      {}: {}\n", item.key(), render_value(item.value()));
       return out;
     }
     case Kind::update: {
-      std::string out = fmt::format("~ update  {}  (id {})\n", a.key, a.destination_id);
+      std::string out = fmt::format("~ {}update  {}  (id {})\n", way, a.key, a.destination_id);
       for (const auto& c : a.changes)
-        out += fmt::format("      {}: {} -> {}\n", c.field, render_value(c.old_value), render_value(c.new_value));
+        out += fmt::format("      {}: {} -> {}{}\n", c.field, render_value(c.old_value), render_value(c.new_value),
+                           c.rule.empty() ? "" : "  (" + c.rule + ")");
       return out;
     }
-    case Kind::remove: return fmt::format("- delete  {}  (id {})\n", a.key, a.destination_id);
+    case Kind::remove: return fmt::format("- {}delete  {}  (id {})\n", way, a.key, a.destination_id);
     case Kind::reject: return fmt::format("! reject  {}: {}\n", describe_row(a.key, a.source_id), a.reason);
     case Kind::link: return fmt::format("= link    {}  (id {}, already equal)\n", a.key, a.destination_id);
     case Kind::skip: return fmt::format("  skip    {}  (append mode leaves existing records as they are)\n", a.key);
@@ -223,6 +233,15 @@ std::string render_action(const engine::Action& a) {
 
 std::string render_diff_totals(const engine::RunReport& r) {
   const auto& d = r.destination;
+  if (r.direction == "bidirectional") {
+    const auto& s = r.source;
+    return fmt::format(
+        "{}: {} run would write -> destination: create {}, update {}, delete {}; <- source: create {}, update {}, "
+        "delete {}; reject {}; conflicts {} decided, {} queued; {} unchanged ({} source and {} destination records "
+        "read)\n",
+        r.sync, engine::to_string(r.kind), d.created, d.updated, d.deleted, s.created, s.updated, s.deleted,
+        d.rejected + s.rejected, r.conflicts_decided, r.conflicts_queued, d.unchanged, s.read, d.read);
+  }
   std::string skipped = r.mode == "append" || d.skipped > 0 ? fmt::format(", skip {} already there", d.skipped) : "";
   return fmt::format(
       "{}: {} run would create {}, update {}, delete {}{}, reject {}; {} unchanged ({} read from the source)\n",

@@ -479,6 +479,10 @@ class SyncLoader {
       std::vector<std::string> allowed = base_keys;
       for (const auto& k : is_source ? keys->source_keys : keys->destination_keys)
         if (!contains(allowed, k)) allowed.push_back(k);
+      // Both sides of a bidirectional sync are read and written: each takes both kinds of key.
+      if (sync_.direction == Direction::bidirectional)
+        for (const auto& k : is_source ? keys->destination_keys : keys->source_keys)
+          if (!contains(allowed, k)) allowed.push_back(k);
       r_.check_keys(*table, allowed, context);
     } else {
       // The connector's own keys are unknown until the connection is fixed, but a near miss

@@ -86,7 +86,10 @@ json to_json(const FailedRow& f) {
   return {{"s", f.source_id}, {"e", f.error},         {"k", f.kind},
           {"n", f.attempts},  {"f", f.first_seen_ms}, {"l", f.last_seen_ms}, {"dd", f.delete_id}};
 }
-json to_json(const Conflict& c) { return {{"s", c.source_values}, {"d", c.destination_values}, {"t", c.seen_ms}}; }
+json to_json(const Conflict& c) {
+  return {{"s", c.source_values}, {"d", c.destination_values}, {"t", c.seen_ms}, {"b", c.base_values},
+          {"r", c.resolution}};
+}
 
 template <typename T>
 T from_json(const json& j);
@@ -112,7 +115,8 @@ FailedRow from_json<FailedRow>(const json& j) {
 }
 template <>
 Conflict from_json<Conflict>(const json& j) {
-  return {j.value("s", json::object()), j.value("d", json::object()), j.value("t", std::int64_t{0})};
+  return {j.value("s", json::object()), j.value("d", json::object()), j.value("t", std::int64_t{0}),
+          j.value("b", json::object()), j.contains("r") ? j["r"] : json()};
 }
 
 // A link read straight off its bytes (a map of two texts, "d" and "s"), without a JSON

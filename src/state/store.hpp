@@ -96,10 +96,16 @@ struct FailedRow {
   std::string delete_id;
 };
 
+// Fields of one record that both sides changed to different values under strategy = "manual",
+// each keyed by its destination path (a flat object: {"merge_fields.FNAME": ...}).
 struct Conflict {
   nlohmann::json source_values = nlohmann::json::object();
   nlohmann::json destination_values = nlohmann::json::object();
   std::int64_t seen_ms = 0;
+  nlohmann::json base_values = nlohmann::json::object();  // what both sides agreed on before
+  // Set by `synctool conflicts resolve`: the value each field is to take on both sides (the
+  // next run writes it); null while the conflict waits.
+  nlohmann::json resolution;
 };
 
 // A failed row whose record has no match key (the field is empty) is kept in `failed` under

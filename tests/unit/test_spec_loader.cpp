@@ -150,7 +150,7 @@ TEST_CASE("a full valid spec loads every section", "[spec]") {
   Project project;
   const std::string sync_toml = R"(name      = "contacts"
 title     = "Contacts into the warehouse"
-direction = "bidirectional"
+direction = "one-way"
 mode      = "mirror"
 schedule  = "*/30 * * * *"
 full_sync_every = "24h"
@@ -201,7 +201,7 @@ owners   = { phone = "destination" }
   CHECK(s.file == file);
   CHECK(s.name == "contacts");
   CHECK(s.title == "Contacts into the warehouse");
-  CHECK(s.direction == Direction::bidirectional);
+  CHECK(s.direction == Direction::one_way);  // bidirectional specs: the [two-way] cases
   CHECK(s.mode == Mode::mirror);
   CHECK(s.schedule == "*/30 * * * *");
   REQUIRE(s.full_sync_every_ms);
@@ -1001,4 +1001,61 @@ TEST_CASE("multiselect needs options like enumeration; date and json take none",
   auto stray = schema_problems(
       schema_sync("warehouse", "", "[schema]\nplan = { type = \"date\", options = [\"x\"] }\n"));
   find_problem(stray, "'options' only applies to types 'enumeration' and 'multiselect', not 'date'");
+}
+
+TEST_CASE("bidirectional: field directions, [conflicts] empty and baseline are read", "[spec][two-way]") {
+  Project project;
+  const std::string toml = "direction = \"bidirectional\"\n" + std::string(kMinimalSync) +
+                           "name = { to = \"full_name\", direction = \"to-destination\", transform = [\"trim\"] }\n"
+                           "status = { to = \"status\", direction = \"to-source\" }\n"
+                           "phone = \"phone\"\n"
+                           "[conflicts]\nstrategy = \"manual\"\nempty = \"ignore\"\nbaseline = \"destination\"\n"
+                           "owners = { phone = \"destination\" }\n";
+  SyncSpec s = project.load_sync_text("contacts", toml);
+  CHECK(s.direction == Direction::bidirectional);
+  REQUIRE(s.field_map.size() == 4);
+  CHECK(s.field_map[0].direction == FieldDirection::both);
+  CHECK(s.field_map[1].direction == FieldDirection::to_destination);
+  CHECK(s.field_map[2].direction == FieldDirection::to_source);
+  CHECK(s.conflicts.strategy == ConflictStrategy::manual);
+  CHECK(s.conflicts.ignore_empty);
+  CHECK(s.conflicts.baseline == BaselineWinner::destination);
+  CHECK(s.conflicts.owners.at("phone") == "destination");
+}
+
+TEST_CASE("bidirectional: what cannot flow back is a spec error naming the line", "[spec][two-way]") {
+  const std::string two_way = "direction = \"bidirectional\"\n";
+  SECTION("a transform on a field written back") {
+    auto problems = sync_problems(two_way + kMinimalSync + "name = { to = \"full_name\", transform = [\"trim\"] }\n");
+    auto p = find_problem(problems, "transforms and defaults cannot be reversed");
+    CHECK(p.where.line == 16);  // its [field_map] line
+  }
+  SECTION("a constant written back") {
+    auto problems = sync_problems(two_way + kMinimalSync + "x = { to = \"tier\", constant = \"gold\" }\n");
+    find_problem(problems, "a constant can only be written to the destination");
+  }
+  SECTION("the match field given a direction") {
+    auto problems = sync_problems(two_way + replaced(kMinimalSync, "email = \"email\"",
+                                                     "email = { to = \"email\", direction = \"to-source\" }"));
+    find_problem(problems, "the match field must be written both ways");
+  }
+  SECTION("append mode and a filter") {
+    auto problems = sync_problems("mode = \"append\"\n" + two_way +
+                                  replaced(kMinimalSync, "object = \"contacts\"\n", "object = \"contacts\"\nfilter = \"x = 1\"\n"));
+    find_problem(problems, "cannot be bidirectional");
+    find_problem(problems, "filter is not supported on a bidirectional sync");
+  }
+  SECTION("an owner of a field nothing maps") {
+    auto problems = sync_problems(two_way + kMinimalSync + "[conflicts]\nowners = { phnoe = \"source\" }\n");
+    find_problem(problems, "owners.phnoe: no [field_map] entry maps a field of that name");
+  }
+  SECTION("to-source on a one-way sync") {
+    auto problems = sync_problems(std::string(kMinimalSync) + "status = { to = \"status\", direction = \"to-source\" }\n");
+    find_problem(problems, "needs direction = \"bidirectional\"");
+  }
+  SECTION("unknown values") {
+    auto problems = sync_problems(two_way + kMinimalSync + "[conflicts]\nempty = \"skip\"\nbaseline = \"newest\"\n");
+    find_problem(problems, "[conflicts] empty");
+    find_problem(problems, "[conflicts] baseline");
+  }
 }

@@ -155,7 +155,7 @@ void fill_state(const fs::path& folder, int records) {
     }
     txn->put_failed(unkeyed_failure_key("s-unkeyed-" + std::to_string(batch)),
                     FailedRow{"s-unkeyed", "no key", "reject", 1, 1, 1, ""});
-    txn->put_conflict(key_of(batch), Conflict{{{"a", 1}}, {{"a", 2}}, 3});
+    txn->put_conflict(key_of(batch), Conflict{{{"a", 1}}, {{"a", 2}}, 3, {}, {}});
     txn->set_meta(meta::source_cursor, "cursor-" + std::to_string(batch));
     txn->put_run(1000 + batch, {{"sync", "x"}, {"batch", batch}, {"started_at", "2026-01-01T00:00:00Z"}});
     txn->commit();

@@ -140,7 +140,7 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
   base.destination_modified = "2026-01-02T00:00:00Z";
   PendingIntent intent{"destination", {{"email", "b@example.com"}}, 1'700'000'000'123};
   FailedRow failed{"s7", "missing required field", "record", 3, 1000, 2000, "d-9"};
-  Conflict conflict{{{"name", "A"}}, {{"name", "B"}}, 4242};
+  Conflict conflict{{{"name", "A"}}, {{"name", "B"}}, 4242, {{"name", "base"}}, {{"name", "chosen"}}};
 
   {
     auto txn = store.begin();
@@ -192,6 +192,8 @@ TEMPLATE_TEST_CASE("state store: base, pending, failed and conflicts round-trip"
     CHECK(key == "d");
     CHECK(c.source_values == conflict.source_values);
     CHECK(c.destination_values == conflict.destination_values);
+    CHECK(c.base_values == conflict.base_values);
+    CHECK(c.resolution == conflict.resolution);
     CHECK(c.seen_ms == 4242);
     ++conflicts;
     return true;

@@ -1,0 +1,396 @@
+// Bidirectional syncs between two SQLite databases, run by the real binary: a randomized
+// convergence test against a model of the three-way merge, and a baseline of two systems that
+// already share records.
+#include "e2e/fixtures.hpp"
+#include "util/strings.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+namespace synctool::e2e {
+
+namespace {
+
+const char* const kTwoWayConfig = R"(state_dir = ".synctool"
+[connections.a]
+type = "sqlite"
+path = "a.db"
+[connections.b]
+type = "sqlite"
+path = "b.db"
+)";
+
+// A record as both sides should hold it once a run has merged them.
+struct Person {
+  std::string email;  // as first written (the key is its lowercase form)
+  std::string name, phone;
+};
+
+std::uint64_t two_way_writes(const nlohmann::json& report) {
+  std::uint64_t n = 0;
+  for (const char* side : {"source", "destination"})
+    for (const char* count : {"created", "updated", "deleted"}) n += report.at(side).at(count).get<std::uint64_t>();
+  return n;
+}
+
+// Every row of a side by lowercased email; fails on a duplicate key.
+std::map<std::string, Person> read_side(const Db& db, const std::string& table, const std::string& name_column) {
+  std::map<std::string, Person> out;
+  for (auto& row : db.query("SELECT email, " + name_column + " AS name, phone FROM " + table)) {
+    const std::string key = util::to_lower(row["email"]);
+    INFO("table " << table << ", email " << row["email"]);
+    REQUIRE_FALSE(out.contains(key));
+    out[key] = Person{row["email"], row["name"], row["phone"]};
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("two-way: 200 random rounds of edits, creates and deletes on both sides converge to the three-way merge",
+          "[e2e][two-way][property]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", R"(direction = "bidirectional"
+mode = "mirror"
+[source]
+connection = "a"
+object = "people"
+[destination]
+connection = "b"
+object = "contacts"
+[match]
+source = "email"
+destination = "email"
+normalize = ["trim", "lowercase"]
+[field_map]
+email = "email"
+name = "full_name"
+phone = "phone"
+[deletes]
+propagate = "delete"
+max = "100%"
+[conflicts]
+strategy = "source-wins"
+)");
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
+  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
+
+  std::mt19937 random(1606);
+  auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> names = {"Ann", "Bob", "Cy", "Dee", "Eve", ""};
+  const std::vector<std::string> phones = {"1", "2", "3", ""};
+  std::map<std::string, Person> model;  // what both sides hold after the last run
+  int next_person = 0;
+
+  auto set_field = [&](Db& db, bool at_a, const std::string& email, const std::string& field, const std::string& value) {
+    const std::string column = field == "name" ? (at_a ? "name" : "full_name") : "phone";
+    db.exec("UPDATE " + std::string(at_a ? "people" : "contacts") + " SET " + column + " = " +
+            (value.empty() ? "NULL" : sql_quote(value)) + " WHERE lower(email) = " + sql_quote(util::to_lower(email)));
+  };
+  auto insert = [&](Db& db, bool at_a, const Person& p) {
+    db.exec(std::string("INSERT INTO ") + (at_a ? "people (email, name, phone)" : "contacts (email, full_name, phone)") +
+            " VALUES (" + sql_quote(p.email) + ", " + (p.name.empty() ? "NULL" : sql_quote(p.name)) + ", " +
+            (p.phone.empty() ? "NULL" : sql_quote(p.phone)) + ")");
+  };
+
+  for (int round = 0; round < 200; ++round) {
+    INFO("round " << round);
+    std::map<std::string, std::map<std::string, std::string>> edits_a, edits_b;  // key -> field -> value
+    std::set<std::string> deleted_a, deleted_b;
+    std::map<std::string, Person> created_a, created_b;
+    std::vector<std::string> keys;
+    for (const auto& [key, p] : model) keys.push_back(key);
+
+    const int operations = 1 + pick(6);
+    for (int op = 0; op < operations; ++op) {
+      const int what = pick(10);
+      if (what < 5 && !keys.empty()) {  // edit a field on one side or both
+        const std::string& key = keys[static_cast<std::size_t>(pick(static_cast<int>(keys.size())))];
+        const std::string field = pick(2) ? "name" : "phone";
+        auto value = [&] {
+          return field == "name" ? names[static_cast<std::size_t>(pick(static_cast<int>(names.size())))]
+                                 : phones[static_cast<std::size_t>(pick(static_cast<int>(phones.size())))];
+        };
+        const int where = pick(3);
+        if (where != 1 && !deleted_a.contains(key)) {
+          auto v = value();
+          set_field(a, true, key, field, v);
+          edits_a[key][field] = v;
+        }
+        if (where != 0 && !deleted_b.contains(key)) {
+          auto v = pick(2) && edits_a[key].contains(field) ? edits_a[key][field] : value();  // sometimes the same change
+          set_field(b, false, key, field, v);
+          edits_b[key][field] = v;
+        }
+      } else if (what < 8) {  // create on one side or both (the same person, another spelling)
+        Person p{"Person" + std::to_string(next_person) + "@Example.com", names[static_cast<std::size_t>(pick(5))],
+                 phones[static_cast<std::size_t>(pick(3))]};
+        const std::string key = util::to_lower(p.email);
+        ++next_person;
+        const int where = pick(3);
+        if (where != 1) {
+          insert(a, true, p);
+          created_a[key] = p;
+        }
+        if (where != 0) {
+          Person q = p;
+          q.email = key;
+          if (pick(2)) q.phone = phones[static_cast<std::size_t>(pick(3))];
+          insert(b, false, q);
+          created_b[key] = q;
+        }
+      } else if (keys.size() > 6) {  // delete on one side (or both), keeping some population
+        const std::string& key = keys[static_cast<std::size_t>(pick(static_cast<int>(keys.size())))];
+        const int where = pick(3);
+        if (where != 1) {
+          a.exec("DELETE FROM people WHERE lower(email) = " + sql_quote(key));
+          deleted_a.insert(key);
+        }
+        if (where != 0) {
+          b.exec("DELETE FROM contacts WHERE lower(email) = " + sql_quote(key));
+          deleted_b.insert(key);
+        }
+      }
+    }
+
+    // The model's three-way merge: one side's change wins; both sides changed: the source.
+    std::map<std::string, Person> expected;
+    for (const auto& [key, base] : model) {
+      const bool gone_a = deleted_a.contains(key), gone_b = deleted_b.contains(key);
+      Person merged = base;
+      auto apply = [&](const std::map<std::string, std::string>& edits) {
+        for (const auto& [field, value] : edits) (field == "name" ? merged.name : merged.phone) = value;
+      };
+      if (gone_a && gone_b) continue;
+      if (gone_a || gone_b) {
+        // A delete wins unless the other side edited the record (to a value other than the base).
+        const auto& edits = gone_a ? edits_b[key] : edits_a[key];
+        bool edited = false;
+        for (const auto& [field, value] : edits)
+          if (value != (field == "name" ? base.name : base.phone)) edited = true;
+        if (!edited) continue;
+        apply(edits);
+        expected[key] = merged;
+        continue;
+      }
+      // Per field: a change (to a value other than the base) on one side wins; on both, the source's.
+      for (const std::string field : {"name", "phone"}) {
+        const std::string& before = field == "name" ? base.name : base.phone;
+        auto changed = [&](std::map<std::string, std::map<std::string, std::string>>& edits) {
+          auto it = edits[key].find(field);
+          return it != edits[key].end() && it->second != before ? std::optional<std::string>(it->second) : std::nullopt;
+        };
+        auto at_a = changed(edits_a), at_b = changed(edits_b);
+        if (at_a || at_b) (field == "name" ? merged.name : merged.phone) = at_a ? *at_a : *at_b;
+      }
+      expected[key] = merged;
+    }
+    for (const auto& [key, p] : created_b) expected[key] = p;
+    for (const auto& [key, p] : created_a) {
+      // Created on both sides: at the first link the source's values win (no modification times).
+      expected[key] = p;
+    }
+
+    auto run = project.run({"run", "ab", "--json"});
+    INFO(run.describe());
+    REQUIRE(run.exit_code == 0);
+    auto side_a = read_side(a, "people", "name");
+    auto side_b = read_side(b, "contacts", "full_name");
+    REQUIRE(side_a.size() == expected.size());
+    REQUIRE(side_b.size() == expected.size());
+    for (const auto& [key, p] : expected) {
+      INFO("key " << key);
+      REQUIRE(side_a.contains(key));
+      REQUIRE(side_b.contains(key));
+      CHECK(side_a[key].name == p.name);
+      CHECK(side_a[key].phone == p.phone);
+      CHECK(side_b[key].name == p.name);
+      CHECK(side_b[key].phone == p.phone);
+    }
+    auto again = project.run({"run", "ab", "--json"});
+    INFO(again.describe());
+    REQUIRE(again.exit_code == 0);
+    CHECK(two_way_writes(again.json()) == 0);
+    model = std::move(expected);
+  }
+}
+
+TEST_CASE("two-way baseline: systems sharing 40% of their records link them, create the rest, and the newer value wins",
+          "[e2e][two-way]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", R"(direction = "bidirectional"
+[source]
+connection = "a"
+object = "people"
+cursor_column = "updated_at"
+[destination]
+connection = "b"
+object = "contacts"
+cursor_column = "modified"
+[match]
+source = "email"
+destination = "email"
+normalize = ["trim", "lowercase"]
+[field_map]
+email = "email"
+name = "full_name"
+phone = "phone"
+)");
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT, "
+         "updated_at TEXT)");
+  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT, "
+         "modified TEXT)");
+  // 100 people in each; 40 of A's are also in B, with their email in another case. Of the 40,
+  // 20 have another name in B: B's row is newer for 10 of them, older for the other 10.
+  for (int i = 0; i < 100; ++i) {
+    a.exec(fmt::format("INSERT INTO people (email, name, phone, updated_at) VALUES ('Shared{}@Example.COM', 'A{}', "
+                       "'{}', '2026-01-02T00:00:00Z')",
+                       i, i, i));
+    if (i < 40) {
+      const bool differs = i < 20;
+      const bool newer = i < 10;
+      b.exec(fmt::format("INSERT INTO contacts (email, full_name, phone, modified) VALUES ('shared{}@example.com', "
+                         "'{}', '{}', '{}')",
+                         i, differs ? "B" + std::to_string(i) : "A" + std::to_string(i), i,
+                         newer ? "2026-01-03T00:00:00Z" : "2026-01-01T00:00:00Z"));
+    } else {
+      b.exec(fmt::format("INSERT INTO contacts (email, full_name, phone, modified) VALUES ('only-b{}@example.com', "
+                         "'OnlyB{}', NULL, '2026-01-01T00:00:00Z')",
+                         i, i));
+    }
+  }
+  auto diff = project.run({"diff", "ab", "--json"});
+  INFO(diff.describe());
+  REQUIRE(diff.exit_code == 0);
+  auto run = project.run({"run", "ab", "--json"});
+  INFO(run.describe());
+  REQUIRE(run.exit_code == 0);
+  auto report = run.json();
+  CHECK(report.at("destination").at("created") == 60);  // A's 60 unshared people
+  CHECK(report.at("source").at("created") == 60);       // B's 60
+  CHECK(report.at("source").at("updated") == 10);       // B newer: its name goes to A
+  CHECK(report.at("destination").at("updated") == 10);  // A newer: its name goes to B
+  CHECK(diff.json().at("report").at("destination").at("created") == 60);
+  CHECK(diff.json().at("report").at("source").at("updated") == 10);
+
+  auto side_a = read_side(a, "people", "name");
+  auto side_b = read_side(b, "contacts", "full_name");
+  CHECK(side_a.size() == 160);
+  CHECK(side_b.size() == 160);
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "shared" + std::to_string(i) + "@example.com";
+    const std::string winner = i < 10 ? "B" + std::to_string(i) : "A" + std::to_string(i);
+    CHECK(side_a[key].name == winner);
+    CHECK(side_b[key].name == winner);
+    CHECK(side_a[key].email == "Shared" + std::to_string(i) + "@Example.COM");  // keys are never rewritten
+    CHECK(side_b[key].email == key);
+  }
+  auto again = project.run({"run", "ab", "--json"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(two_way_writes(again.json()) == 0);
+
+  // Incremental from here: each side read from its own cursor.
+  a.exec("UPDATE people SET phone = '555', updated_at = '2026-02-01T00:00:00Z' WHERE email = 'Shared50@Example.COM'");
+  b.exec("UPDATE contacts SET full_name = 'Renamed', modified = '2026-02-01T00:00:00Z' WHERE email = "
+         "'only-b70@example.com'");
+  auto incremental = project.run({"run", "ab", "--json"});
+  INFO(incremental.describe());
+  REQUIRE(incremental.exit_code == 0);
+  auto inc = incremental.json();
+  CHECK(inc.at("kind") == "incremental");
+  CHECK(inc.at("destination").at("updated") == 1);
+  CHECK(inc.at("source").at("updated") == 1);
+  CHECK(b.query("SELECT phone FROM contacts WHERE lower(email) = 'shared50@example.com'").at(0).at("phone") == "555");
+  CHECK(a.query("SELECT name FROM people WHERE email = 'only-b70@example.com'").at(0).at("name") == "Renamed");
+}
+
+}  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+TEST_CASE("two-way manual conflicts: queued with both values and the base, listed, resolved, then written to both sides",
+          "[e2e][two-way]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", R"(direction = "bidirectional"
+[source]
+connection = "a"
+object = "people"
+[destination]
+connection = "b"
+object = "contacts"
+[match]
+source = "email"
+destination = "email"
+[field_map]
+email = "email"
+name = "full_name"
+phone = "phone"
+[conflicts]
+strategy = "manual"
+)");
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
+  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
+  a.exec("INSERT INTO people (email, name, phone) VALUES ('ann@x.io', 'Ann', '1'), ('bob@x.io', 'Bob', '2')");
+  REQUIRE(project.run({"run", "ab"}).exit_code == 0);
+
+  a.exec("UPDATE people SET phone = 'from A', name = 'Ann A' WHERE email = 'ann@x.io'");
+  b.exec("UPDATE contacts SET phone = 'from B' WHERE email = 'ann@x.io'");
+  auto run = project.run({"run", "ab", "--json"});
+  INFO(run.describe());
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.json().at("conflicts").at("queued") == 1);
+  // The other field still synced; the conflicting one is left as each side has it.
+  CHECK(b.query("SELECT full_name, phone FROM contacts WHERE email = 'ann@x.io'").at(0) ==
+        Row{{"full_name", "Ann A"}, {"phone", "from B"}});
+  CHECK(a.query("SELECT phone FROM people WHERE email = 'ann@x.io'").at(0).at("phone") == "from A");
+
+  auto listed = project.run({"conflicts", "ab", "--json"});
+  INFO(listed.describe());
+  REQUIRE(listed.exit_code == 0);
+  auto conflicts = listed.json().at("conflicts");
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].at("key") == "ann@x.io");
+  CHECK(conflicts[0].at("fields") ==
+        nlohmann::json::array({{{"field", "phone"}, {"source", "from A"}, {"destination", "from B"}, {"base", "1"}}}));
+
+  // Later runs leave the queued field alone, also when one side edits it again.
+  b.exec("UPDATE contacts SET phone = 'from B again' WHERE email = 'ann@x.io'");
+  auto again = project.run({"run", "ab", "--json"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(a.query("SELECT phone FROM people WHERE email = 'ann@x.io'").at(0).at("phone") == "from A");
+
+  CHECK(project.run({"conflicts", "resolve", "ab", "nobody@x.io", "--take", "source"}).exit_code == 2);
+  CHECK(project.run({"conflicts", "resolve", "ab", "ann@x.io"}).exit_code == 2);  // neither --take nor --set
+  CHECK(project.run({"conflicts", "resolve", "ab", "ann@x.io", "--set", "nope=1"}).exit_code == 2);
+  auto resolved = project.run({"conflicts", "resolve", "ab", "ann@x.io", "--take", "destination"});
+  INFO(resolved.describe());
+  REQUIRE(resolved.exit_code == 0);
+  auto after = project.run({"run", "ab", "--json"});
+  INFO(after.describe());
+  REQUIRE(after.exit_code == 0);
+  CHECK(a.query("SELECT phone FROM people WHERE email = 'ann@x.io'").at(0).at("phone") == "from B again");
+  CHECK(b.query("SELECT phone FROM contacts WHERE email = 'ann@x.io'").at(0).at("phone") == "from B again");
+  CHECK(project.run({"conflicts", "ab", "--json"}).json().at("conflicts").empty());
+  CHECK(two_way_writes(project.run({"run", "ab", "--json"}).json()) == 0);
+
+  // --set picks a value of one's own.
+  a.exec("UPDATE people SET phone = 'A3' WHERE email = 'bob@x.io'");
+  b.exec("UPDATE contacts SET phone = 'B3' WHERE email = 'bob@x.io'");
+  REQUIRE(project.run({"run", "ab"}).exit_code == 0);
+  REQUIRE(project.run({"conflicts", "resolve", "ab", "bob@x.io", "--set", "phone=555"}).exit_code == 0);
+  REQUIRE(project.run({"run", "ab"}).exit_code == 0);
+  CHECK(a.query("SELECT phone FROM people WHERE email = 'bob@x.io'").at(0).at("phone") == "555");
+  CHECK(b.query("SELECT phone FROM contacts WHERE email = 'bob@x.io'").at(0).at("phone") == "555");
+}
+
+}  // namespace synctool::e2e
