@@ -373,7 +373,11 @@ class TwoWayPass {
 
   void reject(Side side, const std::string& key, const std::string& id, const std::string& reason) {
     ++io(side).counts.rejected;
-    RowProblem problem{key, id, fmt::format("{}: {}", to_string(side), reason), true};
+    // A record without a match key is kept in `failed` under its id (store.hpp) and named by it.
+    std::string shown_key = key;
+    if (state::is_unkeyed_failure_key(key))
+      shown_key = side == Side::source ? std::string() : "destination record '" + id + "' (no match key)";
+    RowProblem problem{shown_key, id, fmt::format("{}: {}", to_string(side), reason), true};
     auto previous = in_.store.get_failed(key);
     problem.is_new = !previous.has_value();
     if (problem.is_new) ++report_.new_problems;

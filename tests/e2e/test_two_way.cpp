@@ -7,9 +7,13 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 namespace synctool::e2e {
 
@@ -391,6 +395,168 @@ strategy = "manual"
   REQUIRE(project.run({"run", "ab"}).exit_code == 0);
   CHECK(a.query("SELECT phone FROM people WHERE email = 'bob@x.io'").at(0).at("phone") == "555");
   CHECK(b.query("SELECT phone FROM contacts WHERE email = 'bob@x.io'").at(0).at("phone") == "555");
+}
+
+}  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+// SIGKILL at random moments of two-way runs (baselines and incremental runs with edits and
+// conflicts on both sides), each followed by runs until one completes: both sides then hold
+// exactly the merge (source wins), no key twice, and one more run writes nothing.
+TEST_CASE("two-way runs killed at random moments converge without duplicates or lost edits", "[e2e][two-way][crash]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", R"(direction = "bidirectional"
+[source]
+connection = "a"
+object = "people"
+[destination]
+connection = "b"
+object = "contacts"
+[match]
+source = "email"
+destination = "email"
+normalize = ["trim", "lowercase"]
+[field_map]
+email = "email"
+name = "full_name"
+phone = "phone"
+[conflicts]
+strategy = "source-wins"
+baseline = "source"
+)");
+  const char* env_kills = std::getenv("SYNCTOOL_E2E_CRASH_KILLS");
+  const int kills = env_kills && *env_kills ? std::stoi(env_kills) : 20;
+  const char* env_seed = std::getenv("SYNCTOOL_E2E_SEED");
+  const auto seed = static_cast<std::uint32_t>(env_seed && *env_seed ? std::stoul(env_seed) : 20261206);
+  INFO("random seed " << seed << " (set SYNCTOOL_E2E_SEED to replay)");
+  std::mt19937 random(seed);
+  constexpr int kPeople = 2000;  // 3,000 keys: three chunks on the baseline; half of B's are A's too
+
+  std::map<std::string, Person> expected;
+  auto reset = [&] {
+    fs::remove_all(project.path(".synctool"));
+    Db a(project.path("a.db")), b(project.path("b.db"));
+    a.exec("DROP TABLE IF EXISTS people");
+    b.exec("DROP TABLE IF EXISTS contacts");
+    // No unique constraint on email: a record created twice would show as two rows.
+    a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT, phone TEXT)");
+    b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT, phone TEXT)");
+    a.exec("BEGIN");
+    b.exec("BEGIN");
+    expected.clear();
+    for (int i = 0; i < kPeople; ++i) {
+      const std::string email = "Person" + std::to_string(i) + "@Example.com";
+      a.exec(fmt::format("INSERT INTO people (email, name, phone) VALUES ('{}', 'A{}', '{}')", email, i, i));
+      expected[util::to_lower(email)] = Person{email, "A" + std::to_string(i), std::to_string(i)};
+      if (i % 2 == 0) {  // also in B, lowercase, another name: the source wins at the first link
+        b.exec(fmt::format("INSERT INTO contacts (email, full_name, phone) VALUES ('{}', 'B{}', '{}')",
+                           util::to_lower(email), i, i));
+      } else {
+        const std::string own = "b-only" + std::to_string(i) + "@example.com";
+        b.exec(fmt::format("INSERT INTO contacts (email, full_name, phone) VALUES ('{}', 'B{}', NULL)", own, i));
+        expected[own] = Person{own, "B" + std::to_string(i), ""};
+      }
+    }
+    a.exec("COMMIT");
+    b.exec("COMMIT");
+  };
+  auto check_sides = [&] {
+    Db a(project.path("a.db")), b(project.path("b.db"));
+    auto side_a = read_side(a, "people", "name");
+    auto side_b = read_side(b, "contacts", "full_name");
+    REQUIRE(side_a.size() == expected.size());
+    REQUIRE(side_b.size() == expected.size());
+    std::size_t wrong = 0;
+    for (const auto& [key, p] : expected) {
+      for (auto* side : {&side_a, &side_b}) {
+        auto it = side->find(key);
+        if (it == side->end() || it->second.name != p.name || it->second.phone != p.phone) {
+          if (++wrong <= 5) {
+            INFO("key " << key << " expected " << p.name << "/" << p.phone << " found "
+                        << (it == side->end() ? "nothing" : it->second.name + "/" + it->second.phone));
+            CHECK(false);
+          }
+        }
+      }
+    }
+    REQUIRE(wrong == 0);
+  };
+  auto run_to_completion = [&] {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto r = project.run({"run", "ab", "--json"});
+      if (r.exit_code == 0) return;
+      INFO(r.describe());
+      REQUIRE(r.exit_code == 3);  // a connector error may stop a run; the next one goes on
+    }
+    FAIL("five runs in a row did not complete");
+  };
+  // An edit round: names edited at A, phones at B, and some names at both (A wins).
+  auto edit = [&](int round) {
+    Db a(project.path("a.db")), b(project.path("b.db"));
+    std::vector<std::string> keys;
+    for (const auto& [key, p] : expected) keys.push_back(key);
+    for (int i = 0; i < 150; ++i) {
+      const std::string& key = keys[random() % keys.size()];
+      const std::string name = fmt::format("A-{}-{}", round, i), phone = fmt::format("B-{}-{}", round, i);
+      a.exec("UPDATE people SET name = " + sql_quote(name) + " WHERE lower(email) = " + sql_quote(key));
+      b.exec("UPDATE contacts SET phone = " + sql_quote(phone) + " WHERE lower(email) = " + sql_quote(key));
+      if (i % 5 == 0)
+        b.exec("UPDATE contacts SET full_name = " + sql_quote("lost-" + name) + " WHERE lower(email) = " + sql_quote(key));
+      expected[key].name = name;
+      expected[key].phone = phone;
+    }
+  };
+
+  // How long a baseline and an incremental run with edits take on this build: kills land
+  // within those.
+  auto timed_run = [&] {
+    auto started = std::chrono::steady_clock::now();
+    run_to_completion();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  };
+  reset();
+  const auto measured = timed_run();
+  check_sides();
+  edit(0);
+  const auto measured_incremental = timed_run();
+  check_sides();
+  std::uniform_int_distribution<long> baseline_delay(0, measured.count()), incremental_delay(0, measured_incremental.count());
+
+  int landed = 0, too_late = 0, round = 1;
+  while (landed < kills && landed + too_late < kills * 3) {
+    const bool baseline = round % 3 == 0;
+    if (baseline)
+      reset();
+    else
+      edit(round);
+    ++round;
+    auto delay = std::chrono::milliseconds(baseline ? baseline_delay(random) : incremental_delay(random));
+    INFO("round " << round << (baseline ? " (baseline)" : " (edits)") << ", kill after " << delay.count() << " ms");
+    Spawned victim(project.root(), {"run", "ab", "--json"});
+    std::this_thread::sleep_for(delay);
+    victim.kill(SIGKILL);
+    auto killed = victim.wait();
+    INFO("killed run: " << killed.describe());
+    if (killed.exit_code == -SIGKILL) {
+      ++landed;
+    } else {
+      ++too_late;
+      CHECK(killed.exit_code == 0);
+    }
+    run_to_completion();
+    check_sides();
+    auto again = project.run({"run", "ab", "--json"});
+    INFO(again.describe());
+    REQUIRE(again.exit_code == 0);
+    CHECK(two_way_writes(again.json()) == 0);
+  }
+  std::cout << "two-way crash: seed " << seed << ", " << landed << " kills landed, " << too_late
+            << " runs finished first, " << round << " rounds; a baseline of " << kPeople << " + " << kPeople / 2
+            << " records took " << measured.count() << " ms, an incremental run " << measured_incremental.count()
+            << " ms\n";
+  CHECK(landed >= kills);
 }
 
 }  // namespace synctool::e2e
