@@ -77,6 +77,10 @@ nlohmann::json RunReport::to_json() const {
   if (direction == "bidirectional") {
     j["conflicts"] = {{"decided", conflicts_decided}, {"queued", conflicts_queued}, {"deletes_kept", deletes_kept}};
     j["notes"] = notes;
+    auto duplicates = nlohmann::json::array();
+    for (const auto& d : possible_duplicates)
+      duplicates.push_back({{"source_key", d.source_key}, {"destination_key", d.destination_key}, {"reason", d.reason}});
+    j["possible_duplicates"] = duplicates;
   }
   if (!error.empty()) j["error"] = error;
   return j;

@@ -73,6 +73,12 @@ struct RunReport {
   std::uint64_t conflicts_queued = 0;
   std::uint64_t deletes_kept = 0;
   std::vector<std::string> notes;
+  // Bidirectional baseline: records the match key did not link that look like one record
+  // (engine/duplicates.hpp), reported and never merged.
+  struct PossibleDuplicate {
+    std::string source_key, destination_key, reason;
+  };
+  std::vector<PossibleDuplicate> possible_duplicates;
   std::string error;      // why the run stopped (connection error, safeguard), "" if it did not
   int exit_code = exit_code::ok;
 

@@ -1,5 +1,6 @@
 #include "engine/two_way.hpp"
 
+#include "engine/duplicates.hpp"
 #include "engine/merge.hpp"
 #include "engine/staged_record.hpp"
 #include "engine/values.hpp"
@@ -117,6 +118,7 @@ class TwoWayPass {
         report_(report),
         writable_(writable),
         merger_(merge_fields(in.sync.spec()), in.sync.spec().conflicts),
+        duplicates_(in.sync.mapper().destination_paths()),
         source_{Side::source, in.source, in.sync.source_object(), in.source.capabilities(in.sync.source_object()),
                 report.source, state::meta::source_cursor, nullptr, true, {}, 0},
         destination_{Side::destination, in.destination, in.sync.destination_object(),
@@ -149,6 +151,7 @@ class TwoWayPass {
     }
 
     plan_and_apply();
+    if (report_.kind == RunKind::baseline) report_duplicates();
     finish_state();
     return "";
   }
@@ -371,6 +374,18 @@ class TwoWayPass {
     if (!chunk.empty()) run_chunk(chunk);
   }
 
+  void report_duplicates() {
+    if (duplicates_.overflowed()) {
+      note(fmt::format("possible duplicates not looked for: more than {} records on one side were unmatched",
+                       DuplicateFinder::kMaxRecords));
+      return;
+    }
+    for (auto& d : duplicates_.find()) {
+      if (report_.possible_duplicates.size() >= RunReport::kMaxListedProblems) break;
+      report_.possible_duplicates.push_back({std::move(d.source_key), std::move(d.destination_key), std::move(d.reason)});
+    }
+  }
+
   void reject(Side side, const std::string& key, const std::string& id, const std::string& reason) {
     ++io(side).counts.rejected;
     // A record without a match key is kept in `failed` under its id (store.hpp) and named by it.
@@ -453,6 +468,7 @@ class TwoWayPass {
   void plan_create(std::vector<PlannedWrite>& writes, std::size_t index, KeyPlan& plan, Side target,
                    const Presence& from, const std::optional<state::BaseValue>& base) {
     const nlohmann::json& values = from.kind == Presence::Kind::present ? from.record.values : base->values;
+    if (report_.kind == RunKind::baseline) duplicates_.add(other_side(target), plan.key, values);
     nlohmann::json written = nlohmann::json::object();
     auto fields = create_fields(target, values, written);
     plan.link = plan.old_link.value_or(state::Link{});
@@ -875,6 +891,7 @@ class TwoWayPass {
   RunReport& report_;
   state::StateStore* writable_;
   RecordMerger merger_;
+  DuplicateFinder duplicates_;
   SideIo source_;
   SideIo destination_;
   std::map<std::string, state::Conflict> conflicts_;

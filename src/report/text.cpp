@@ -126,6 +126,14 @@ std::string describe_row(const std::string& key, const std::string& source_id) {
   return fmt::format("source record '{}' (no match key)", source_id);
 }
 
+std::string render_possible_duplicates(const engine::RunReport& r) {
+  std::string out;
+  for (const auto& d : r.possible_duplicates)
+    out += fmt::format("  possible duplicate: source {} and destination {} ({}); linked by nothing, both kept\n",
+                       d.source_key, d.destination_key, d.reason);
+  return out;
+}
+
 std::string render_run_report(const engine::RunReport& r) {
   std::string out = fmt::format("{}: {} {}, {} {}, {:.2f} s\n", r.sync, r.dry_run ? "planned" : "ran",
                                 engine::to_string(r.kind), r.direction, r.mode, r.duration_s);
@@ -157,6 +165,7 @@ std::string render_run_report(const engine::RunReport& r) {
                        "out because the other side had edited the record\n",
                        r.conflicts_decided, r.conflicts_queued, r.sync, r.deletes_kept);
     for (const auto& note : r.notes) out += "  " + note + "\n";
+    out += render_possible_duplicates(r);
   }
 
   const std::uint64_t rejected_total = r.destination.rejected + r.source.rejected;
@@ -234,13 +243,14 @@ std::string render_action(const engine::Action& a) {
 std::string render_diff_totals(const engine::RunReport& r) {
   const auto& d = r.destination;
   if (r.direction == "bidirectional") {
+    const std::string duplicates = render_possible_duplicates(r);
     const auto& s = r.source;
     return fmt::format(
         "{}: {} run would write -> destination: create {}, update {}, delete {}; <- source: create {}, update {}, "
         "delete {}; reject {}; conflicts {} decided, {} queued; {} unchanged ({} source and {} destination records "
         "read)\n",
         r.sync, engine::to_string(r.kind), d.created, d.updated, d.deleted, s.created, s.updated, s.deleted,
-        d.rejected + s.rejected, r.conflicts_decided, r.conflicts_queued, d.unchanged, s.read, d.read);
+        d.rejected + s.rejected, r.conflicts_decided, r.conflicts_queued, d.unchanged, s.read, d.read) + duplicates;
   }
   std::string skipped = r.mode == "append" || d.skipped > 0 ? fmt::format(", skip {} already there", d.skipped) : "";
   return fmt::format(

@@ -22,6 +22,8 @@ std::size_t display_width(std::string_view text);
 // The report of one run. Its error, if any, is not part of it: the command prints that once,
 // on stderr.
 std::string render_run_report(const engine::RunReport& report);
+// A bidirectional baseline's "possible duplicate" lines ("" when there are none).
+std::string render_possible_duplicates(const engine::RunReport& report);
 // One planned action as `diff` prints it (several lines for an update).
 std::string render_action(const engine::Action& action);
 std::string render_diff_totals(const engine::RunReport& report);

@@ -271,24 +271,31 @@ phone = "phone"
                          i, i));
     }
   }
+  // One person under two addresses of one domain: reported as a possible duplicate, not merged.
+  a.exec("INSERT INTO people (email, name, phone, updated_at) VALUES ('Dana.Scully@FBI.gov', 'Dana Scully', '9', NULL)");
+  b.exec("INSERT INTO contacts (email, full_name, phone, modified) VALUES ('dscully@fbi.gov', 'Dana  Scully', NULL, NULL)");
   auto diff = project.run({"diff", "ab", "--json"});
   INFO(diff.describe());
   REQUIRE(diff.exit_code == 0);
+  const nlohmann::json duplicate = {
+      {"source_key", "dana.scully@fbi.gov"}, {"destination_key", "dscully@fbi.gov"}, {"reason", "similar name on the same email domain"}};
+  CHECK(diff.json().at("report").at("possible_duplicates") == nlohmann::json::array({duplicate}));
   auto run = project.run({"run", "ab", "--json"});
   INFO(run.describe());
   REQUIRE(run.exit_code == 0);
   auto report = run.json();
-  CHECK(report.at("destination").at("created") == 60);  // A's 60 unshared people
-  CHECK(report.at("source").at("created") == 60);       // B's 60
+  CHECK(report.at("destination").at("created") == 61);  // A's 60 unshared people and Dana
+  CHECK(report.at("source").at("created") == 61);       // B's 60 and Dana's other address
+  CHECK(report.at("possible_duplicates") == nlohmann::json::array({duplicate}));
   CHECK(report.at("source").at("updated") == 10);       // B newer: its name goes to A
   CHECK(report.at("destination").at("updated") == 10);  // A newer: its name goes to B
-  CHECK(diff.json().at("report").at("destination").at("created") == 60);
+  CHECK(diff.json().at("report").at("destination").at("created") == 61);
   CHECK(diff.json().at("report").at("source").at("updated") == 10);
 
   auto side_a = read_side(a, "people", "name");
   auto side_b = read_side(b, "contacts", "full_name");
-  CHECK(side_a.size() == 160);
-  CHECK(side_b.size() == 160);
+  CHECK(side_a.size() == 162);
+  CHECK(side_b.size() == 162);
   for (int i = 0; i < 40; ++i) {
     const std::string key = "shared" + std::to_string(i) + "@example.com";
     const std::string winner = i < 10 ? "B" + std::to_string(i) : "A" + std::to_string(i);
