@@ -74,6 +74,7 @@ struct KeyPlan {
   Side failed_side = Side::destination;
   connectors::ErrorKind error_kind = connectors::ErrorKind::record;
   bool outcome_unknown = false;  // a create in a batch whose answer was lost: keep its intent
+  bool refused = false;          // a side refused a write before it was sent (write_problem): a reject
 };
 
 // A write of one key to one side.
@@ -81,6 +82,7 @@ struct PlannedWrite {
   std::size_t plan;  // index into the chunk's plans
   connectors::WriteOp op;
   Action action;     // for the report and diff
+  bool refused = false;  // the side refuses it: not sent
 };
 
 std::optional<std::int64_t> modified_ms(const std::string& text) {
@@ -736,20 +738,40 @@ class TwoWayPass {
   }
 
   void apply(std::vector<KeyPlan>& plans, std::vector<PlannedWrite>& writes) {
+    // What a side refuses (a value it cannot hold, an address Mailchimp calls fake) is a
+    // reject, found before anything is sent, in a dry run too: diff predicts the run.
+    for (auto& write : writes) {
+      if (write.op.kind == connectors::OpKind::remove || write.op.kind == connectors::OpKind::archive) continue;
+      SideIo& side = io(write.action.target);
+      std::string problem = side.connector.write_problem(side.object, write.op);
+      if (problem.empty()) continue;
+      write.refused = true;
+      auto& plan = plans[write.plan];
+      plan.refused = true;
+      plan.failed_side = write.action.target;
+      plan.errors.push_back(fmt::format("{}: {}", to_string(write.action.target), problem));
+      write.action.kind = Action::Kind::reject;
+      write.action.reason = plan.errors.back();
+    }
     for (auto& write : writes)
       if (in_.observer) in_.observer->on_action(write.action);
     if (!writable_) {
-      for (const auto& write : writes) count_confirmed(write);
+      for (const auto& write : writes)
+        if (!write.refused) count_confirmed(write);
+      for (auto& plan : plans)
+        if (plan.refused) count_problem(plan);
       return;
     }
     // Creates are intents until confirmed: a run stopped before the answer looks them up.
     bool any_create = false;
-    for (const auto& write : writes)
-      if (write.op.kind == connectors::OpKind::create || write.op.kind == connectors::OpKind::upsert) any_create = true;
+    auto is_create = [](const PlannedWrite& write) {
+      return !write.refused && (write.op.kind == connectors::OpKind::create || write.op.kind == connectors::OpKind::upsert);
+    };
+    for (const auto& write : writes) any_create = any_create || is_create(write);
     if (any_create) {
       auto txn = writable_->begin();
       for (const auto& write : writes)
-        if (write.op.kind == connectors::OpKind::create || write.op.kind == connectors::OpKind::upsert)
+        if (is_create(write))
           txn->put_pending(write.op.key,
                            {to_string(write.action.target), write.op.fields, in_.clock.now_ms()});
       txn->commit();
@@ -760,7 +782,7 @@ class TwoWayPass {
       SideIo& side = io(target);
       std::vector<std::size_t> mine;
       for (std::size_t i = 0; i < writes.size(); ++i)
-        if (writes[i].action.target == target) mine.push_back(i);
+        if (writes[i].action.target == target && !writes[i].refused) mine.push_back(i);
       const std::size_t batch = std::max<std::size_t>(1, side.caps.max_batch);
       for (std::size_t start = 0; start < mine.size() && !fatal; start += batch) {
         std::vector<connectors::WriteOp> ops;
@@ -802,6 +824,17 @@ class TwoWayPass {
     stop_if_requested();
   }
 
+  // A key whose write was refused (a reject) or failed, in the report.
+  void count_problem(const KeyPlan& plan, std::optional<bool> failed_before = std::nullopt) {
+    const bool is_new = !failed_before.value_or(in_.store.get_failed(plan.key).has_value());
+    if (is_new) ++report_.new_problems;
+    auto& list = plan.refused ? report_.rejected : report_.failed;
+    auto& counts = io(plan.failed_side).counts;
+    ++(plan.refused ? counts.rejected : counts.failed);
+    if (list.size() < RunReport::kMaxListedProblems)
+      list.push_back({plan.key, plan.link.source_id, util_join(plan.errors), is_new});
+  }
+
   void commit(std::vector<KeyPlan>& plans) {
     auto txn = writable_->begin();
     for (auto& plan : plans) {
@@ -815,11 +848,8 @@ class TwoWayPass {
         row.attempts = previous ? previous->attempts + 1 : 1;
         row.first_seen_ms = previous ? previous->first_seen_ms : in_.clock.now_ms();
         row.last_seen_ms = in_.clock.now_ms();
-        const bool is_new = !previous.has_value();
-        if (is_new) ++report_.new_problems;
-        ++io(plan.failed_side).counts.failed;
-        if (report_.failed.size() < RunReport::kMaxListedProblems)
-          report_.failed.push_back({plan.key, plan.link.source_id, row.error, is_new});
+        if (plan.refused) row.kind = "reject";
+        count_problem(plan, previous.has_value());
         txn->put_failed(plan.key, row);
         // A create whose answer was lost keeps its intent; a refused one is over.
         if (!plan.outcome_unknown) txn->erase_pending(plan.key);

@@ -567,3 +567,61 @@ baseline = "source"
 }
 
 }  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+TEST_CASE("two-way: a value one side cannot hold is a reject that diff predicts, and nothing of it is sent",
+          "[e2e][two-way]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", R"(direction = "bidirectional"
+[source]
+connection = "a"
+object = "people"
+[destination]
+connection = "b"
+object = "contacts"
+[match]
+source = "email"
+destination = "email"
+[field_map]
+email = "email"
+name = "full_name"
+phone = "phone"
+)");
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
+  // A NUMERIC column cannot hold every decimal exactly: the connector refuses those up front.
+  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone NUMERIC)");
+  a.exec("INSERT INTO people (email, name, phone) VALUES ('ann@x.io', 'Ann', '1'), ('bob@x.io', 'Bob', '2')");
+  REQUIRE(project.run({"run", "ab"}).exit_code == 0);
+
+  a.exec("UPDATE people SET phone = '12345678901234567.89' WHERE email = 'ann@x.io'");
+  a.exec("UPDATE people SET name = 'Bobby' WHERE email = 'bob@x.io'");
+  auto diff = project.run({"diff", "ab", "--json"});
+  INFO(diff.describe());
+  auto predicted = diff.json().at("report");
+  CHECK(predicted.at("destination").at("rejected") == 1);
+  CHECK(predicted.at("destination").at("updated") == 1);
+
+  auto run = project.run({"run", "ab", "--json"});
+  INFO(run.describe());
+  CHECK(run.exit_code == 1);  // a new reject
+  auto report = run.json();
+  CHECK(report.at("destination").at("rejected") == 1);
+  CHECK(report.at("destination").at("updated") == 1);
+  REQUIRE(report.at("rejected").size() == 1);
+  CHECK(report.at("rejected")[0].at("key") == "ann@x.io");
+  CHECK(b.query("SELECT phone FROM contacts WHERE email = 'ann@x.io'").at(0).at("phone") == "1");
+  CHECK(b.query("SELECT full_name FROM contacts WHERE email = 'bob@x.io'").at(0).at("full_name") == "Bobby");
+  // Not new the next time; fixed at the source, it goes through.
+  CHECK(project.run({"run", "ab"}).exit_code == 0);
+  a.exec("UPDATE people SET phone = '42' WHERE email = 'ann@x.io'");
+  auto fixed = project.run({"run", "ab", "--json"});
+  INFO(fixed.describe());
+  CHECK(fixed.exit_code == 0);
+  CHECK(b.query("SELECT phone FROM contacts WHERE email = 'ann@x.io'").at(0).at("phone") == "42");
+  CHECK(project.run({"state", "show", "ab", "--json"}).json().at("failed").empty());
+}
+
+}  // namespace synctool::e2e
