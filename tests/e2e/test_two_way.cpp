@@ -41,6 +41,19 @@ std::uint64_t two_way_writes(const nlohmann::json& report) {
   return n;
 }
 
+// The people (a.db) <-> contacts (b.db) sync these tests run: `head` goes before [source]
+// (mode), `tail` after [field_map] ([deletes], [conflicts]); `cursors` reads each side from a
+// cursor column (updated_at / modified).
+std::string people_sync(const std::string& head, const std::string& tail, bool cursors = false) {
+  return "direction = \"bidirectional\"\n" + head + "[source]\nconnection = \"a\"\nobject = \"people\"\n" +
+         (cursors ? "cursor_column = \"updated_at\"\n" : "") +
+         "[destination]\nconnection = \"b\"\nobject = \"contacts\"\n" +
+         (cursors ? "cursor_column = \"modified\"\n" : "") +
+         "[match]\nsource = \"email\"\ndestination = \"email\"\nnormalize = [\"trim\", \"lowercase\"]\n"
+         "[field_map]\nemail = \"email\"\nname = \"full_name\"\nphone = \"phone\"\n" +
+         tail;
+}
+
 // Every row of a side by lowercased email; fails on a duplicate key.
 std::map<std::string, Person> read_side(const Db& db, const std::string& table, const std::string& name_column) {
   std::map<std::string, Person> out;
@@ -59,28 +72,7 @@ TEST_CASE("two-way: 200 random rounds of edits, creates and deletes on both side
           "[e2e][two-way][property]") {
   Project project;
   project.write_config(kTwoWayConfig);
-  project.write_sync("ab", R"(direction = "bidirectional"
-mode = "mirror"
-[source]
-connection = "a"
-object = "people"
-[destination]
-connection = "b"
-object = "contacts"
-[match]
-source = "email"
-destination = "email"
-normalize = ["trim", "lowercase"]
-[field_map]
-email = "email"
-name = "full_name"
-phone = "phone"
-[deletes]
-propagate = "delete"
-max = "100%"
-[conflicts]
-strategy = "source-wins"
-)");
+  project.write_sync("ab", people_sync("mode = \"mirror\"\n", "[deletes]\npropagate = \"delete\"\nmax = \"100%\"\n[conflicts]\nstrategy = \"source-wins\"\n"));
   Db a(project.path("a.db")), b(project.path("b.db"));
   a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
   b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
@@ -229,24 +221,7 @@ TEST_CASE("two-way baseline: systems sharing 40% of their records link them, cre
           "[e2e][two-way]") {
   Project project;
   project.write_config(kTwoWayConfig);
-  project.write_sync("ab", R"(direction = "bidirectional"
-[source]
-connection = "a"
-object = "people"
-cursor_column = "updated_at"
-[destination]
-connection = "b"
-object = "contacts"
-cursor_column = "modified"
-[match]
-source = "email"
-destination = "email"
-normalize = ["trim", "lowercase"]
-[field_map]
-email = "email"
-name = "full_name"
-phone = "phone"
-)");
+  project.write_sync("ab", people_sync("", "", true));
   Db a(project.path("a.db")), b(project.path("b.db"));
   a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT, "
          "updated_at TEXT)");
@@ -331,23 +306,7 @@ TEST_CASE("two-way manual conflicts: queued with both values and the base, liste
           "[e2e][two-way]") {
   Project project;
   project.write_config(kTwoWayConfig);
-  project.write_sync("ab", R"(direction = "bidirectional"
-[source]
-connection = "a"
-object = "people"
-[destination]
-connection = "b"
-object = "contacts"
-[match]
-source = "email"
-destination = "email"
-[field_map]
-email = "email"
-name = "full_name"
-phone = "phone"
-[conflicts]
-strategy = "manual"
-)");
+  project.write_sync("ab", people_sync("", "[conflicts]\nstrategy = \"manual\"\n"));
   Db a(project.path("a.db")), b(project.path("b.db"));
   a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
   b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
@@ -414,25 +373,7 @@ namespace synctool::e2e {
 TEST_CASE("two-way runs killed at random moments converge without duplicates or lost edits", "[e2e][two-way][crash]") {
   Project project;
   project.write_config(kTwoWayConfig);
-  project.write_sync("ab", R"(direction = "bidirectional"
-[source]
-connection = "a"
-object = "people"
-[destination]
-connection = "b"
-object = "contacts"
-[match]
-source = "email"
-destination = "email"
-normalize = ["trim", "lowercase"]
-[field_map]
-email = "email"
-name = "full_name"
-phone = "phone"
-[conflicts]
-strategy = "source-wins"
-baseline = "source"
-)");
+  project.write_sync("ab", people_sync("", "[conflicts]\nstrategy = \"source-wins\"\nbaseline = \"source\"\n"));
   const char* env_kills = std::getenv("SYNCTOOL_E2E_CRASH_KILLS");
   const int kills = env_kills && *env_kills ? std::stoi(env_kills) : 20;
   const char* env_seed = std::getenv("SYNCTOOL_E2E_SEED");
@@ -574,21 +515,7 @@ TEST_CASE("two-way: a value one side cannot hold is a reject that diff predicts,
           "[e2e][two-way]") {
   Project project;
   project.write_config(kTwoWayConfig);
-  project.write_sync("ab", R"(direction = "bidirectional"
-[source]
-connection = "a"
-object = "people"
-[destination]
-connection = "b"
-object = "contacts"
-[match]
-source = "email"
-destination = "email"
-[field_map]
-email = "email"
-name = "full_name"
-phone = "phone"
-)");
+  project.write_sync("ab", people_sync("", ""));
   Db a(project.path("a.db")), b(project.path("b.db"));
   a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
   // A NUMERIC column cannot hold every decimal exactly: the connector refuses those up front.
