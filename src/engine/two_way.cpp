@@ -409,6 +409,7 @@ class TwoWayPass {
       action.two_way = true;
       in_.observer->on_action(action);
     }
+    rejected_keys_.insert(key);
     state::FailedRow row;
     row.source_id = id;
     row.error = problem.reason;
@@ -860,7 +861,12 @@ class TwoWayPass {
           txn->put_link(plan.key, plan.link);
         continue;
       }
-      if (plan.outcome == KeyPlan::Outcome::nothing) continue;
+      if (plan.outcome == KeyPlan::Outcome::nothing) {
+        // Nothing to write any more: a row that failed or was rejected before is fine now (one
+        // rejected again in this chunk is put back below).
+        if (in_.store.get_failed(plan.key)) txn->erase_failed(plan.key);
+        continue;
+      }
       if (plan.outcome == KeyPlan::Outcome::erase) {
         if (plan.old_link || plan.old_base) txn->erase_record(plan.key);
       } else {
@@ -905,8 +911,8 @@ class TwoWayPass {
     if (source_.complete && destination_.complete) {
       std::vector<std::string> stale;
       in_.store.for_each_failed([&](const std::string& key, const state::FailedRow& row) {
-        if (row.kind == "reject" && !source_.staged->contains(key) && !destination_.staged->contains(key) &&
-            !in_.store.get_link(key))
+        if (row.kind == "reject" && !rejected_keys_.contains(key) && !source_.staged->contains(key) &&
+            !destination_.staged->contains(key) && !in_.store.get_link(key))
           stale.push_back(key);
         return true;
       });
@@ -926,6 +932,7 @@ class TwoWayPass {
   SideIo destination_;
   std::map<std::string, state::Conflict> conflicts_;
   std::vector<std::pair<std::string, state::FailedRow>> rejected_rows_;
+  std::unordered_set<std::string> rejected_keys_;  // failure keys rejected again this run
 };
 
 }  // namespace

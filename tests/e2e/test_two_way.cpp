@@ -552,3 +552,39 @@ TEST_CASE("two-way: a value one side cannot hold is a reject that diff predicts,
 }
 
 }  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+TEST_CASE("two-way: a row without a key or with a duplicate key alerts once, then is listed until it is fixed",
+          "[e2e][two-way]") {
+  Project project;
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", people_sync("", ""));
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, name TEXT, phone TEXT)");
+  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, full_name TEXT, phone TEXT)");
+  a.exec("INSERT INTO people (id, email, name) VALUES (1, 'ann@x.io', 'Ann'), (2, NULL, 'No Key'), (3, 'Cy@x.io', 'Cy'), "
+         "(4, 'cy@x.io', 'Cy again')");
+  auto first = project.run({"run", "ab", "--json"});
+  INFO(first.describe());
+  CHECK(first.exit_code == 1);
+  CHECK(first.json().at("source").at("rejected") == 2);
+  for (int i = 0; i < 2; ++i) {  // listed, not new: exit 0, and the state keeps them
+    auto again = project.run({"run", "ab", "--json"});
+    INFO(again.describe());
+    CHECK(again.exit_code == 0);
+    CHECK(again.json().at("source").at("rejected") == 2);
+    CHECK(again.json().at("new_problems") == 0);
+    CHECK(project.run({"state", "show", "ab", "--json"}).json().at("failed").size() == 2);
+  }
+  a.exec("UPDATE people SET email = 'nokey@x.io' WHERE id = 2");
+  a.exec("DELETE FROM people WHERE id = 4");
+  auto fixed = project.run({"run", "ab", "--json"});
+  INFO(fixed.describe());
+  CHECK(fixed.exit_code == 0);
+  CHECK(fixed.json().at("destination").at("created") == 2);  // nokey@ and cy@ now
+  CHECK(project.run({"state", "show", "ab", "--json"}).json().at("failed").empty());
+  CHECK(b.count("contacts") == 3);
+}
+
+}  // namespace synctool::e2e
