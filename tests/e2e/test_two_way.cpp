@@ -54,6 +54,20 @@ std::string people_sync(const std::string& head, const std::string& tail, bool c
          tail;
 }
 
+constexpr const char* kPeople = "email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT";
+constexpr const char* kContacts = "email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT";
+
+// Writes synctool.toml and syncs/ab.toml, and creates the tables `people` in a.db and
+// `contacts` in b.db with the given columns after their id (none where "").
+void set_up(const Project& project, const std::string& sync, const std::string& people = kPeople,
+            const std::string& contacts = kContacts) {
+  project.write_config(kTwoWayConfig);
+  project.write_sync("ab", sync);
+  if (!people.empty()) Db(project.path("a.db")).exec("CREATE TABLE people (id INTEGER PRIMARY KEY, " + people + ")");
+  if (!contacts.empty())
+    Db(project.path("b.db")).exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, " + contacts + ")");
+}
+
 // Every row of a side by lowercased email; fails on a duplicate key.
 std::map<std::string, Person> read_side(const Db& db, const std::string& table, const std::string& name_column) {
   std::map<std::string, Person> out;
@@ -71,11 +85,9 @@ std::map<std::string, Person> read_side(const Db& db, const std::string& table, 
 TEST_CASE("two-way: 200 random rounds of edits, creates and deletes on both sides converge to the three-way merge",
           "[e2e][two-way][property]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("mode = \"mirror\"\n", "[deletes]\npropagate = \"delete\"\nmax = \"100%\"\n[conflicts]\nstrategy = \"source-wins\"\n"));
+  set_up(project, people_sync("mode = \"mirror\"\n",
+                              "[deletes]\npropagate = \"delete\"\nmax = \"100%\"\n[conflicts]\nstrategy = \"source-wins\"\n"));
   Db a(project.path("a.db")), b(project.path("b.db"));
-  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
-  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
 
   std::mt19937 random(1606);
   auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
@@ -220,13 +232,9 @@ TEST_CASE("two-way: 200 random rounds of edits, creates and deletes on both side
 TEST_CASE("two-way baseline: systems sharing 40% of their records link them, create the rest, and the newer value wins",
           "[e2e][two-way]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("", "", true));
+  set_up(project, people_sync("", "", true), std::string(kPeople) + ", updated_at TEXT",
+         std::string(kContacts) + ", modified TEXT");
   Db a(project.path("a.db")), b(project.path("b.db"));
-  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT, "
-         "updated_at TEXT)");
-  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT, "
-         "modified TEXT)");
   // 100 people in each; 40 of A's are also in B, with their email in another case. Of the 40,
   // 20 have another name in B: B's row is newer for 10 of them, older for the other 10.
   for (int i = 0; i < 100; ++i) {
@@ -298,18 +306,11 @@ TEST_CASE("two-way baseline: systems sharing 40% of their records link them, cre
   CHECK(a.query("SELECT name FROM people WHERE email = 'only-b70@example.com'").at(0).at("name") == "Renamed");
 }
 
-}  // namespace synctool::e2e
-
-namespace synctool::e2e {
-
 TEST_CASE("two-way manual conflicts: queued with both values and the base, listed, resolved, then written to both sides",
           "[e2e][two-way]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("", "[conflicts]\nstrategy = \"manual\"\n"));
+  set_up(project, people_sync("", "[conflicts]\nstrategy = \"manual\"\n"));
   Db a(project.path("a.db")), b(project.path("b.db"));
-  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
-  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone TEXT)");
   a.exec("INSERT INTO people (email, name, phone) VALUES ('ann@x.io', 'Ann', '1'), ('bob@x.io', 'Bob', '2')");
   REQUIRE(project.run({"run", "ab"}).exit_code == 0);
 
@@ -363,17 +364,12 @@ TEST_CASE("two-way manual conflicts: queued with both values and the base, liste
   CHECK(b.query("SELECT phone FROM contacts WHERE email = 'bob@x.io'").at(0).at("phone") == "555");
 }
 
-}  // namespace synctool::e2e
-
-namespace synctool::e2e {
-
 // SIGKILL at random moments of two-way runs (baselines and incremental runs with edits and
 // conflicts on both sides), each followed by runs until one completes: both sides then hold
 // exactly the merge (source wins), no key twice, and one more run writes nothing.
 TEST_CASE("two-way runs killed at random moments converge without duplicates or lost edits", "[e2e][two-way][crash]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("", "[conflicts]\nstrategy = \"source-wins\"\nbaseline = \"source\"\n"));
+  set_up(project, people_sync("", "[conflicts]\nstrategy = \"source-wins\"\nbaseline = \"source\"\n"), "", "");
   const char* env_kills = std::getenv("SYNCTOOL_E2E_CRASH_KILLS");
   const int kills = env_kills && *env_kills ? std::stoi(env_kills) : 20;
   const char* env_seed = std::getenv("SYNCTOOL_E2E_SEED");
@@ -507,19 +503,12 @@ TEST_CASE("two-way runs killed at random moments converge without duplicates or 
   CHECK(landed >= kills);
 }
 
-}  // namespace synctool::e2e
-
-namespace synctool::e2e {
-
 TEST_CASE("two-way: a value one side cannot hold is a reject that diff predicts, and nothing of it is sent",
           "[e2e][two-way]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("", ""));
-  Db a(project.path("a.db")), b(project.path("b.db"));
-  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, phone TEXT)");
   // A NUMERIC column cannot hold every decimal exactly: the connector refuses those up front.
-  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, full_name TEXT, phone NUMERIC)");
+  set_up(project, people_sync("", ""), kPeople, "email TEXT UNIQUE NOT NULL, full_name TEXT, phone NUMERIC");
+  Db a(project.path("a.db")), b(project.path("b.db"));
   a.exec("INSERT INTO people (email, name, phone) VALUES ('ann@x.io', 'Ann', '1'), ('bob@x.io', 'Bob', '2')");
   REQUIRE(project.run({"run", "ab"}).exit_code == 0);
 
@@ -551,18 +540,11 @@ TEST_CASE("two-way: a value one side cannot hold is a reject that diff predicts,
   CHECK(project.run({"state", "show", "ab", "--json"}).json().at("failed").empty());
 }
 
-}  // namespace synctool::e2e
-
-namespace synctool::e2e {
-
 TEST_CASE("two-way: a row without a key or with a duplicate key alerts once, then is listed until it is fixed",
           "[e2e][two-way]") {
   Project project;
-  project.write_config(kTwoWayConfig);
-  project.write_sync("ab", people_sync("", ""));
+  set_up(project, people_sync("", ""), "email TEXT, name TEXT, phone TEXT", "email TEXT, full_name TEXT, phone TEXT");
   Db a(project.path("a.db")), b(project.path("b.db"));
-  a.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, name TEXT, phone TEXT)");
-  b.exec("CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, full_name TEXT, phone TEXT)");
   a.exec("INSERT INTO people (id, email, name) VALUES (1, 'ann@x.io', 'Ann'), (2, NULL, 'No Key'), (3, 'Cy@x.io', 'Cy'), "
          "(4, 'cy@x.io', 'Cy again')");
   auto first = project.run({"run", "ab", "--json"});
