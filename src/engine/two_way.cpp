@@ -630,6 +630,7 @@ class TwoWayPass {
                                std::map<std::string, StagedRecord>& found) {
     if (wanted.empty()) return;
     SideIo& side = io(target);
+    wait_for_lookup_lag(target, wanted);
     const std::string& field = target == Side::source ? spec_.match.source : spec_.match.destination;
     const std::size_t chunk = std::max<std::size_t>(1, side.caps.max_lookup / 2);
     for (std::size_t i = 0; i < wanted.size(); i += chunk) {
@@ -646,6 +647,28 @@ class TwoWayPass {
         found.emplace(*key, staged_form(target, record));
       }
     }
+  }
+
+  // A side whose lookups lag behind its writes (HubSpot's search) would not find what an
+  // earlier run created there unconfirmed: wait until the newest such create is old enough.
+  void wait_for_lookup_lag(Side target, const std::vector<std::pair<std::string, std::string>>& wanted) {
+    const std::int64_t lag = io(target).caps.lookup_lag_ms;
+    if (lag <= 0 || in_.store.pending_count() == 0) return;
+    std::int64_t newest = 0;
+    std::size_t pending = 0;
+    for (const auto& [key, raw] : wanted) {
+      auto intent = in_.store.get_pending(key);
+      if (!intent || intent->side != to_string(target)) continue;
+      newest = std::max(newest, intent->sent_at_ms);
+      ++pending;
+    }
+    const std::int64_t wait = newest + lag - in_.clock.now_ms();
+    if (pending == 0 || wait <= 0) return;
+    if (in_.log)
+      in_.log(fmt::format("waiting {} ms before looking up {} unconfirmed create(s) at the {} (its lookups lag behind "
+                          "its writes)",
+                          wait, pending, to_string(target)));
+    in_.clock.sleep_ms(std::min(wait, lag));
   }
 
   void run_chunk(const std::vector<std::string>& keys) {
