@@ -2,6 +2,7 @@
 
 #include "spec/loader.hpp"
 #include "util/hash.hpp"
+#include "util/json_path.hpp"
 
 #include <algorithm>
 
@@ -72,6 +73,32 @@ CompiledSync::CompiledSync(const spec::SyncSpec& sync)
     }
     if (!problems.empty()) throw spec::SpecError(std::move(problems));
   }
+  if (sync.direction == spec::Direction::bidirectional) {
+    std::vector<spec::SpecProblem> problems;
+    for (const auto& field : filter_.fields()) {
+      auto mapping = std::find_if(sync.field_map.begin(), sync.field_map.end(), [&](const spec::FieldMapping& m) {
+        return m.source == field && m.direction != spec::FieldDirection::to_destination;
+      });
+      if (mapping == sync.field_map.end())
+        problems.push_back({sync.source.filter_where,
+                            "[source] filter uses field '" + field +
+                                "', which [field_map] does not map both ways: a bidirectional sync applies the filter "
+                                "to the destination's records too, read back under the source's field names"});
+      else
+        filter_paths_.emplace_back(field, mapping->destination);
+    }
+    if (!problems.empty()) throw spec::SpecError(std::move(problems));
+  }
+}
+
+bool CompiledSync::destination_in_scope(const nlohmann::json& projected) const {
+  if (filter_.matches_everything()) return true;
+  nlohmann::json as_source = nlohmann::json::object();
+  for (const auto& [source_path, destination_path] : filter_paths_) {
+    auto value = util::json_get_path(projected, destination_path);
+    if (value) util::json_set_path(as_source, source_path, *value);
+  }
+  return filter_.matches(as_source);
 }
 
 nlohmann::json CompiledSync::project_destination(const nlohmann::json& destination_fields) const {

@@ -12,8 +12,9 @@ namespace synctool::engine {
 
 class CompiledSync {
  public:
-  // Throws spec::SpecError when the filter does not parse (with the filter's file:line:col)
-  // or names a field that is not among source.fields.
+  // Throws spec::SpecError when the filter does not parse (with the filter's file:line:col),
+  // names a field that is not among source.fields, or, on a bidirectional sync, a field that
+  // [field_map] does not write back to the source.
   explicit CompiledSync(const spec::SyncSpec& sync);
 
   const spec::SyncSpec& spec() const { return sync_; }
@@ -28,6 +29,10 @@ class CompiledSync {
   // values take (mapper projection, then the [schema]'s coercions without judging), so that
   // equal values compare equal whatever each system's spelling of them.
   nlohmann::json project_destination(const nlohmann::json& destination_fields) const;
+  // Bidirectional syncs: whether a destination record, in the projected form, passes the
+  // [source] filter once its values are put back under the source's field names (the form it
+  // takes when it is written to the source). True when there is no filter.
+  bool destination_in_scope(const nlohmann::json& projected) const;
   // Seeds engine::source_digest: a digest of everything that turns a source record into mapped,
   // validated values (field map, transforms, match, schema, filter) and of synctool's version,
   // so that a source digest stored under another mapping or version never matches.
@@ -41,6 +46,9 @@ class CompiledSync {
   connectors::ObjectRef source_object_;
   connectors::ObjectRef destination_object_;
   std::uint64_t mapping_seed_ = 0;
+  // Bidirectional syncs with a filter: each field the filter reads (a source path) and the
+  // destination path [field_map] writes it back from.
+  std::vector<std::pair<std::string, std::string>> filter_paths_;
 };
 
 }  // namespace synctool::engine

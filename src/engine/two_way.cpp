@@ -51,6 +51,7 @@ struct Presence {
     deleted,    // linked and gone: a tombstone, or missing from a complete read
     ignored,    // deleted there on an earlier run while deletes do not flow: left so
     unusable,   // duplicated or rejected this run: the key waits
+    excluded,   // read, and the filter leaves it out: the key is not synced while it is
   };
   Kind kind = Kind::absent;
   StagedRecord record;  // present: as read
@@ -183,6 +184,10 @@ class TwoWayPass {
       return staged;
     }
     if (side == Side::source) {
+      if (!in_.sync.filter().matches(record.fields)) {
+        staged.state = StagedRecord::State::excluded;
+        return staged;
+      }
       staged.values = in_.sync.mapper().map(record.fields);
       if (auto violation = in_.sync.schema().validate(staged.values)) {
         staged.state = StagedRecord::State::rejected;
@@ -190,6 +195,7 @@ class TwoWayPass {
       }
     } else {
       staged.values = in_.sync.project_destination(record.fields);
+      if (!in_.sync.destination_in_scope(staged.values)) staged.state = StagedRecord::State::excluded;
     }
     return staged;
   }
@@ -286,6 +292,8 @@ class TwoWayPass {
         p.kind = Presence::Kind::unusable;
       else if (p.record.state == StagedRecord::State::deleted)
         p.kind = linked_id.empty() ? Presence::Kind::absent : Presence::Kind::deleted;
+      else if (p.record.state == StagedRecord::State::excluded)
+        p.kind = Presence::Kind::excluded;
       else
         p.kind = Presence::Kind::present;
       return p;
@@ -707,12 +715,17 @@ class TwoWayPass {
         Presence& there = target == Side::source ? s : d;
         auto& map = found[target == Side::source ? 0 : 1];
         if (auto it = map.find(plan.key); it != map.end() && there.kind == Presence::Kind::absent) {
-          there.kind = it->second.state == StagedRecord::State::live ? Presence::Kind::present : Presence::Kind::unusable;
+          there.kind = it->second.state == StagedRecord::State::live       ? Presence::Kind::present
+                       : it->second.state == StagedRecord::State::excluded ? Presence::Kind::excluded
+                                                                           : Presence::Kind::unusable;
           there.id = it->second.id;
           there.record = std::move(it->second);
         }
       }
       using K = Presence::Kind;
+      // Out of the filter on either side (a record that left it, or one that never was in it):
+      // neither written nor deleted, its link and base kept for when it comes back.
+      if (s.kind == K::excluded || d.kind == K::excluded) continue;
       if (s.kind == K::unusable || d.kind == K::unusable) {
         const bool at_source = s.kind == K::unusable;
         const StagedRecord& record = at_source ? s.record : d.record;

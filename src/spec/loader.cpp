@@ -898,10 +898,6 @@ class SyncLoader {
     if (sync_.mode == Mode::append)
       r_.report(mode_where_, "mode = \"append\" cannot be bidirectional: append only creates at the destination; use "
                      "\"upsert\" (no deletes) or \"mirror\" (deletes flow both ways under [deletes])");
-    if (!sync_.source.filter.empty())
-      r_.report(sync_.source.filter_where,
-                "[source] filter is not supported on a bidirectional sync: records of the destination that the "
-                "filter would leave out have no counterpart rule; remove the filter or sync one way");
     for (const auto& mapping : sync_.field_map) {
       const bool writes_back = mapping.direction != FieldDirection::to_destination;
       if (mapping.source.empty() && writes_back) {

@@ -570,3 +570,66 @@ TEST_CASE("two-way: a row without a key or with a duplicate key alerts once, the
 }
 
 }  // namespace synctool::e2e
+
+namespace synctool::e2e {
+
+TEST_CASE("two-way with a filter: only records in it on both sides sync; one that leaves it is left alone, not deleted",
+          "[e2e][two-way]") {
+  Project project;
+  set_up(project,
+         "direction = \"bidirectional\"\nmode = \"mirror\"\n[source]\nconnection = \"a\"\nobject = \"people\"\n"
+         "filter = \"stage = 'customer'\"\n[destination]\nconnection = \"b\"\nobject = \"contacts\"\n"
+         "[match]\nsource = \"email\"\ndestination = \"email\"\n"
+         "[field_map]\nemail = \"email\"\nname = \"full_name\"\nstage = \"lifecycle\"\n"
+         "[deletes]\npropagate = \"delete\"\nmax = \"100%\"\n",
+         "email TEXT UNIQUE NOT NULL, name TEXT, stage TEXT", "email TEXT UNIQUE NOT NULL, full_name TEXT, lifecycle TEXT");
+  Db a(project.path("a.db")), b(project.path("b.db"));
+  a.exec("INSERT INTO people (email, name, stage) VALUES ('ann@x.io', 'Ann', 'customer'), ('bob@x.io', 'Bob', 'lead'), "
+         "('eve@x.io', 'Eve', 'customer')");
+  b.exec("INSERT INTO contacts (email, full_name, lifecycle) VALUES ('cy@x.io', 'Cy', 'customer'), "
+         "('dee@x.io', 'Dee', 'lead'), ('eve@x.io', 'Eve B', 'lead')");
+  auto first = project.run({"run", "ab", "--json"});
+  INFO(first.describe());
+  REQUIRE(first.exit_code == 0);
+  // Ann goes to B, Cy to A; Bob and Dee are outside the filter; Eve is a customer at A and a
+  // lead at B: out of the filter on one side, so neither side's values are written.
+  CHECK(first.json().at("destination").at("created") == 1);
+  CHECK(first.json().at("source").at("created") == 1);
+  CHECK(b.query("SELECT full_name, lifecycle FROM contacts WHERE email = 'ann@x.io'").at(0) ==
+        Row{{"full_name", "Ann"}, {"lifecycle", "customer"}});
+  CHECK(a.query("SELECT name, stage FROM people WHERE email = 'cy@x.io'").at(0) ==
+        Row{{"name", "Cy"}, {"stage", "customer"}});
+  CHECK(a.count("people") == 4);
+  CHECK(b.count("contacts") == 4);
+  CHECK(b.query("SELECT full_name FROM contacts WHERE email = 'eve@x.io'").at(0).at("full_name") == "Eve B");
+
+  // Ann leaves the filter at A and is renamed at B: nothing flows, and mirror deletes nothing.
+  a.exec("UPDATE people SET stage = 'churned' WHERE email = 'ann@x.io'");
+  b.exec("UPDATE contacts SET full_name = 'Ann B' WHERE email = 'ann@x.io'");
+  b.exec("DELETE FROM contacts WHERE email = 'dee@x.io'");
+  auto out = project.run({"run", "ab", "--json"});
+  INFO(out.describe());
+  REQUIRE(out.exit_code == 0);
+  CHECK(two_way_writes(out.json()) == 0);
+  CHECK(a.query("SELECT name FROM people WHERE email = 'ann@x.io'").at(0).at("name") == "Ann");
+  CHECK(b.query("SELECT lifecycle FROM contacts WHERE email = 'ann@x.io'").at(0).at("lifecycle") == "customer");
+
+  // Back in the filter: merged against the old base, so each side's change reaches the other.
+  a.exec("UPDATE people SET stage = 'customer' WHERE email = 'ann@x.io'");
+  auto back = project.run({"run", "ab", "--json"});
+  INFO(back.describe());
+  REQUIRE(back.exit_code == 0);
+  CHECK(a.query("SELECT name FROM people WHERE email = 'ann@x.io'").at(0).at("name") == "Ann B");
+  CHECK(b.query("SELECT full_name FROM contacts WHERE email = 'ann@x.io'").at(0).at("full_name") == "Ann B");
+
+  // A delete inside the filter still flows.
+  b.exec("DELETE FROM contacts WHERE email = 'cy@x.io'");
+  auto deleted = project.run({"run", "ab", "--json"});
+  INFO(deleted.describe());
+  REQUIRE(deleted.exit_code == 0);
+  CHECK(deleted.json().at("source").at("deleted") == 1);
+  CHECK(a.count("people") == 3);  // ann, bob, eve
+  CHECK(two_way_writes(project.run({"run", "ab", "--json"}).json()) == 0);
+}
+
+}  // namespace synctool::e2e

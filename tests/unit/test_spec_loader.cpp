@@ -1,4 +1,5 @@
 // Loading and validating synctool.toml and syncs/NAME.toml.
+#include "engine/compiled_sync.hpp"
 #include "spec/loader.hpp"
 #include "spec/spec.hpp"
 #include "support/temp_dir.hpp"
@@ -1039,11 +1040,9 @@ TEST_CASE("bidirectional: what cannot flow back is a spec error naming the line"
                                                      "email = { to = \"email\", direction = \"to-source\" }"));
     find_problem(problems, "the match field must be written both ways");
   }
-  SECTION("append mode and a filter") {
-    auto problems = sync_problems("mode = \"append\"\n" + two_way +
-                                  replaced(kMinimalSync, "object = \"contacts\"\n", "object = \"contacts\"\nfilter = \"x = 1\"\n"));
+  SECTION("append mode") {
+    auto problems = sync_problems("mode = \"append\"\n" + two_way + kMinimalSync);
     find_problem(problems, "cannot be bidirectional");
-    find_problem(problems, "filter is not supported on a bidirectional sync");
   }
   SECTION("an owner of a field nothing maps") {
     auto problems = sync_problems(two_way + kMinimalSync + "[conflicts]\nowners = { phnoe = \"source\" }\n");
@@ -1057,5 +1056,29 @@ TEST_CASE("bidirectional: what cannot flow back is a spec error naming the line"
     auto problems = sync_problems(two_way + kMinimalSync + "[conflicts]\nempty = \"skip\"\nbaseline = \"newest\"\n");
     find_problem(problems, "[conflicts] empty");
     find_problem(problems, "[conflicts] baseline");
+  }
+}
+
+TEST_CASE("bidirectional: a filter may only read fields [field_map] writes back to the source", "[spec][two-way]") {
+  Project project;
+  auto with_filter = [](const std::string& filter, const std::string& extra) {
+    return "direction = \"bidirectional\"\n" +
+           replaced(kMinimalSync, "object = \"contacts\"\n", "object = \"contacts\"\nfilter = \"" + filter + "\"\n") +
+           extra;
+  };
+  SyncSpec ok = project.load_sync_text("contacts", with_filter("stage = 'customer'", "stage = \"lifecycle\"\n"));
+  synctool::engine::CompiledSync compiled(ok);
+  CHECK(compiled.destination_in_scope({{"lifecycle", "customer"}}));
+  CHECK_FALSE(compiled.destination_in_scope({{"lifecycle", "lead"}}));
+  CHECK_FALSE(compiled.destination_in_scope(nlohmann::json::object()));
+
+  for (const std::string& extra : {std::string(), std::string("stage = { to = \"lifecycle\", direction = \"to-destination\" }\n")}) {
+    SyncSpec s = project.load_sync_text("contacts", with_filter("stage = 'customer'", extra));
+    try {
+      synctool::engine::CompiledSync refused(s);
+      FAIL("a filter on a field not written back was accepted");
+    } catch (const synctool::spec::SpecError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("[source] filter uses field 'stage', which [field_map] does not map both ways"));
+    }
   }
 }
