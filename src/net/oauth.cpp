@@ -158,6 +158,7 @@ OAuthRefresher::OAuthRefresher(OAuthConfig config, HttpTransport& transport, con
 }
 
 std::string OAuthRefresher::key_material() const {
+  if (!config_.cache_key_material.empty()) return config_.client_id + "\n" + config_.cache_key_material;
   return config_.client_id + "\n" + config_.client_secret + "\n" + config_.refresh_token;
 }
 
@@ -196,6 +197,7 @@ void OAuthRefresher::load_cache() {
   if (!refresh.empty()) token_.refresh_token = refresh;
   if (access.empty()) return;
   if (near_expiry(expires_at, lifetime, config_.refresh_margin_ms, clock_.now_ms())) return;
+  token_.instance_url = string_field(json, "instance_url");
   token_.access_token = std::move(access);
   token_.expires_at_ms = expires_at;
   lifetime_ms_ = lifetime;
@@ -207,7 +209,8 @@ void OAuthRefresher::store_cache() {
   nlohmann::json json = {{"access_token", token_.access_token},
                          {"refresh_token", token_.refresh_token},
                          {"expires_at_ms", token_.expires_at_ms},
-                         {"lifetime_ms", lifetime_ms_}};
+                         {"lifetime_ms", lifetime_ms_},
+                         {"instance_url", token_.instance_url}};
   std::string plain = json.dump();
   std::string sealed = seal_secret(plain, key_material());
   OPENSSL_cleanse(plain.data(), plain.size());
@@ -233,6 +236,12 @@ void OAuthRefresher::authorize(HttpRequest& request) {
   request.headers.emplace_back("Authorization", "Bearer " + token_.access_token);
 }
 
+const OAuthToken& OAuthRefresher::current() {
+  load_cache();
+  if (needs_refresh()) refresh();
+  return token_;
+}
+
 bool OAuthRefresher::refresh_after_unauthorized() {
   refresh();
   return true;
@@ -240,10 +249,17 @@ bool OAuthRefresher::refresh_after_unauthorized() {
 
 void OAuthRefresher::refresh(bool retry_unreachable) {
   load_cache();
-  std::vector<std::pair<std::string, std::string>> fields = {{"grant_type", config_.grant_type},
-                                                             {"client_id", config_.client_id},
-                                                             {"client_secret", config_.client_secret}};
-  if (config_.grant_type == "refresh_token") fields.emplace_back("refresh_token", token_.refresh_token);
+  std::vector<std::pair<std::string, std::string>> fields = {{"grant_type", config_.grant_type}};
+  if (config_.grant_type == kJwtBearerGrant) {
+    // A signed assertion buys a token until it expires: a secret like the others.
+    std::string assertion = config_.make_assertion ? config_.make_assertion() : std::string();
+    if (redactor_) redactor_->add(assertion);
+    fields.emplace_back("assertion", std::move(assertion));
+  } else {
+    fields.emplace_back("client_id", config_.client_id);
+    fields.emplace_back("client_secret", config_.client_secret);
+    if (config_.grant_type == "refresh_token") fields.emplace_back("refresh_token", token_.refresh_token);
+  }
   HttpRequest request;
   request.method = "POST";
   request.url = config_.token_url;
@@ -304,6 +320,7 @@ void OAuthRefresher::refresh(bool retry_unreachable) {
   fresh.access_token = std::move(access);
   fresh.refresh_token = string_field(json, "refresh_token");
   if (fresh.refresh_token.empty()) fresh.refresh_token = token_.refresh_token;  // not rotated
+  fresh.instance_url = string_field(json, "instance_url");
   std::optional<std::int64_t> lifetime = expires_in_ms(json);
   if (!lifetime && config_.default_lifetime_ms && *config_.default_lifetime_ms > 0) lifetime = config_.default_lifetime_ms;
   fresh.expires_at_ms = lifetime ? clock_.now_ms() + *lifetime : 0;

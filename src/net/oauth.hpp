@@ -26,12 +26,23 @@ struct OAuthConfig {
   std::int64_t refresh_margin_ms = 300'000;
   // Lifetime assumed when the answer has no expires_in (Salesforce): refresh only on 401.
   std::optional<std::int64_t> default_lifetime_ms;
+  // For grant_type kJwtBearerGrant: a fresh signed assertion per token request (Salesforce's
+  // JWT bearer flow: no client secret or refresh token is sent).
+  std::function<std::string()> make_assertion;
+  // What the token cache's key is derived from when the grant has no client secret or refresh
+  // token (the JWT's private key); else client id, secret and refresh token.
+  std::string cache_key_material;
 };
+
+inline constexpr const char* kJwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 struct OAuthToken {
   std::string access_token;
   std::string refresh_token;   // may be rotated by the server
   std::int64_t expires_at_ms = 0;  // 0: unknown (refresh on 401 only)
+  // Where the API of this token lives, when the token endpoint says (Salesforce's
+  // instance_url); "" otherwise.
+  std::string instance_url;
 };
 
 // Where a refreshed token is kept between runs. Values passed here are already sealed.
@@ -63,6 +74,9 @@ class OAuthRefresher final : public AuthProvider {
   // `retry_unreachable` is false (a check), an endpoint that cannot be reached at all.
   void refresh(bool retry_unreachable = true);
   const OAuthToken& token() const { return token_; }
+  // The token authorize() would use now: from the cache or the endpoint when there is none yet
+  // or it is near expiry. Throws HttpFailure like refresh().
+  const OAuthToken& current();
   int refresh_count() const { return refreshes_; }
   // True when the current access token came from the cache rather than the token endpoint.
   bool loaded_from_cache() const { return loaded_from_cache_; }

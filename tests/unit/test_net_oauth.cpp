@@ -1,3 +1,4 @@
+#include "net/jwt.hpp"
 #include "net/oauth.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_transport.hpp"
@@ -5,6 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <algorithm>
 #include <csignal>
 #include <map>
 
@@ -325,4 +331,84 @@ TEST_CASE("oauth: the token cache round trip, sealed, with the rotated refresh t
     CHECK(authorization_of(auth) == "Bearer at-other");
     CHECK(form_fields(transport.requests[0].body)["refresh_token"] == "rt-someone-else");
   }
+}
+
+namespace {
+
+// A fresh 2048-bit RSA key pair as PEM texts (private, public).
+std::pair<std::string, std::string> rsa_key_pair() {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  REQUIRE(key != nullptr);
+  auto pem = [&](bool is_private) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (is_private)
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    else
+      PEM_write_bio_PUBKEY(bio, key);
+    char* data = nullptr;
+    long length = BIO_get_mem_data(bio, &data);
+    std::string text(data, static_cast<std::size_t>(length));
+    BIO_free(bio);
+    return text;
+  };
+  auto pair = std::make_pair(pem(true), pem(false));
+  EVP_PKEY_free(key);
+  return pair;
+}
+
+}  // namespace
+
+TEST_CASE("RS256 JWTs: signed with the private key, verified with the public one; a bad key is a clear error") {
+  static const auto keys = rsa_key_pair();
+  const nlohmann::json claims = {{"iss", "client"}, {"sub", "user@example.com"}, {"aud", "https://login"}, {"exp", 1}};
+  const std::string jwt = sign_jwt_rs256(claims, keys.first);
+  CHECK(std::count(jwt.begin(), jwt.end(), '.') == 2);
+  CHECK(jwt.find_first_of("+/=") == std::string::npos);  // base64url, unpadded
+  CHECK(verify_jwt_rs256(jwt, keys.second));
+  std::string tampered = jwt;
+  tampered[jwt.find('.') + 3] ^= 1;
+  CHECK_FALSE(verify_jwt_rs256(tampered, keys.second));
+  CHECK_FALSE(verify_jwt_rs256(jwt, rsa_key_pair().second));
+  CHECK_THROWS_AS(sign_jwt_rs256(claims, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"), JwtError);
+  CHECK(base64url("\xfb\xff") == "-_8");
+}
+
+TEST_CASE("the JWT bearer grant sends only a signed assertion, keeps the instance_url, and caches both sealed") {
+  static const auto keys = rsa_key_pair();
+  FakeClock clock;
+  FakeTransport transport;
+  transport.push(200, R"({"access_token":"sf-at-1","instance_url":"https://acme.my.salesforce.com","id":"x",)"
+                      R"("token_type":"Bearer","issued_at":"1","signature":"s"})");
+  MemoryCache cache;
+  OAuthConfig c;
+  c.token_url = "https://login.salesforce.com/services/oauth2/token";
+  c.grant_type = kJwtBearerGrant;
+  c.client_id = "connected-app";
+  c.default_lifetime_ms = 0;
+  c.cache_key_material = keys.first;
+  c.make_assertion = [&] {
+    return sign_jwt_rs256({{"iss", "connected-app"}, {"sub", "sync@acme.com"}, {"aud", "https://login.salesforce.com"},
+                           {"exp", clock.now_ms() / 1000 + 180}},
+                          keys.first);
+  };
+  Redactor redactor;
+  OAuthRefresher auth(c, transport, clock, &redactor, &cache);
+  CHECK(auth.current().instance_url == "https://acme.my.salesforce.com");
+  CHECK(auth.current().access_token == "sf-at-1");  // no expires_in: kept until a 401
+  REQUIRE(transport.requests.size() == 1);
+  auto form = form_fields(transport.requests[0].body);
+  CHECK(form.at("grant_type") == kJwtBearerGrant);
+  CHECK_FALSE(form.contains("client_secret"));
+  CHECK_FALSE(form.contains("refresh_token"));
+  CHECK(verify_jwt_rs256(form.at("assertion"), keys.second));
+  CHECK(redactor.apply("sent " + form.at("assertion")).find(form.at("assertion")) == std::string::npos);
+  REQUIRE(cache.value);
+  CHECK(cache.value->find("acme") == std::string::npos);  // sealed
+
+  // The next run starts from the cache: the token and where its API lives, no request.
+  FakeTransport idle;
+  OAuthRefresher next(c, idle, clock, nullptr, &cache);
+  CHECK(next.current().instance_url == "https://acme.my.salesforce.com");
+  CHECK(next.loaded_from_cache());
+  CHECK(idle.requests.empty());
 }
