@@ -69,6 +69,20 @@ class Reader {
     rest_.remove_prefix(8);
     return n;
   }
+  std::string_view view() {
+    std::size_t n = length();
+    if (n > rest_.size()) corrupt();
+    auto out = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return out;
+  }
+  // Skips a list, returning how many items it had.
+  std::size_t skip_list() {
+    std::size_t n = length();
+    if (n > rest_.size()) corrupt();
+    for (std::size_t i = 0; i < n; ++i) view();
+    return n;
+  }
   std::string_view rest() const { return rest_; }
 
  private:
@@ -110,6 +124,29 @@ void StagedRecord::decode_values() {
     corrupt();
   }
   values_cbor = {};
+}
+
+std::string StagedRecord::Peek::values_hash() const {
+  if (values_cbor.empty()) return {};
+  // The same digest engine::values_hash() computes: FNV-1a over the values' CBOR.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t digest = util::fnv1a64(values_cbor);
+  std::string hex(16, '0');
+  for (int i = 15; i >= 0; --i, digest >>= 4) hex[static_cast<std::size_t>(i)] = kHex[digest & 0xf];
+  return hex;
+}
+
+StagedRecord::Peek StagedRecord::peek(std::string_view bytes) {
+  Peek p;
+  p.state = decode_state(bytes);
+  Reader in(bytes.substr(1));
+  p.id = in.view();
+  for (int text = 0; text < 3; ++text) in.view();  // origin, modified, reason
+  p.duplicated = in.skip_list() > 1;
+  in.skip_list();  // duplicate origins
+  in.u64();        // source digest
+  p.values_cbor = in.rest();
+  return p;
 }
 
 StagedRecord StagedRecord::decode(std::string_view bytes, bool with_values) {

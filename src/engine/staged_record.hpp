@@ -54,6 +54,19 @@ struct StagedRecord {
   void decode_values();
   // Only the state, from the first byte: for counts and filters that need nothing else.
   static State decode_state(std::string_view bytes);
+
+  // What tells a record unchanged, read off the bytes without building anything: views into
+  // them, valid while they are.
+  struct Peek {
+    State state = State::live;
+    bool duplicated = false;
+    std::string_view id;
+    std::string_view values_cbor;
+    // values_hash as decode() gives it (16 hex digits, "" without values).
+    std::string values_hash() const;
+  };
+  // Throws state::StateError (damaged) when the bytes are not what encode() writes.
+  static Peek peek(std::string_view bytes);
 };
 
 // Adds a record to a staging table under its key. A second record with the same key marks both

@@ -283,9 +283,15 @@ class TwoWayPass {
 
   Presence presence(SideIo& side, const std::string& key, const std::optional<state::Link>& link,
                     const std::optional<state::BaseValue>& base) const {
+    return presence(side, side.staged->get(key), link, base);
+  }
+
+  // The same, from the side's staged bytes for the key (nullopt: not staged).
+  Presence presence(const SideIo& side, const std::optional<std::string>& found, const std::optional<state::Link>& link,
+                    const std::optional<state::BaseValue>& base) const {
     Presence p;
     const std::string linked_id = link ? id_on(*link, side.side) : std::string();
-    if (auto found = side.staged->get(key)) {
+    if (found) {
       p.record = StagedRecord::decode(*found);
       p.id = p.record.id;
       if (p.record.duplicated() || p.record.state == StagedRecord::State::rejected)
@@ -679,17 +685,58 @@ class TwoWayPass {
     in_.clock.sleep_ms(std::min(wait, lag));
   }
 
+  // Whether both sides hold the key's record exactly as its base values say, told by digests
+  // alone (neither the staged values nor the base values are decoded): the key is linked on
+  // both sides to the records read (or not read on a side read only for its changes, which
+  // then holds it as the base says), no conflict waits or was resolved for it, and each
+  // record read is live, alone under its key and has the digest of the base values.
+  //
+  // The full merge of such a key decides nothing: every field equals the base on both sides,
+  // so nothing is written, the merged base is the base (what the digest compared) and the
+  // links stay. It also stores nothing (same_base in plan_merge): not even the modification
+  // times read now, which may be newer than the stored ones (a record touched without a
+  // change of its values, or the echo of synctool's own write). Those stored times are read
+  // only for a side not read this run, whose values are then the base's, so they can never
+  // decide a conflict (that takes a change on both sides); skipping the merge is exact.
+  // A digest (FNV-1a of the values' CBOR) equal by accident would take a changed record for
+  // an unchanged one, the risk the one-way engine takes with the same digest.
+  bool unchanged_by_digest(const std::string& key, const std::optional<std::string>& at_source,
+                           const std::optional<std::string>& at_destination) const {
+    if (conflicts_.contains(key)) return false;
+    auto summary = in_.store.get_summary(key);
+    if (!summary || !summary->link || !summary->base_hash) return false;
+    const state::Link& link = *summary->link;
+    if (link.source_id.empty() || link.destination_id.empty()) return false;
+    auto as_base = [&](const SideIo& side, const std::optional<std::string>& bytes) {
+      if (!bytes) return !side.complete;  // not read, and not gone: as the base says
+      const auto record = StagedRecord::peek(*bytes);
+      return record.state == StagedRecord::State::live && !record.duplicated && record.id == id_on(link, side.side) &&
+             record.values_hash() == *summary->base_hash;
+    };
+    return as_base(source_, at_source) && as_base(destination_, at_destination);
+  }
+
   void run_chunk(const std::vector<std::string>& keys) {
     std::vector<KeyPlan> plans(keys.size());
     std::vector<Presence> sources(keys.size()), destinations(keys.size());
+    // Keys both sides hold as their base values say: nothing to plan (unchanged_by_digest).
+    std::vector<bool> settled(keys.size(), false);
     std::vector<std::pair<std::string, std::string>> lookups[2];  // by target side: key, raw match value
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto& plan = plans[i];
       plan.key = keys[i];
+      auto at_source = source_.staged->get(plan.key), at_destination = destination_.staged->get(plan.key);
+      if (unchanged_by_digest(plan.key, at_source, at_destination)) {
+        // Counted as plan_merge counts a key whose merge decided nothing. The plan stays, with
+        // nothing to do, so that commit() clears a failed row the key may have had.
+        if (at_source || at_destination) ++report_.destination.unchanged;
+        settled[i] = true;
+        continue;
+      }
       plan.old_link = in_.store.get_link(plan.key);
       plan.old_base = in_.store.get_base(plan.key);
-      sources[i] = presence(source_, plan.key, plan.old_link, plan.old_base);
-      destinations[i] = presence(destination_, plan.key, plan.old_link, plan.old_base);
+      sources[i] = presence(source_, at_source, plan.old_link, plan.old_base);
+      destinations[i] = presence(destination_, at_destination, plan.old_link, plan.old_base);
       auto pending = in_.store.get_pending(plan.key);
       for (Side target : {Side::source, Side::destination}) {
         const Presence& there = target == Side::source ? sources[i] : destinations[i];
@@ -708,6 +755,7 @@ class TwoWayPass {
 
     std::vector<PlannedWrite> writes;
     for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (settled[i]) continue;
       auto& plan = plans[i];
       Presence& s = sources[i];
       Presence& d = destinations[i];

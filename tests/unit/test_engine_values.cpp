@@ -167,6 +167,15 @@ TEST_CASE("a staged record round-trips, and its digest read off the stored bytes
   CHECK(decoded.values == record.values);
   CHECK(decoded.values_hash == values_hash(record.values));
   CHECK(StagedRecord::decode_state(record.encode()) == StagedRecord::State::rejected);
+  // peek() reads what tells a record unchanged (the two-way shortcut) without decoding.
+  const std::string stored = record.encode();
+  const auto peeked = StagedRecord::peek(stored);
+  CHECK(peeked.state == record.state);
+  CHECK(peeked.duplicated);
+  CHECK(peeked.id == record.id);
+  CHECK(peeked.values_hash() == values_hash(record.values));
+  record.duplicate_ids = {"17"};
+  CHECK_FALSE(StagedRecord::peek(record.encode()).duplicated);
 
   StagedRecord tombstone;
   tombstone.state = StagedRecord::State::deleted;
@@ -174,10 +183,13 @@ TEST_CASE("a staged record round-trips, and its digest read off the stored bytes
   auto back = StagedRecord::decode(tombstone.encode());
   CHECK(back.values.is_null());
   CHECK(back.values_hash.empty());
+  CHECK(StagedRecord::peek(tombstone.encode()).values_hash().empty());
 
   // Damaged bytes are a StateError, never a crash or a bad read.
   auto bytes = record.encode();
-  for (std::size_t cut = 0; cut < 40; ++cut)
+  for (std::size_t cut = 0; cut < 40; ++cut) {
     CHECK_THROWS_AS(StagedRecord::decode(std::string_view(bytes).substr(0, cut)), synctool::state::StateError);
+    CHECK_THROWS_AS(StagedRecord::peek(std::string_view(bytes).substr(0, cut)), synctool::state::StateError);
+  }
   CHECK_THROWS_AS(StagedRecord::decode(std::string("\x09", 1)), synctool::state::StateError);
 }
