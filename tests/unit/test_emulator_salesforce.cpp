@@ -353,6 +353,8 @@ TEST_CASE("Salesforce describe, versions, custom objects and fields", "[emulator
   CHECK(versions.front()["version"] == "46.0");
   CHECK(versions.front()["url"] == "/services/data/v46.0");
   CHECK(api.get("/services/data/v45.0/limits")->status == 404);
+  CHECK(api.get("/services/data/v60/limits")->status == 404);
+  CHECK(api.get("/services/data/v66.0/limits")->status == 200);
   json limits = body_of(api.get("/services/data/v46.0/limits"));
   CHECK(limits["DailyApiRequests"]["Max"] == 100000);
 }
@@ -959,4 +961,26 @@ TEST_CASE("Salesforce faults: lost responses apply the write, others do not; log
 
   CHECK_THROWS_AS(synctool::emulators::salesforce_faults_from_json({{"rate_429", 1}}), std::invalid_argument);
   CHECK(synctool::emulators::salesforce_faults_from_json({{"rate_drop", 0.5}}).rate_drop == 0.5);
+}
+
+TEST_CASE("Salesforce instance_url can name another host, and the API counts requests by Host",
+          "[emulator][salesforce]") {
+  SalesforceEmulatorOptions o;
+  o.instance_url = "http://localhost:{port}";
+  SalesforceEmulator emu(o);
+  emu.start();
+  CHECK(emu.instance_url() == "http://localhost:" + std::to_string(emu.port()));
+  httplib::Client login(emu.base_url());
+  json b = body_of(login.Post("/services/oauth2/token",
+                              form({{"grant_type", "client_credentials"},
+                                    {"client_id", "emulator-consumer-key"},
+                                    {"client_secret", "emulator-consumer-secret"}}),
+                              "application/x-www-form-urlencoded"));
+  CHECK(b["instance_url"] == emu.instance_url());
+  httplib::Client instance(b["instance_url"].get<std::string>());
+  instance.set_connection_timeout(2, 0);
+  auto r = instance.Get(kV + "/limits", {{"Authorization", "Bearer " + b["access_token"].get<std::string>()}});
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(emu.stats()["api_hosts"]["localhost:" + std::to_string(emu.port())] == 1);
 }

@@ -446,7 +446,7 @@ Reply SalesforceEmulator::Impl::handle_api(const httplib::Request& req, std::uin
   if (v.size() == 5 && v[0] == 'v' && v[3] == '.' && v[4] == '0' && std::isdigit(static_cast<unsigned char>(v[1])) &&
       std::isdigit(static_cast<unsigned char>(v[2])))
     version = (v[1] - '0') * 10 + (v[2] - '0');
-  if (version < kMinApiVersion || version > kMaxApiVersion) return not_found_reply();
+  if (version < kMinApiVersion || version > kMaxAcceptedVersion) return not_found_reply();
   std::lock_guard lk(mu);
   purge_expired();
   if (auto r = authenticate(req)) return *r;
