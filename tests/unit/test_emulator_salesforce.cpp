@@ -849,7 +849,29 @@ TEST_CASE("Salesforce SystemModstamp moves on every write, LastModifiedDate only
   emu.set_frozen_time(kT0);
   const std::string later = api.create_one(contact("Later"));
   json s3 = api.records_of("SELECT SystemModstamp FROM Contact WHERE Id = '" + later + "'")[0];
-  CHECK(s3["SystemModstamp"].get<std::string>() >= s2["SystemModstamp"].get<std::string>());
+  CHECK(s3["SystemModstamp"].get<std::string>() >= s2["LastModifiedDate"].get<std::string>());
+  // A user save after the automation keeps the record's SystemModstamp from going back.
+  CHECK(api.patch(kV + "/sobjects/Contact/" + id, {{"Title", "Y"}})->status == 204);
+  json s4 = stamps();
+  CHECK(s4["SystemModstamp"].get<std::string>() >= s2["SystemModstamp"].get<std::string>());
+  CHECK(s4["LastModifiedDate"] == "2026-01-10T00:00:11.000+0000");
+}
+
+TEST_CASE("Salesforce automation on every row of a batch does not push stamps into the future",
+          "[emulator][salesforce]") {
+  SalesforceEmulatorOptions o;
+  o.triggers.push_back({"Contact", "", nullptr, true, true});
+  SalesforceEmulator emu(o);
+  emu.set_frozen_time(kT0);
+  emu.start();
+  Api api(emu);
+  std::vector<json> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(contact("B" + std::to_string(i)));
+  for (const auto& r : api.create(batch)) CHECK(r["success"] == true);
+  for (const auto& r : api.records_of("SELECT SystemModstamp, LastModifiedDate FROM Contact")) {
+    CHECK(r["LastModifiedDate"] == "2026-01-10T00:00:00.000+0000");
+    CHECK(r["SystemModstamp"] == "2026-01-10T00:00:01.000+0000");
+  }
 }
 
 TEST_CASE("Salesforce daily allowance: Sforce-Limit-Info on every answer, 403 REQUEST_LIMIT_EXCEEDED",

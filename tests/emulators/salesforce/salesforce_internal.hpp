@@ -236,7 +236,7 @@ struct SalesforceEmulator::Impl {
   SalesforceFaults faults;
   common::FaultDice fault_dice;
   std::optional<std::int64_t> frozen;
-  std::int64_t last_stamp = 0;      // the latest record timestamp issued
+  std::int64_t last_stamp = 0;      // the latest user-write timestamp issued
   std::uint64_t id_counter = 1000;  // shared by every object's ids
   int next_custom_prefix = 0;       // a00, a01, ...
   std::map<std::string, std::unique_ptr<ObjectType>> types;  // by lower-case name
@@ -288,8 +288,8 @@ struct SalesforceEmulator::Impl {
 
   // salesforce_store.cpp: types, seed, validation, writes, rendering
   std::int64_t now() const;         // frozen or wall clock
-  std::int64_t write_stamp();       // now() in whole seconds, never before the last one issued
-  std::int64_t later_stamp(std::int64_t after);  // at least one second after `after`
+  std::int64_t write_stamp();  // now() in whole seconds, never before the last user write's
+  std::int64_t later_stamp(std::int64_t after);  // automation's: write_stamp(), at least a second after `after`
   void install_builtin_types();
   ObjectType* find_type(std::string_view name);
   const ObjectType* find_type(std::string_view name) const;

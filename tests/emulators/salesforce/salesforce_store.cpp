@@ -130,11 +130,10 @@ std::int64_t SalesforceEmulator::Impl::write_stamp() {
   return last_stamp;
 }
 
-std::int64_t SalesforceEmulator::Impl::later_stamp(std::int64_t after) {
-  const std::int64_t s = std::max(write_stamp(), after + 1000);
-  last_stamp = std::max(last_stamp, s);
-  return s;
-}
+// Automation commits a moment after the save it follows. Its stamp does not raise the floor of
+// later user writes: were it to, a trigger on every row of a batch would push the stamps of the
+// batch one second further into the future per row.
+std::int64_t SalesforceEmulator::Impl::later_stamp(std::int64_t after) { return std::max(write_stamp(), after + 1000); }
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -621,7 +620,9 @@ void SalesforceEmulator::Impl::save_existing(ObjectType& t, Record& r, const jso
   if (!errors.empty()) return;
   note_change(t, r.id);
   index_record(t, r, false);
-  candidate.last_modified = candidate.system_modstamp = write_stamp();
+  candidate.last_modified = write_stamp();
+  // A record's SystemModstamp never goes back, even after automation stamped it ahead.
+  candidate.system_modstamp = std::max(candidate.last_modified, r.system_modstamp);
   r = std::move(candidate);
   index_record(t, r, true);
   run_triggers(t, r, false);
@@ -631,7 +632,8 @@ void SalesforceEmulator::Impl::delete_record(ObjectType& t, Record& r) {
   note_change(t, r.id);
   index_record(t, r, false);
   r.deleted = true;
-  r.last_modified = r.system_modstamp = write_stamp();
+  r.last_modified = write_stamp();
+  r.system_modstamp = std::max(r.last_modified, r.system_modstamp);
 }
 
 void SalesforceEmulator::Impl::run_triggers(ObjectType& t, Record& r, bool inserted) {
@@ -684,9 +686,11 @@ void SalesforceEmulator::Impl::merge_locked(const std::string& object, const std
     index_record(*t, *l, false);
     l->deleted = true;
     l->master_record_id = w->id;
-    l->last_modified = l->system_modstamp = stamp;
+    l->last_modified = stamp;
+    l->system_modstamp = std::max(stamp, l->system_modstamp);
   }
-  w->last_modified = w->system_modstamp = stamp;
+  w->last_modified = stamp;
+  w->system_modstamp = std::max(stamp, w->system_modstamp);
 }
 
 std::int64_t SalesforceEmulator::Impl::purge_locked(ObjectType& t, std::int64_t deleted_before) {
