@@ -144,7 +144,7 @@ void HttpApi::rethrow(const net::HttpFailure& failure) const {
                        redact(failure.what()) + " (check the credentials of connection '" + name_ + "')");
 }
 
-Json HttpApi::parse(const net::HttpResponse& response, const std::string& what) const {
+Json HttpApi::parse(const net::HttpResponse& response, const std::string& what, bool array) const {
   auto body = Json::parse(response.body, nullptr, false);
   if (body.is_discarded())
     throw ConnectorError(ErrorKind::transient, vendor_ + ": " + what + ": HTTP " + std::to_string(response.status) +
@@ -152,9 +152,9 @@ Json HttpApi::parse(const net::HttpResponse& response, const std::string& what) 
                                                    redact(response.body.substr(0, 120)));
   // Every answer these APIs parse is an object; a stray array, number or string would make
   // the callers' field lookups throw a bare JSON type error.
-  if (!body.is_object())
+  if (array ? !body.is_array() : !body.is_object())
     throw ConnectorError(ErrorKind::transient, vendor_ + ": " + what + ": HTTP " + std::to_string(response.status) +
-                                                   " with a JSON " + body.type_name() + " where an object was expected: " +
+                                                   " with a JSON " + body.type_name() + " where " + (array ? "an array" : "an object") + " was expected: " +
                                                    redact(response.body.substr(0, 120)));
   return body;
 }

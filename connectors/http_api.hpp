@@ -84,9 +84,9 @@ class HttpApi {
     bool before_;
   };
 
-  // The response body as JSON; a body that does not parse is a transient error (a proxy page,
-  // a truncated answer).
-  Json parse(const net::HttpResponse& response, const std::string& what) const;
+  // The response body as JSON: an object (an array where `array`); a body that does not parse
+  // or has the other shape is a transient error (a proxy page, a truncated answer).
+  Json parse(const net::HttpResponse& response, const std::string& what, bool array = false) const;
   // The ConnectorError a failure of the client means.
   [[noreturn]] void rethrow(const net::HttpFailure& failure) const;
   std::string redact(const std::string& text) const;

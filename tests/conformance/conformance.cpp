@@ -309,6 +309,7 @@ void run_conformance(const ConformanceOptions& options) {
     for (const auto& record : found) CHECK(record.id == ids[h.text(record, h.key_field())]);
 
     auto by_field = h.connector().lookup(h.object(), h.field(0), {"First1"});
+    INFO("looked up by " << h.field(0));
     CHECK(h.keys(by_field) == std::set<std::string>{h.key(1)});
 
     auto by_id = h.connector().lookup(h.object(), connectors::kNativeIdField, {ids[h.key(1)], options.missing_id});
@@ -330,6 +331,7 @@ void run_conformance(const ConformanceOptions& options) {
         Harness::op(OpKind::update, options.missing_id, Json{{h.field(0), "Nobody"}}),
     };
     auto results = h.write(ops);
+    INFO(results[0].error << " / " << results[1].error << " / " << results[2].error);
     CHECK(results[0].ok);
     if (options.create_of_existing_key_links) {
       CHECK(results[1].ok);
@@ -421,6 +423,7 @@ void run_conformance(const ConformanceOptions& options) {
     b[h.field(0)] = "  padded  ";
     b[h.field(1)] = "\"fully quoted\"";
     auto results = h.write({Harness::op(OpKind::create, "", a), Harness::op(OpKind::create, "", b)});
+    INFO(results[0].error << " / " << results[1].error);
     REQUIRE(results[0].ok);
     REQUIRE(results[1].ok);
     auto keyed = h.by_key(h.read());

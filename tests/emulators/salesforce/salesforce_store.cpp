@@ -15,6 +15,17 @@ using namespace salesforce_detail;
 
 namespace {
 
+// A text's length as Salesforce counts it: UTF-16 code units (an emoji counts two), not bytes.
+int utf16_units(const std::string& text) {
+  int n = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xC0) != 0x80) ++n;
+    if (c >= 0xF0) ++n;
+  }
+  return n;
+}
+
+
 FieldDef field(std::string name, std::string label, std::string type, int length = 0) {
   FieldDef d;
   d.name = std::move(name);
@@ -415,7 +426,7 @@ void SalesforceEmulator::Impl::read_changes(const ObjectType& t, const json& bod
     } else if (is_text_type(d->type)) {
       if (v.is_object() || v.is_array()) parser_error(*d, v);
       std::string s = text_of(v);
-      if (d->length > 0 && static_cast<int>(s.size()) > d->length) {
+      if (d->length > 0 && utf16_units(s) > d->length) {
         errors.push_back(RowError{"STRING_TOO_LONG",
                                   d->label + ": data value too large: " + s + " (max length=" +
                                       std::to_string(d->length) + ")",
