@@ -378,6 +378,11 @@ class SalesforceConnector final : public Connector {
       auto response = api_.send("GET", api_.data_path("/sobjects/" + object.name + "/deleted/?start=" +
                                                       net::url_encode(salesforce::soql_datetime(since_ms)) +
                                                       "&end=" + net::url_encode(salesforce::soql_datetime(now))));
+      if (response.status == 400 && api_.describe_error(response).find("INVALID_REPLICATION_DATE") != std::string::npos)
+        throw ConnectorError(ErrorKind::config,
+                             "salesforce: the cursor of " + object.name + " (" + util::format_iso8601(since_ms) +
+                                 ") is older than the deletes the org still keeps (" + api_.describe_error(response) +
+                                 "): deletes in between may be lost; run with --full");
       if (!response.ok()) api_.fail(response, "reading the delete log of " + object.name);
       auto body = api_.parse(response, "reading the delete log of " + object.name);
       const std::string earliest = body.value("earliestDateAvailable", "");
