@@ -297,7 +297,11 @@ class TwoWayPass {
       if (p.record.duplicated() || p.record.state == StagedRecord::State::rejected)
         p.kind = Presence::Kind::unusable;
       else if (p.record.state == StagedRecord::State::deleted)
-        p.kind = linked_id.empty() ? Presence::Kind::absent : Presence::Kind::deleted;
+        // A tombstone read again (a look-back window) of a record whose delete was kept from
+        // the other side earlier (the link lost this side's id, the base stayed): still gone.
+        p.kind = !linked_id.empty() ? Presence::Kind::deleted
+                 : link && base     ? Presence::Kind::ignored
+                                    : Presence::Kind::absent;
       else if (p.record.state == StagedRecord::State::excluded)
         p.kind = Presence::Kind::excluded;
       else
