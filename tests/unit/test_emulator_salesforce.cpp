@@ -574,7 +574,7 @@ TEST_CASE("Salesforce updated and deleted resources: windows, INVALID_REPLICATIO
   CHECK(deleted["deletedRecords"][0]["id"] == b);
   CHECK(deleted["deletedRecords"][0]["deletedDate"] == "2026-01-10T00:03:00.000+0000");
   CHECK(deleted["latestDateCovered"] == "2026-01-10T00:05:00.000+0000");  // seconds ignored
-  CHECK(deleted["earliestDateAvailable"] == "2025-12-26T00:06:00.000+0000");  // 15 days back
+  CHECK(deleted["earliestDateAvailable"] == "1970-01-01T00:00:00.000+0000");  // nothing purged yet
 
   auto too_short = window("updated", "2026-01-10T00:00:00Z", "2026-01-10T00:00:59Z");
   CHECK(too_short->status == 400);
@@ -601,6 +601,9 @@ TEST_CASE("Salesforce updated and deleted resources: windows, INVALID_REPLICATIO
   api.token = emu.issue_session();  // the old session expired meanwhile
   CHECK(api.records_of("SELECT Id FROM Contact").size() == 1);
   CHECK(json::parse(api.query("SELECT Id FROM Contact", {}, true)->body)["totalSize"] == 1);
+  // Aging out is a physical delete too: earliestDateAvailable is now C's deletion.
+  json aged = body_of(window("deleted", "2026-01-25T00:00:00Z", "2026-01-26T00:00:00Z"));
+  CHECK(aged["earliestDateAvailable"] == "2026-01-10T00:06:00.000+0000");
 }
 
 TEST_CASE("Salesforce collections create: one result per record in order, per-row errors", "[emulator][salesforce]") {

@@ -284,8 +284,9 @@ Reply SalesforceEmulator::Impl::replication(const httplib::Request& req, ObjectT
       if (!r.deleted && r.system_modstamp >= start_m && r.system_modstamp < latest) ids.push_back(id);
     return json_reply(200, {{"ids", ids}, {"latestDateCovered", sf_datetime(latest)}});
   }
-  const std::int64_t earliest =
-      floor_div(std::max(t.last_purged_delete, now_ms - opt.deleted_retention_days * kDay), kMinute) * kMinute;
+  // "Timestamp of the last physically deleted object": the recycle bin emptied (purge_deleted)
+  // or records aging out of it. An org that never purged anything reports the epoch.
+  const std::int64_t earliest = floor_div(t.last_purged_delete, kMinute) * kMinute;
   if (start_m < earliest)
     return api_error(400, "INVALID_REPLICATION_DATE",
                      "startDate is before earliestDateAvailable " + sf_datetime(earliest) +
