@@ -2,6 +2,7 @@
 #include "connectors/registry.hpp"
 #include "emulators/salesforce/salesforce_emulator.hpp"
 
+#include "net/oauth.hpp"
 #include "net/redact.hpp"
 #include "support/temp_dir.hpp"
 
@@ -10,7 +11,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -277,6 +280,67 @@ TEST_CASE("salesforce: a merge reads as a delete of the loser and a change of th
   auto error = thrown([&] { read_all(*connector, org.contacts, since); });
   CHECK(error.kind == ErrorKind::config);
   CHECK_THAT(error.message, Catch::Contains("run with --full"));
+}
+
+}  // namespace synctool::testing
+
+namespace synctool::testing {
+
+namespace {
+
+class MemoryTokenCache final : public net::TokenCache {
+ public:
+  std::optional<std::string> value;
+  std::optional<std::string> load() override { return value; }
+  void store(const std::string& sealed) override { value = sealed; }
+};
+
+}  // namespace
+
+TEST_CASE("salesforce: upserts go through the external id named in the spec, 200 a call", "[salesforce]") {
+  Org org;
+  org.emulator->define_field("Contact", {{"name", "App_Id__c"}, {"type", "string"}, {"length", 40}, {"externalId", true},
+                                         {"unique", true}});
+  org.contacts.options["external_id"] = "App_Id__c";
+  org.contacts.key_field = "App_Id__c";
+  auto connector = org.connect();
+  CHECK(connector->capabilities(org.contacts).native_upsert);
+  std::vector<connectors::WriteOp> ops;
+  for (int i = 0; i < 450; ++i)
+    ops.push_back(op(OpKind::upsert, "", {{"App_Id__c", "app-" + std::to_string(i)}, {"LastName", "L"}}));
+  for (auto& o : ops) o.key = o.fields["App_Id__c"];
+  auto results = connector->write(org.contacts, ops);
+  CHECK(std::all_of(results.begin(), results.end(), [](const auto& r) { return r.ok && r.id.size() == 18; }));
+  ops[7].fields["LastName"] = "Changed";
+  auto again = connector->write(org.contacts, {ops[7]});
+  REQUIRE(again.at(0).ok);
+  CHECK(again.at(0).id == results[7].id);  // the same record, updated
+  CHECK(org.emulator->records("Contact").size() == 450);
+  std::size_t upsert_calls = 0;
+  for (const auto& entry : org.emulator->request_log())
+    if (entry.at("method") == "PATCH" && entry.at("path").get<std::string>().ends_with("/Contact/App_Id__c")) ++upsert_calls;
+  CHECK(upsert_calls == 4);  // 200 + 200 + 50, then the one
+}
+
+TEST_CASE("salesforce: a rotated refresh token is kept sealed for the next run; the old one no longer works",
+          "[salesforce]") {
+  emulators::SalesforceEmulatorOptions options;
+  options.rotate_refresh_token = true;
+  Org org(options);
+  MemoryTokenCache cache;
+  org.config.token_cache = &cache;
+  org.connect()->check();
+  REQUIRE(cache.value);
+  CHECK(cache.value->find("emulator") == std::string::npos);  // sealed
+  org.emulator->expire_sessions();
+  // The next run starts from the cache: its session expired, the rotated refresh token works.
+  auto next = org.connect();
+  CHECK(read_all(*next, org.contacts).empty());
+  org.emulator->expire_sessions();
+  auto without_cache = org.config;
+  without_cache.token_cache = nullptr;  // only the configured (now stale) refresh token
+  auto refused = thrown([&] { connectors::make_connector(without_cache)->check(); });
+  CHECK(refused.kind == ErrorKind::config);
 }
 
 }  // namespace synctool::testing
