@@ -177,7 +177,7 @@ class DiskStaging final : public Staging {
     assertions_ = std::make_unique<detail::AssertionWatch>(env_, where_);
     check(where_, mdb_env_set_mapsize(env_, map_size_), "configure the environment");
     // MDB_NOTLS: a for_each snapshot may be open while the write transaction is.
-    const unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NOTLS;
+    const unsigned flags = MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP | MDB_NOTLS | MDB_NORDAHEAD;
     check(where_, mdb_env_open(env_, folder_.c_str(), flags, 0600), "open");
     guard_maps();
     resident_.attach(env_);
