@@ -68,6 +68,29 @@ void read_fault_field(const nlohmann::json& j, const char* name, T& out) {
 }
 // read_fault_field, then the value must be within 0..1.
 void read_fault_rate(const nlohmann::json& j, const char* name, double& out);
+// Reads a vendor's fault settings that have the shared fields plus `include_oauth`, the
+// throttling rate under the vendor's own name (`rate_429`; Salesforce's `rate_limit_exceeded`)
+// into `throttle`, after checking that `j` names no other field.
+template <typename Faults>
+Faults read_fault_settings(const nlohmann::json& j, const char* throttle_name, double Faults::*throttle) {
+  check_fault_fields(j, {throttle_name, "rate_500", "rate_timeout", "timeout_ms", "rate_drop", "rate_lost_response",
+                         "rate_malformed", "slow_ms", "paths", "max_faults", "seed", "include_oauth"});
+  Faults f;
+  read_fault_rate(j, throttle_name, f.*throttle);
+  read_fault_rate(j, "rate_500", f.rate_500);
+  read_fault_rate(j, "rate_timeout", f.rate_timeout);
+  read_fault_field(j, "timeout_ms", f.timeout_ms);
+  read_fault_rate(j, "rate_drop", f.rate_drop);
+  read_fault_rate(j, "rate_lost_response", f.rate_lost_response);
+  read_fault_rate(j, "rate_malformed", f.rate_malformed);
+  read_fault_field(j, "slow_ms", f.slow_ms);
+  read_fault_field(j, "paths", f.paths);
+  read_fault_field(j, "max_faults", f.max_faults);
+  read_fault_field(j, "seed", f.seed);
+  read_fault_field(j, "include_oauth", f.include_oauth);
+  if (f.timeout_ms < 0 || f.slow_ms < 0) throw std::invalid_argument("faults: timeout_ms and slow_ms must be >= 0");
+  return f;
+}
 // The fields every vendor's settings have.
 template <typename Faults>
 nlohmann::json fault_fields_to_json(const Faults& f) {

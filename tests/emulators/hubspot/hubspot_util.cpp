@@ -139,26 +139,7 @@ std::string url_decode(std::string_view s) {
 namespace synctool::emulators {
 
 HubspotFaults hubspot_faults_from_json(const nlohmann::json& j) {
-  common::check_fault_fields(j, {"rate_429", "rate_500", "rate_timeout", "timeout_ms", "rate_drop",
-                                 "rate_lost_response", "rate_malformed", "slow_ms", "paths", "max_faults", "seed",
-                                 "include_oauth"});
-  using common::read_fault_field;
-  using common::read_fault_rate;
-  HubspotFaults f;
-  read_fault_rate(j, "rate_429", f.rate_429);
-  read_fault_rate(j, "rate_500", f.rate_500);
-  read_fault_rate(j, "rate_timeout", f.rate_timeout);
-  read_fault_field(j, "timeout_ms", f.timeout_ms);
-  read_fault_rate(j, "rate_drop", f.rate_drop);
-  read_fault_rate(j, "rate_lost_response", f.rate_lost_response);
-  read_fault_rate(j, "rate_malformed", f.rate_malformed);
-  read_fault_field(j, "slow_ms", f.slow_ms);
-  read_fault_field(j, "paths", f.paths);
-  read_fault_field(j, "max_faults", f.max_faults);
-  read_fault_field(j, "seed", f.seed);
-  read_fault_field(j, "include_oauth", f.include_oauth);
-  if (f.timeout_ms < 0 || f.slow_ms < 0) throw std::invalid_argument("faults: timeout_ms and slow_ms must be >= 0");
-  return f;
+  return common::read_fault_settings(j, "rate_429", &HubspotFaults::rate_429);
 }
 
 nlohmann::json hubspot_faults_to_json(const HubspotFaults& f) {
