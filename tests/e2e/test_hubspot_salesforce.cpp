@@ -203,10 +203,14 @@ TEST_CASE("HubSpot <-> Salesforce: a baseline of CRMs sharing 30%, then edits, c
   }
   CHECK(crms.salesforce.records("Contact").at(0).at("Email") == "HS0@Example.COM");  // keys are never rewritten
 
-  auto again = crms.run();
+  auto again = crms.run({"run", kCrmSync, "--json", "-v"});
   INFO(again.describe());
   CHECK(again.exit_code == 0);
   CHECK(both_sides_writes(again.json()) == 0);
+  // No credential in any output (-v included) or state file.
+  const sfe::SalesforceEmulatorOptions defaults;
+  for (const std::string& secret : {defaults.client_secret, defaults.refresh_token})
+    CHECK(leaks(secret, again, crms.project.path(".synctool")).empty());
 
   // Edits on both sides. Title of hs5 changed on both: the more recent (HubSpot's, its clock
   // two minutes ahead) wins. Phone of hs6 changed on both: Salesforce owns it, whatever the time.
