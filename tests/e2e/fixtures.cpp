@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -169,6 +172,48 @@ void check_connection_error(const Result& r, const std::string& names) {
   CHECK_THAT(report.value("error", ""), Catch::Contains(names));
   CHECK_THAT(r.err, Catch::Contains("synctool: error: ") && Catch::Contains(names));
   CHECK(writes(report) == 0);
+}
+
+KillSummary kill_rounds(const KillRounds& r, std::mt19937& random) {
+  auto timed = [&] {
+    auto started = std::chrono::steady_clock::now();
+    r.run_to_completion();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  };
+  KillSummary summary;
+  r.reset();
+  summary.baseline_ms = timed();
+  r.check();
+  r.edit(0);
+  summary.incremental_ms = timed();
+  r.check();
+  std::uniform_int_distribution<long> baseline_delay(0, summary.baseline_ms),
+      incremental_delay(0, summary.incremental_ms);
+  int round = 1;
+  while (summary.landed < r.kills && summary.landed + summary.too_late < r.kills * 3) {
+    const bool baseline = round % 3 == 0;
+    if (baseline)
+      r.reset();
+    else
+      r.edit(round);
+    ++round;
+    const auto delay = std::chrono::milliseconds(baseline ? baseline_delay(random) : incremental_delay(random));
+    INFO("round " << round << (baseline ? " (baseline)" : " (edits)") << ", kill after " << delay.count() << " ms");
+    auto victim = r.spawn();
+    std::this_thread::sleep_for(delay);
+    victim->kill(SIGKILL);
+    auto killed = victim->wait();
+    INFO("killed run: " << killed.describe());
+    if (killed.exit_code == -SIGKILL)
+      ++summary.landed;
+    else
+      ++summary.too_late;
+    r.run_to_completion();
+    r.check();
+    r.check_quiet();
+  }
+  summary.rounds = round;
+  return summary;
 }
 
 }  // namespace synctool::e2e

@@ -5,6 +5,9 @@
 
 #include "e2e/harness.hpp"
 
+#include <functional>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -66,5 +69,25 @@ Result run_sync(const Project& project, std::vector<std::string> flags = {}, con
 // A run stopped by a connection problem: exit 3, the report's and stderr's error naming `names`,
 // nothing written.
 void check_connection_error(const Result& r, const std::string& names);
+
+// SIGKILL at random moments of runs, each followed by runs until one completes and a check of
+// both systems: the driver the crash tests of two-way syncs share. It times a baseline
+// (`reset`, then `run_to_completion`) and an incremental run after `edit(0)`, then plays rounds
+// (every third a fresh baseline, the others an edit round) killing a `spawn`ed run after a random
+// share of the measured time, until `kills` kills landed (or 3 x kills rounds passed).
+struct KillRounds {
+  std::function<void()> reset;              // fresh systems and state: the next run is a baseline
+  std::function<void(int round)> edit;      // changes on the systems (and in the expected model)
+  std::function<void()> run_to_completion;  // runs until one completes
+  std::function<void()> check;              // both systems equal the model
+  std::function<void()> check_quiet;        // one more run writes nothing
+  std::function<std::unique_ptr<Spawned>()> spawn;  // the run to kill
+  int kills = 20;
+};
+struct KillSummary {
+  int landed = 0, too_late = 0, rounds = 0;
+  long baseline_ms = 0, incremental_ms = 0;
+};
+KillSummary kill_rounds(const KillRounds& rounds, std::mt19937& random);
 
 }  // namespace synctool::e2e

@@ -365,50 +365,28 @@ TEST_CASE("two-way SQLite <-> HubSpot runs killed at random moments through inje
     emu->set_faults(faults);
   };
 
-  auto timed_run = [&] {
-    auto started = std::chrono::steady_clock::now();
-    run_to_completion();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  };
-  reset();
-  const auto measured = timed_run();
-  check_sides();
-  edit(0);
-  const auto measured_incremental = timed_run();
-  check_sides();
-  std::uniform_int_distribution<long> baseline_delay(0, measured.count()), incremental_delay(0, measured_incremental.count());
-
-  int landed = 0, too_late = 0, round = 1;
-  while (landed < kills && landed + too_late < kills * 3) {
-    const bool baseline = round % 3 == 0;
-    if (baseline)
-      reset();
-    else
-      edit(round);
-    ++round;
-    auto delay = std::chrono::milliseconds(baseline ? baseline_delay(random) : incremental_delay(random));
-    INFO("round " << round << (baseline ? " (baseline)" : " (edits)") << ", kill after " << delay.count() << " ms");
-    Spawned victim(project.root(), {"run", "ab", "--json"}, env);
-    std::this_thread::sleep_for(delay);
-    victim.kill(SIGKILL);
-    auto killed = victim.wait();
-    INFO("killed run: " << killed.describe());
-    if (killed.exit_code == -SIGKILL)
-      ++landed;
-    else
-      ++too_late;
-    run_to_completion();
-    check_sides();
+  KillRounds rounds;
+  rounds.reset = reset;
+  rounds.edit = edit;
+  rounds.run_to_completion = run_to_completion;
+  rounds.check = check_sides;
+  rounds.check_quiet = [&] {
     auto again = project.run({"run", "ab", "--json"}, env);
     INFO(again.describe());
+    // With faults still on, a call may fail again; only a clean run must write nothing.
     if (again.exit_code == 0 && again.json().at("failed").empty()) CHECK(two_way_writes(again.json()) == 0);
-  }
+  };
+  rounds.spawn = [&] {
+    return std::make_unique<Spawned>(project.root(), std::vector<std::string>{"run", "ab", "--json"}, env);
+  };
+  rounds.kills = kills;
+  const auto summary = kill_rounds(rounds, random);
   const auto stats = emu->stats();
-  std::cout << "two-way HubSpot crash: seed " << seed << ", " << landed << " kills landed, " << too_late
-            << " runs finished first, " << round << " rounds; a baseline took " << measured.count()
-            << " ms, an incremental run " << measured_incremental.count() << " ms; last account: "
-            << stats.at("faults_injected") << " faults in " << stats.at("requests") << " requests\n";
-  CHECK(landed >= kills);
+  std::cout << "two-way HubSpot crash: seed " << seed << ", " << summary.landed << " kills landed, " << summary.too_late
+            << " runs finished first, " << summary.rounds << " rounds; a baseline took " << summary.baseline_ms
+            << " ms, an incremental run " << summary.incremental_ms << " ms; last account: " << stats.at("faults_injected")
+            << " faults in " << stats.at("requests") << " requests\n";
+  CHECK(summary.landed >= kills);
 }
 
 }  // namespace synctool::e2e
