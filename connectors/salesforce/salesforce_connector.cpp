@@ -369,7 +369,8 @@ class SalesforceConnector final : public Connector {
   }
 
   // Records deleted (or merged away: MasterRecordId names the winner, which is read as a
-  // change) since `from_ms`, as tombstones. A cursor older than what the org still keeps of
+  // change) since `from_ms`, as tombstones. Only mergeable objects (Contact, Lead, Account...)
+  // have MasterRecordId; asking a custom object for it is INVALID_FIELD. A cursor older than what the org still keeps of
   // its deletes cannot be trusted: say that a full run is needed rather than miss them.
   void read_deleted(const ObjectRef& object, std::int64_t since_ms, std::int64_t from_ms, const PageSink& sink) {
     const std::int64_t now = clock_.now_ms();
@@ -394,8 +395,9 @@ class SalesforceConnector final : public Connector {
                                  ") is older than the deletes the org still keeps (from " + earliest +
                                  "): deletes in between may be lost; run with --full");
     }
+    const std::string merged = api_.field(object.name, "MasterRecordId") ? ", MasterRecordId" : "";
     query_pages(object,
-                "SELECT Id, SystemModstamp, IsDeleted, MasterRecordId FROM " + object.name +
+                "SELECT Id, SystemModstamp, IsDeleted" + merged + " FROM " + object.name +
                     " WHERE IsDeleted = TRUE AND SystemModstamp >= " + salesforce::soql_datetime(from_ms) +
                     " ORDER BY SystemModstamp, Id",
                 true, [&](Page&& page) {

@@ -91,9 +91,10 @@ std::string value_problem(const Field& field, const Json& value) {
   const std::string what = "field " + field.name + " (" + t + ") cannot hold ";
   if (is_number_type(t)) {
     if (value.is_number()) return "";
+    // Empty text (an empty cell) is no value: written as null, which clears the field.
+    if (value.is_string() && util::trim(value.get<std::string>()).empty()) return "";
     auto canonical = value.is_string() ? util::canonical_decimal(value.get<std::string>()) : std::nullopt;
     if (!canonical) return what + "'" + util::squeeze(text_of(value), 60) + "': it is not a number";
-    if (value.is_string() && value.get<std::string>().empty()) return "";
     if ((t == "int" || t == "long") && !util::is_integral_decimal(*canonical))
       return what + "'" + *canonical + "': it is not a whole number";
     if (!util::double_holds(*canonical)) return what + "'" + *canonical + "' exactly";
@@ -101,6 +102,8 @@ std::string value_problem(const Field& field, const Json& value) {
   }
   if (t == "boolean") {
     if (value.is_boolean()) return "";
+    // Empty text is no value: written as null, which a checkbox saves as false.
+    if (value.is_string() && util::trim(value.get<std::string>()).empty()) return "";
     const std::string text = util::to_lower(text_of(value));
     if (text == "true" || text == "false") return "";
     return what + "'" + util::squeeze(text_of(value), 60) + "': it is not true or false";
@@ -126,13 +129,14 @@ Json to_wire(const Field& field, const Json& value) {
   if (value.is_null()) return value;
   const std::string& t = field.type;
   if (is_number_type(t) && value.is_string()) {
-    if (value.get<std::string>().empty()) return nullptr;
+    if (util::trim(value.get<std::string>()).empty()) return nullptr;
     auto canonical = util::canonical_decimal(value.get<std::string>());
     if (!canonical) return value;
     if (util::is_integral_decimal(*canonical) && canonical->size() < 19) return Json(std::stoll(*canonical));
     return Json(std::stod(*canonical));
   }
   if (t == "boolean" && value.is_string()) {
+    if (util::trim(value.get<std::string>()).empty()) return nullptr;
     const std::string text = util::to_lower(value.get<std::string>());
     if (text == "true" || text == "false") return Json(text == "true");
   }

@@ -5,7 +5,8 @@
 //
 // Each (source system, destination system, type) is a Catch2 section with systems of its own:
 // a CSV folder, a SQLite file, a PostgreSQL schema ($SYNCTOOL_TEST_PG_URL; pairs with
-// PostgreSQL are left out when it is unset), an in-process HubSpot or Mailchimp emulator. The
+// PostgreSQL are left out when it is unset), an in-process HubSpot, Mailchimp or Salesforce
+// emulator (Salesforce: a custom object Item__c keyed by an email field Email__c). The
 // sync is built in code and run in process through engine::run_sync, as `synctool run` would.
 // A failing check names the pair, the type, the record and its values (for a full run that
 // writes, every planned update with its old and new value), and the run seed:
@@ -16,6 +17,7 @@
 #include "connectors/sqlite/sqlite_db.hpp"
 #include "emulators/hubspot/hubspot_emulator.hpp"
 #include "emulators/mailchimp/mailchimp_emulator.hpp"
+#include "emulators/salesforce/salesforce_emulator.hpp"
 #include "engine/compiled_sync.hpp"
 #include "engine/runner.hpp"
 #include "state/memory_store.hpp"
@@ -62,8 +64,9 @@ constexpr std::int64_t kStampBase = 1'767'225'600'000;  // 2026-01-01, the SQL s
 // ---------------------------------------------------------------------------------------------
 // Systems and types
 
-enum class System { csv, sqlite, postgres, hubspot, mailchimp };
-constexpr System kSystems[] = {System::csv, System::sqlite, System::postgres, System::hubspot, System::mailchimp};
+enum class System { csv, sqlite, postgres, hubspot, mailchimp, salesforce };
+constexpr System kSystems[] = {System::csv,     System::sqlite,    System::postgres,
+                               System::hubspot, System::mailchimp, System::salesforce};
 
 const char* system_name(System system) {
   switch (system) {
@@ -72,6 +75,7 @@ const char* system_name(System system) {
     case System::postgres: return "postgres";
     case System::hubspot: return "hubspot";
     case System::mailchimp: return "mailchimp";
+    case System::salesforce: return "salesforce";
   }
   return "?";
 }
@@ -112,12 +116,28 @@ bool holds_type(System system, FieldType type) {
       // merge field and no field for an arbitrary JSON value (an address is the only object).
       // Booleans and date-times go into text merge fields, the usual way to keep them there.
       return type != FieldType::multiselect && type != FieldType::json;
+    case System::salesforce:
+      // Fields are text, email, picklist, checkbox, number, date, date-time...: none holds an
+      // arbitrary JSON value (address and location are fixed compound fields). Salesforce has
+      // multi-select picklists, but the emulator this suite runs against defines no
+      // `multipicklist` field (its README lists the types it has), so multiselect waits for it.
+      return type != FieldType::multiselect && type != FieldType::json;
   }
   return false;
 }
 
+// Whether a system can hold "no value" of a type. A Salesforce checkbox is true or false, never
+// empty (describe: boolean fields are not nillable; null saves as false), so no Salesforce pair
+// has empty booleans: as a source it reads back false; as a destination an empty source value
+// is written as null and saved as false, and every full run after plans the update false ->
+// null again (the engine compares null and false as different values; a limit of the pair,
+// not of the connector, left to the sync's author: `default = false` on the mapping).
+bool holds_empty(System system, FieldType type) {
+  return !(system == System::salesforce && type == FieldType::boolean);
+}
+
 // Whether a destination can hold a nested path ("n_num.value"): a CSV cell or a SQL column
-// holds the nested object as JSON text (or jsonb). HubSpot properties are flat; Mailchimp's
+// holds the nested object as JSON text (or jsonb). HubSpot and Salesforce fields are flat; Mailchimp's
 // merge fields are nested one level already (merge_fields.TAG), and only its address merge
 // field goes deeper.
 bool holds_nested(System system) {
@@ -140,16 +160,17 @@ bool binary_holds(const std::string& canonical) { return int64_of(canonical) || 
 // Whether a source system keeps this number exactly, so that it may be seeded there: CSV text,
 // PostgreSQL numeric and HubSpot's string wire values keep any decimal; SQLite's NUMERIC
 // affinity keeps a 64-bit integer or a double; Mailchimp's number merge fields are doubles
-// (its connector refuses 9007199254740993, which a double would round).
+// (its connector refuses 9007199254740993, which a double would round), and so are Salesforce's
+// number fields (describe type `double`; its connector refuses what a double would round).
 bool source_holds_number(System system, const std::string& canonical) {
   if (system == System::sqlite) return binary_holds(canonical);
-  if (system == System::mailchimp) return util::double_holds(canonical);
+  if (system == System::mailchimp || system == System::salesforce) return util::double_holds(canonical);
   return true;
 }
 
 // Whether a destination may refuse a value (reject or fail the row with its reason) instead of
 // holding it: a number that a double cannot hold exactly, where numbers may be binary (a SQLite
-// column typed REAL, HubSpot and Mailchimp numbers). A destination may as well hold such a
+// column typed REAL, HubSpot, Mailchimp and Salesforce numbers). A destination may as well hold such a
 // number exactly (SQLite keeps 64-bit integers, and any decimal as text); what it must never
 // do is bend it, which the content checks catch. Every other refusal fails the pair.
 bool may_refuse(System destination, FieldType type, const Json& canonical) {
@@ -157,7 +178,8 @@ bool may_refuse(System destination, FieldType type, const Json& canonical) {
   switch (destination) {
     case System::sqlite:
     case System::hubspot:
-    case System::mailchimp: return !util::double_holds(canonical.get_ref<const std::string&>());
+    case System::mailchimp:
+    case System::salesforce: return !util::double_holds(canonical.get_ref<const std::string&>());
     default: return false;
   }
 }
@@ -380,9 +402,10 @@ std::vector<Json> hard_cases(FieldType type) {
 
 class ValueGenerator {
  public:
-  ValueGenerator(std::mt19937& rng, FieldType type, System source) : rng_(rng), type_(type), source_(source) {
+  ValueGenerator(std::mt19937& rng, FieldType type, System source, System destination)
+      : rng_(rng), type_(type), source_(source), destination_(destination) {
     for (auto& value : hard_cases(type))
-      if (source_holds(value)) hard_.push_back(std::move(value));
+      if (pair_holds(value)) hard_.push_back(std::move(value));
   }
 
   // The i-th hard case while there are any, then random values.
@@ -393,7 +416,7 @@ class ValueGenerator {
   Json random() {
     for (;;) {
       Json value = pick(8) == 0 ? Json(nullptr) : pick(4) == 0 ? hard_[pick(hard_.size())] : fresh();
-      if (source_holds(value)) return value;
+      if (pair_holds(value)) return value;
     }
   }
 
@@ -401,8 +424,14 @@ class ValueGenerator {
   std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
   int between(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
 
-  bool source_holds(const Json& value) const {
-    if (type_ != FieldType::number || value.is_null()) return true;
+  // Whether the source can be seeded with the value and both systems can hold it at all.
+  bool pair_holds(const Json& value) const {
+    if (value.is_null()) return holds_empty(source_, type_) && holds_empty(destination_, type_);
+    // Salesforce refuses an address with spaces around it (INVALID_EMAIL_ADDRESS), so it can
+    // never hold one as a source. As a destination it must take the address without them.
+    if (type_ == FieldType::email && source_ == System::salesforce)
+      return util::trim(value.get_ref<const std::string&>()) == value.get_ref<const std::string&>();
+    if (type_ != FieldType::number) return true;
     auto canonical = util::canonical_decimal(value.get<std::string>());
     return canonical && source_holds_number(source_, *canonical);
   }
@@ -470,7 +499,7 @@ class ValueGenerator {
 
   std::mt19937& rng_;
   FieldType type_;
-  System source_;
+  System source_, destination_;
   std::vector<Json> hard_;
 };
 
@@ -487,7 +516,7 @@ struct Row {
 struct Layout {
   TypeCase type;
   bool nested = false;  // the destination holds a nested path: the source has a second field for it
-  std::string column_v, column_w;  // source column / property / merge tag names
+  std::string column_v, column_w;  // source column / property / merge tag / field API names
   std::string source_v, source_w;  // source paths (merge_fields.VNUM for Mailchimp)
   std::string flat;                // destination path of v
   std::string nested_path;         // destination path of w ("n_num.value")
@@ -500,10 +529,14 @@ struct Layout {
       source_v = "merge_fields." + column_v;
       source_w = "merge_fields." + column_w;
     } else {
-      source_v = column_v = "v_" + code;
-      source_w = column_w = "w_" + code;
+      // Salesforce's custom fields are API names ending in __c.
+      const std::string suffix = source == System::salesforce ? "__c" : "";
+      source_v = column_v = "v_" + code + suffix;
+      source_w = column_w = "w_" + code + suffix;
     }
-    flat = destination == System::mailchimp ? "merge_fields.F" + util::to_upper(code) : "f_" + code;
+    flat = destination == System::mailchimp    ? "merge_fields.F" + util::to_upper(code)
+           : destination == System::salesforce ? "f_" + code + "__c"
+                                                : "f_" + code;
     nested_path = "n_" + code + ".value";
   }
 };
@@ -575,6 +608,47 @@ Json hubspot_wire(FieldType type, const Json& value) {
 Json mailchimp_value(FieldType type, const Json& value) {
   if (value.is_null()) return "";
   if (type == FieldType::number) return number_json(canonical(type, value).get<std::string>());
+  return text_form(type, value);
+}
+
+// A Salesforce custom field (describe's shape, as the emulator's define_field takes it) for a
+// declared type. A real org's Number field would need precision 18 and a scale that keeps the
+// values' decimals (e.g. Number(18, 6)); the emulator's `double` keeps any double.
+Json salesforce_field(const std::string& name, FieldType type) {
+  Json field = {{"name", name}, {"label", name}};
+  switch (type) {
+    case FieldType::number: field["type"] = "double"; break;
+    case FieldType::boolean: field["type"] = "boolean"; break;
+    case FieldType::date: field["type"] = "date"; break;
+    case FieldType::datetime: field["type"] = "datetime"; break;
+    case FieldType::email: field["type"] = "email"; break;
+    case FieldType::enumeration: {
+      field["type"] = "picklist";
+      Json values = Json::array();
+      for (const auto& value : kEnumOptions) values.push_back({{"value", value}, {"label", value}, {"active", true}});
+      field["picklistValues"] = values;
+      break;
+    }
+    default: field["type"] = "string", field["length"] = 255; break;
+  }
+  return field;
+}
+
+// The Salesforce object of the pairs: a custom object keyed by an email field (a custom object
+// needs no LastName and has no duplicate rule; its Name defaults to the record's id).
+constexpr const char* kSalesforceObject = "Item__c";
+constexpr const char* kSalesforceKey = "Email__c";
+
+Json salesforce_key_field() {
+  return {{"name", kSalesforceKey}, {"label", kSalesforceKey}, {"type", "email"}, {"externalId", true}, {"unique", true}};
+}
+
+// Salesforce's JSON value for a field (null: no value): numbers as JSON numbers, booleans as
+// JSON booleans, dates and date-times as ISO 8601 text.
+Json salesforce_value(FieldType type, const Json& value) {
+  if (value.is_null()) return nullptr;
+  if (type == FieldType::number) return number_json(canonical(type, value).get<std::string>());
+  if (type == FieldType::boolean) return canonical_bool(value);
   return text_form(type, value);
 }
 
@@ -681,6 +755,19 @@ class Side {
         options_ = {{"list", kAudience}};
         break;
       }
+      case System::salesforce: {
+        const emulators::SalesforceEmulatorOptions options;
+        salesforce_ = std::make_unique<emulators::SalesforceEmulator>(options);
+        salesforce_->start();
+        config_.settings = {{"login_url", salesforce_->base_url()},
+                            {"client_id", options.client_id},
+                            {"client_secret", options.client_secret},
+                            {"refresh_token", options.refresh_token}};
+        config_.clock = &clock_an_hour_ahead();
+        object_ = kSalesforceObject;
+        key_field_ = kSalesforceKey;
+        break;
+      }
     }
   }
 
@@ -727,6 +814,8 @@ class Side {
       Json list = {{"name", kAudience}, {"merge_fields", Json::array({mailchimp_merge_field(tag, type)})}};
       mailchimp_->load_seed({{"lists", Json::array({list})}});
     }
+    if (system_ == System::salesforce)
+      salesforce_->define_object(kSalesforceObject, Json::array({salesforce_key_field(), salesforce_field(layout.flat, type)}));
   }
 
   // Writes the source records the way the system is usually filled: a CSV file, SQL INSERTs,
@@ -788,6 +877,19 @@ class Side {
             {{"lists", Json::array({{{"name", kAudience}, {"merge_fields", fields}, {"members", members}}})}});
         break;
       }
+      case System::salesforce: {
+        Json fields = Json::array({salesforce_key_field(), salesforce_field(layout.column_v, type)});
+        if (layout.nested) fields.push_back(salesforce_field(layout.column_w, type));
+        Json records = Json::array();
+        for (const auto& row : rows) {
+          Json record = {{kSalesforceKey, row.key}, {layout.column_v, salesforce_value(type, row.v)}};
+          if (layout.nested) record[layout.column_w] = salesforce_value(type, row.w);
+          records.push_back(std::move(record));
+        }
+        salesforce_->load_seed({{"objects", Json::array({{{"name", kSalesforceObject}, {"fields", fields}}})},
+                                {"records", {{kSalesforceObject, records}}}});
+        break;
+      }
     }
   }
 
@@ -842,12 +944,29 @@ class Side {
           if (layout.nested) op.fields[layout.source_w] = value(rows[i].w);
           ops.push_back(std::move(op));
         }
-        auto results = connector().write(object_ref(), ops);
-        REQUIRE(results.size() == ops.size());
-        for (std::size_t k = 0; k < results.size(); ++k) {
-          INFO("editing the source record " << ops[k].key << " (" << shown(ops[k].fields) << "): " << results[k].error);
-          REQUIRE(results[k].ok);
+        check_edits(ops);
+        break;
+      }
+      case System::salesforce: {
+        // Updates by id (the object has no upsert without an external_id option): the ids
+        // looked up by key first, as an integration would.
+        std::vector<std::string> keys;
+        for (auto i : changed) keys.push_back(rows[i].key);
+        std::map<std::string, std::string> ids;
+        for (const auto& record : connector().lookup(object_ref(), key_field_, keys))
+          ids[util::to_lower(plain_text(record.fields.value(key_field_, Json())))] = record.id;
+        std::vector<connectors::WriteOp> ops;
+        for (auto i : changed) {
+          connectors::WriteOp op;
+          op.kind = connectors::OpKind::update;
+          op.key = rows[i].key;
+          op.id = ids[rows[i].key];
+          REQUIRE(!op.id.empty());
+          op.fields[layout.source_v] = salesforce_value(type, rows[i].v);
+          if (layout.nested) op.fields[layout.source_w] = salesforce_value(type, rows[i].w);
+          ops.push_back(std::move(op));
         }
+        check_edits(ops);
         break;
       }
     }
@@ -857,6 +976,16 @@ class Side {
   std::unique_ptr<connectors::sqlite::Database> sqlite_db() const {
     return std::make_unique<connectors::sqlite::Database>((dir_->path() / "people.db").string(),
                                                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000);
+  }
+
+  // Writes edits through the source's own connector; every one must succeed.
+  void check_edits(const std::vector<connectors::WriteOp>& ops) {
+    auto results = connector().write(object_ref(), ops);
+    REQUIRE(results.size() == ops.size());
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      INFO("editing the source record " << ops[k].key << " (" << shown(ops[k].fields) << "): " << results[k].error);
+      REQUIRE(results[k].ok);
+    }
   }
 
   void write_csv(const Layout& layout, const std::vector<Row>& rows) const {
@@ -880,6 +1009,7 @@ class Side {
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<emulators::HubspotEmulator> hubspot_;
   std::unique_ptr<emulators::MailchimpEmulator> mailchimp_;
+  std::unique_ptr<emulators::SalesforceEmulator> salesforce_;
   std::int64_t stamp_ = 0;
   std::unique_ptr<connectors::Connector> connector_;  // after what it talks to: destroyed first
 };
@@ -939,7 +1069,7 @@ class PairCase {
 
   void run() {
     INFO("SYNCTOOL_PAIRS_SEED=" << base_seed() << " (this section's generator seed " << seed_ << ")");
-    ValueGenerator values(rng_, layout_.type.type, source_->system());
+    ValueGenerator values(rng_, layout_.type.type, source_->system(), destination_->system());
     for (std::size_t i = 0; i < kRecords; ++i) {
       std::string key = "p" + std::string(i < 10 ? "0" : "") + std::to_string(i) + "@" + kDomain;
       // w takes the hard cases in reverse order, so that each is also paired with another v.
@@ -1261,6 +1391,10 @@ TEST_CASE("pairs from hubspot: a full run after an unchanged baseline writes not
 
 TEST_CASE("pairs from mailchimp: a full run after an unchanged baseline writes nothing", "[pairs]") {
   run_pairs_from(System::mailchimp);
+}
+
+TEST_CASE("pairs from salesforce: a full run after an unchanged baseline writes nothing", "[pairs]") {
+  run_pairs_from(System::salesforce);
 }
 
 }  // namespace synctool::testing

@@ -1,6 +1,9 @@
 // Salesforce's field types and wire values (connectors/salesforce/salesforce_values).
 #include "connectors/salesforce/salesforce_values.hpp"
 
+#include "connectors/registry.hpp"
+#include "emulators/salesforce/salesforce_emulator.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace synctool::connectors;
@@ -52,6 +55,23 @@ TEST_CASE("salesforce values: what a field refuses is said before sending, namin
   CHECK_FALSE(value_problem(field("Birthdate", "date"), "1990-02-30").empty());
 }
 
+TEST_CASE("salesforce values: empty text for a number or checkbox field is no value, not a refusal") {
+  // An empty CSV cell or an empty Mailchimp merge field reaches a field as "": it is written as
+  // null, as a null is (the property pairs csv -> salesforce and mailchimp -> salesforce found
+  // these records rejected whole).
+  CHECK(value_problem(field("Amount__c", "double"), "").empty());
+  CHECK(value_problem(field("Seats__c", "int"), "  ").empty());
+  CHECK(to_wire(field("Amount__c", "double"), "") == Json(nullptr));
+  CHECK(to_wire(field("Amount__c", "double"), " ") == Json(nullptr));
+  CHECK_FALSE(value_problem(field("Amount__c", "double"), " x ").empty());
+  // A checkbox holds no empty value: null saves as false. "" must not go out as "" (a JSON
+  // string for a boolean field fails the whole call with JSON_PARSER_ERROR).
+  CHECK(value_problem(field("Active__c", "boolean"), "").empty());
+  CHECK(to_wire(field("Active__c", "boolean"), "") == Json(nullptr));
+  CHECK(to_wire(field("Active__c", "boolean"), " ") == Json(nullptr));
+  CHECK_FALSE(value_problem(field("Active__c", "boolean"), " maybe ").empty());
+}
+
 TEST_CASE("salesforce values: written in the type each field takes") {
   CHECK(to_wire(field("Amount", "currency"), "12.5") == Json(12.5));
   CHECK(to_wire(field("Seats__c", "int"), "42") == Json(42));
@@ -76,4 +96,43 @@ TEST_CASE("salesforce SOQL: literals quoted and escaped; datetimes to the second
   CHECK(api_name_problem("Region__c").empty());
   CHECK_FALSE(api_name_problem("Email; DELETE").empty());
   CHECK_FALSE(api_name_problem("1st").empty());
+}
+
+TEST_CASE("salesforce incremental read of a custom object: no MasterRecordId, which only mergeable objects have") {
+  // The deleted records' query asked every object for MasterRecordId; a custom object has none
+  // and the query failed with INVALID_FIELD (found by the property pairs salesforce -> *).
+  synctool::emulators::SalesforceEmulatorOptions options;
+  synctool::emulators::SalesforceEmulator emulator(options);
+  emulator.start();
+  emulator.load_seed({{"objects", Json::array({{{"name", "Item__c"},
+                                                {"fields", Json::array({{{"name", "Email__c"}, {"type", "email"}}})}}})},
+                      {"records", {{"Item__c", Json::array({{{"Email__c", "a@example.com"}},
+                                                            {{"Email__c", "b@example.com"}}})}}}});
+  ConnectionConfig config;
+  config.name = "org";
+  config.type = "salesforce";
+  config.settings = {{"login_url", emulator.base_url()},
+                     {"client_id", options.client_id},
+                     {"client_secret", options.client_secret},
+                     {"refresh_token", options.refresh_token}};
+  auto connector = make_connector(config);
+  ObjectRef items;
+  items.name = "Item__c";
+  items.key_field = "Email__c";
+  std::string cursor;
+  std::size_t seen = 0;
+  connector->read(items, {}, [&](Page&& page) {
+    seen += page.records.size();
+    if (!page.cursor.empty()) cursor = page.cursor;
+  });
+  REQUIRE(seen == 2);
+  REQUIRE(!cursor.empty());
+  ReadRequest since;
+  since.since = cursor;
+  std::size_t changed = 0, deleted = 0;
+  CHECK_NOTHROW(connector->read(items, since, [&](Page&& page) {
+    for (const auto& record : page.records) ++(record.deleted ? deleted : changed);
+  }));
+  CHECK(changed == 2);  // within the look-back window
+  CHECK(deleted == 0);
 }
