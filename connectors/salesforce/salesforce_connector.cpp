@@ -152,7 +152,11 @@ class SalesforceConnector final : public Connector {
   void read(const ObjectRef& object, const ReadRequest& request, const PageSink& sink) override {
     const auto fields = select_list(object, request.fields);
     if (!request.since) {
-      query_pages(object, "SELECT " + fields + " FROM " + object.name + " ORDER BY SystemModstamp, Id", false, sink,
+      const std::string where = person_contacts_left_out(object);
+      query_pages(object,
+                  "SELECT " + fields + " FROM " + object.name + (where.empty() ? "" : " WHERE " + where) +
+                      " ORDER BY SystemModstamp, Id",
+                  false, sink,
                   request.page_size);
       return;
     }
@@ -165,7 +169,8 @@ class SalesforceConnector final : public Connector {
     // a delete not yet read.
     if (capabilities(object).tombstones) read_deleted(object, *since, from, sink);
     query_pages(object,
-                "SELECT " + fields + " FROM " + object.name + " WHERE SystemModstamp >= " +
+                "SELECT " + fields + " FROM " + object.name + " WHERE " + and_person_contacts_left_out(object) +
+                    "SystemModstamp >= " +
                     salesforce::soql_datetime(from) + " ORDER BY SystemModstamp, Id",
                 false, sink, request.page_size);
   }
@@ -195,7 +200,8 @@ class SalesforceConnector final : public Connector {
       }
       if (quoted.empty()) continue;
       query_pages(object,
-                  "SELECT " + select + " FROM " + object.name + " WHERE " + column + " IN (" + util::join(quoted, ", ") + ")",
+                  "SELECT " + select + " FROM " + object.name + " WHERE " + and_person_contacts_left_out(object) +
+                      column + " IN (" + util::join(quoted, ", ") + ")",
                   false, [&](Page&& page) {
                     for (auto& record : page.records) found.push_back(std::move(record));
                   });
@@ -273,6 +279,23 @@ class SalesforceConnector final : public Connector {
     std::string message = "salesforce: " + object.name + " has no field '" + name + "'";
     if (auto hint = util::closest_match(name, names); !hint.empty()) message += " (did you mean '" + hint + "'?)";
     return message;
+  }
+
+  // In an org with person accounts, a Contact may be the person behind an Account (its fields
+  // live on the Account as `__pc`); syncing it as a contact would write the person's data
+  // twice. Such contacts are left out of every read and lookup (API-FACTS: skip or route them
+  // explicitly). "" where the object has no such contacts.
+  std::string person_contacts_left_out(const ObjectRef& object) {
+    if (object.name != "Contact" || !api_.field(object.name, "IsPersonAccount")) return "";
+    if (!person_note_logged_) {
+      api_.log("person accounts are enabled: contacts of person accounts are left out (IsPersonAccount = FALSE)");
+      person_note_logged_ = true;
+    }
+    return "IsPersonAccount = FALSE";
+  }
+  std::string and_person_contacts_left_out(const ObjectRef& object) {
+    const std::string where = person_contacts_left_out(object);
+    return where.empty() ? "" : where + " AND ";
   }
 
   // Id, SystemModstamp and the wanted fields (every field the object has when none are
@@ -512,6 +535,7 @@ class SalesforceConnector final : public Connector {
   SalesforceApi api_;
   const util::Clock& clock_;
   std::map<std::size_t, std::vector<std::string>> duplicates_;  // row -> matched ids, within write()
+  bool person_note_logged_ = false;
 };
 
 std::unique_ptr<Connector> make_salesforce_connector(const ConnectionConfig& config) {

@@ -344,3 +344,28 @@ TEST_CASE("salesforce: a rotated refresh token is kept sealed for the next run; 
 }
 
 }  // namespace synctool::testing
+
+namespace synctool::testing {
+
+TEST_CASE("salesforce: in an org with person accounts, the contacts behind them are left out of reads and lookups",
+          "[salesforce]") {
+  emulators::SalesforceEmulatorOptions options;
+  options.person_accounts = true;
+  Org org(options);
+  org.emulator->load_seed({{"records",
+                            {{"Contact",
+                              {{{"Email", "ann@example.com"}, {"LastName", "Lee"}},
+                               {{"Email", "pat@example.com"}, {"LastName", "Person"}, {"IsPersonAccount", true}}}}}}});
+  auto connector = org.connect();
+  auto all = read_all(*connector, org.contacts);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].fields.at("Email") == "ann@example.com");
+  CHECK(connector->lookup(org.contacts, "Email", {"pat@example.com", "ann@example.com"}).size() == 1);
+  connectors::ReadRequest since;
+  since.since = "2000-01-01T00:00:00Z";
+  CHECK(read_all(*connector, org.contacts, since).size() == 1);
+  CHECK(std::any_of(org.log.begin(), org.log.end(),
+                    [](const std::string& line) { return line.find("person accounts are enabled") != std::string::npos; }));
+}
+
+}  // namespace synctool::testing

@@ -84,6 +84,9 @@ struct SalesforceEmulatorOptions {
   std::int64_t deleted_retention_days = 15;
   std::int64_t updated_window_days = 30;  // /updated/ looks back at most this far
   // Data rules.
+  // Person accounts enabled: Contact has IsPersonAccount (read-only; seeds may set it), true
+  // for the contact behind a person account.
+  bool person_accounts = false;
   bool duplicate_rule = true;  // Contact and Lead: a save whose Email matches a live record's is refused
   std::vector<SalesforceValidationRule> validation_rules;
   std::vector<SalesforceTrigger> triggers;

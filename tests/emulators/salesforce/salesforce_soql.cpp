@@ -465,7 +465,9 @@ SoqlValue soql_value_of(const ObjectType& t, const FieldDef& d, const Record& r)
       v.kind = SoqlValue::string_kind;
       v.text = kUserId;
     }
-    if (d.name != "Name") return v;
+    // The audit fields above live on the record itself; other system fields (Name,
+    // IsPersonAccount) are stored with the values.
+    if (v.kind != SoqlValue::null_value || d.name == "MasterRecordId") return v;
   }
   (void)t;
   auto it = r.values.find(d.name);

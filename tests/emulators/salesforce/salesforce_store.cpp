@@ -186,6 +186,13 @@ void SalesforceEmulator::Impl::install_builtin_types() {
     opted.defaulted_on_create = true;
     opted.default_value = false;
     t.add_field(opted);
+    if (opt.person_accounts) {
+      FieldDef person = system_field("IsPersonAccount", "Is Person Account", "boolean");
+      person.nillable = false;
+      person.defaulted_on_create = true;
+      person.default_value = false;
+      t.add_field(person);
+    }
   }
   auto lead = std::make_unique<ObjectType>();
   {
@@ -759,6 +766,7 @@ void SalesforceEmulator::Impl::load_seed_locked(const json& seed) {
       json body = json::object();
       Record meta;
       std::optional<std::int64_t> created, modified, modstamp;
+      bool person_account = false;
       auto time_of = [&](const json& v, const std::string& what) {
         auto ms = v.is_number_integer() ? std::optional<std::int64_t>(v.get<std::int64_t>())
                                         : parse_iso_ms(v.get<std::string>());
@@ -780,6 +788,8 @@ void SalesforceEmulator::Impl::load_seed_locked(const json& seed) {
           modstamp = time_of(f.value(), "SystemModstamp");
         } else if (key == "isdeleted") {
           meta.deleted = f.value().get<bool>();
+        } else if (key == "ispersonaccount" && t->name == "Contact" && opt.person_accounts) {
+          person_account = f.value().get<bool>();
         } else if (key == "masterrecordid") {
           if (!f.value().is_null()) meta.master_record_id = normalize_id(f.value().get<std::string>()).value_or("");
         } else if (key == "attributes" || (key == "name" && (t->name == "Contact" || t->name == "Lead"))) {
@@ -799,6 +809,7 @@ void SalesforceEmulator::Impl::load_seed_locked(const json& seed) {
       for (const auto& d : t->fields)
         if (d.defaulted_on_create && !d.default_value.is_null()) r.values[d.name] = d.default_value;
       for (auto& [name, value] : changes) r.values[name] = value;
+      if (person_account) r.values["IsPersonAccount"] = true;
       derive_name(*t, r);
       if (errors.empty()) check_record(*t, r, nullptr, true, errors);
       if (!errors.empty())
