@@ -1,5 +1,7 @@
 #include "engine/report.hpp"
 
+#include <algorithm>
+
 namespace synctool::engine {
 
 namespace exit_code {
@@ -82,8 +84,22 @@ nlohmann::json RunReport::to_json() const {
       duplicates.push_back({{"source_key", d.source_key}, {"destination_key", d.destination_key}, {"reason", d.reason}});
     j["possible_duplicates"] = duplicates;
   }
+  auto per_connection = nlohmann::json::object();
+  for (const auto& r : requests)
+    per_connection[r.connection] = {{"requests", r.requests}, {"throttled", r.throttled}, {"retries", r.retries}};
+  j["requests"] = per_connection;
   if (!error.empty()) j["error"] = error;
   return j;
+}
+
+void RunReport::add_requests(const std::string& connection, std::uint64_t sent, std::uint64_t throttled,
+                             std::uint64_t retries) {
+  auto it = std::find_if(requests.begin(), requests.end(),
+                         [&](const ConnectionRequests& r) { return r.connection == connection; });
+  if (it == requests.end()) it = requests.insert(requests.end(), ConnectionRequests{connection, 0, 0, 0});
+  it->requests += sent;
+  it->throttled += throttled;
+  it->retries += retries;
 }
 
 }  // namespace synctool::engine

@@ -81,6 +81,16 @@ struct RunReport {
   std::vector<PossibleDuplicate> possible_duplicates;
   std::string error;      // why the run stopped (connection error, safeguard), "" if it did not
   int exit_code = exit_code::ok;
+  // HTTP requests per connection (connections that talk HTTP only), in the order first added;
+  // a connection on both sides of a sync is one entry with both sides' requests.
+  struct ConnectionRequests {
+    std::string connection;
+    std::uint64_t requests = 0;   // attempts sent, retries included
+    std::uint64_t throttled = 0;  // 429 answers
+    std::uint64_t retries = 0;
+  };
+  std::vector<ConnectionRequests> requests;
+  void add_requests(const std::string& connection, std::uint64_t sent, std::uint64_t throttled, std::uint64_t retries);
 
   static constexpr std::size_t kMaxListedProblems = 100;
   nlohmann::json to_json() const;
