@@ -93,7 +93,10 @@ std::filesystem::path find_project_file(const std::string& explicit_path) {
 
 namespace {
 
-const std::vector<std::string> kProjectKeys = {"state_dir", "syncs_dir", "connections"};
+const std::vector<std::string> kProjectKeys = {"state_dir", "syncs_dir", "connections", "metrics_dir", "notify"};
+const std::vector<std::string> kNotifyKeys = {"url", "on"};
+// A sync's health changes that [notify] can post (cli/run_observers.cpp decides them).
+const std::vector<std::string> kNotifyEvents = {"failing", "recovered", "safeguard", "degraded"};
 // Accepted for every connection type: they configure synctool's side of the connection.
 const std::vector<std::string> kCommonConnectionKeys = {"type", "base_url", "rate_limit", "max_in_flight"};
 const std::vector<std::string> kSyncKeys = {"name",   "title",       "direction", "mode",      "schedule",
@@ -279,6 +282,45 @@ void read_folder(TomlReader& r, const toml::table& root, const char* key, const 
   out = (base_dir / t->value).lexically_normal();
 }
 
+// [notify] url = "${WEBHOOK}" and on = [...]. The url is a secret whatever its key's name
+// says: a Slack webhook's path is its credential.
+void read_notify(TomlReader& r, ProjectSpec& project, const toml::node& node) {
+  const toml::table* table = r.table(node, "[notify]");
+  if (!table) return;
+  r.check_keys(*table, kNotifyKeys, "[notify]");
+  const toml::node* url = table->get("url");
+  if (!url) {
+    r.report(r.at(node), "[notify] is missing required key 'url' (the webhook to post to, such as \"${WEBHOOK}\")");
+  } else {
+    std::vector<std::string> substituted;
+    if (auto t = r.text(*url, "[notify] url", &substituted)) {
+      for (const auto& s : substituted) add_secret(project, s);
+      add_secret(project, t->value);
+      const bool from_env = url->as_string()->get().find("${") != std::string::npos;
+      if (t->value.empty() && !from_env)
+        r.report(t->where, "[notify] url: expected an http:// or https:// URL, got an empty string");
+      else if (!t->value.empty() && !t->value.starts_with("http://") && !t->value.starts_with("https://"))
+        // Never quotes the value: it is the credential.
+        r.report(t->where, "[notify] url: expected an http:// or https:// URL");
+      else
+        project.notify.url = t->value;  // "" from ${WEBHOOK:-} unset: notifications off
+    }
+  }
+  project.notify.on = {"failing", "recovered", "safeguard"};
+  if (const toml::node* on = table->get("on")) {
+    if (auto events = r.texts(*on, "[notify] on")) {
+      project.notify.on.clear();
+      for (const auto& e : *events) {
+        if (!contains(kNotifyEvents, e.value))
+          r.report(e.where, "[notify] on: unknown event '" + e.shown + "'" + did_you_mean(e.shown, kNotifyEvents) +
+                                " (events: " + quoted_list(kNotifyEvents) + ")");
+        else if (!contains(project.notify.on, e.value))
+          project.notify.on.push_back(e.value);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatalog& catalog, const EnvLookup& env) {
@@ -300,6 +342,8 @@ ProjectSpec load_project(const std::filesystem::path& file, const ConnectorCatal
     r.check_keys(*root, kProjectKeys, "");
     read_folder(r, *root, "state_dir", project.base_dir, project.state_dir);
     read_folder(r, *root, "syncs_dir", project.base_dir, project.syncs_dir);
+    read_folder(r, *root, "metrics_dir", project.base_dir, project.metrics_dir);
+    if (const toml::node* notify = root->get("notify")) read_notify(r, project, *notify);
     if (const toml::node* node = root->get("connections")) {
       if (const toml::table* connections = r.table(*node, "connections"))
         for (auto [key, value] : in_file_order(*connections))

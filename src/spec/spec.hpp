@@ -47,6 +47,14 @@ struct ProjectSpec {
   std::filesystem::path state_dir;  // absolute
   std::filesystem::path syncs_dir;  // absolute, default <base_dir>/syncs
   std::map<std::string, ConnectionSpec> connections;
+  // metrics_dir: each run writes synctool_<sync>.prom here (absolute); empty: no metrics.
+  std::filesystem::path metrics_dir;
+  // [notify]: where a sync's change of health is posted. An empty url (${WEBHOOK:-} unset)
+  // posts nothing. The url is always among the secrets.
+  struct Notify {
+    std::string url;
+    std::vector<std::string> on;  // events: failing, recovered, safeguard, degraded
+  } notify;
   // Values that came from ${ENV} interpolation in secret-looking connection keys (names
   // containing token, key, password or secret; `url`; `dsn`): each substituted value and the
   // whole resulting value. Redacted from every output.
