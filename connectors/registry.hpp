@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace synctool::util {
@@ -41,6 +42,26 @@ struct ConnectorType {
   ConnectorFactory make;
   // Keys a connection of this type accepts, and those it requires (for spec validation).
   std::vector<std::string> connection_keys;
+// What `synctool init` writes for a connection of this type: TOML lines with comments that say
+// what to change. In every text, `{name}` stands for the connection's name and `{ENV}` for the
+// prefix of its environment variables (the name in upper case: `${{ENV}_TOKEN}` becomes
+// `${HUBSPOT_TOKEN}`). Credentials are always `${VARIABLE}` without a fallback, so that
+// `synctool check` names the variable while it is unset.
+struct InitTemplate {
+  std::string connection{};                 // the keys of [connections.NAME] after `type`
+  std::string connection_as_destination{};  // added when the sync writes to it (e.g. create = true)
+  std::string object{};                     // a sensible default object
+  std::string source_keys{};                // [source] lines after connection and object
+  std::string destination_keys{};           // [destination] lines after connection and object
+  // The default object's fields for a person: the match key (an email address) and the
+  // names, as this type spells them (`email_address`, `merge_fields.FNAME`...).
+  std::string email{}, first_name{}, last_name{};
+  // Files `init` creates beside synctool.toml so that a project of file-based types runs
+  // as generated (a CSV folder with its header row); path relative to the project folder ->
+  // content. `{name}` as above.
+  std::vector<std::pair<std::string, std::string>> files{};
+};
+
   std::vector<std::string> required_connection_keys;
   // Extra keys an endpoint ([source] / [destination]) of this type accepts.
   std::vector<std::string> source_keys;
@@ -56,6 +77,8 @@ struct ConnectorType {
 const std::vector<ConnectorType>& connector_types();
 const ConnectorType* find_connector_type(const std::string& type);
 // Throws ConnectorError(config) for an unknown type.
+  // The scaffold `synctool init TYPE TYPE` writes for it.
+  InitTemplate init_template{};
 std::unique_ptr<Connector> make_connector(const ConnectionConfig& config);
 
 }  // namespace synctool::connectors

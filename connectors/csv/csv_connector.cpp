@@ -485,6 +485,20 @@ const ConnectorType& csv_connector_type() {
       .required_connection_keys = {"path"},
       .source_keys = {},
       .destination_keys = {},
+      .init_template =
+          {
+              .connection = R"(# A folder of CSV files with a header row; object NAME is the file NAME.csv in it.
+# Relative paths are relative to this file; ${{ENV}_DIR} overrides it where it is set.
+path = "${{ENV}_DIR:-{name}}"
+# delimiter = ";"                # default ","
+)",
+              .object = "contacts",
+              .email = "email",
+              .first_name = "first_name",
+              .last_name = "last_name",
+              // The folder and a header-only file: replace it with the export, or let the sync fill it.
+              .files = {{"{name}/contacts.csv", "email,first_name,last_name\n"}},
+          },
   };
   return type;
 }

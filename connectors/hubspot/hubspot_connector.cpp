@@ -862,3 +862,17 @@ const ConnectorType& hubspot_connector_type() {
 }
 
 }  // namespace synctool::connectors
+      .init_template =
+          {
+              .connection = R"(# A private app's token with the objects' scopes (crm.objects.contacts.read, and .write
+# when HubSpot is the destination); or OAuth: client_id, client_secret, refresh_token.
+token = "${{ENV}_TOKEN}"
+base_url = "${{ENV}_BASE_URL:-}"  # empty: https://api.hubapi.com (set it for a proxy)
+)",
+              .object = "contacts",
+              .source_keys = R"(# contacts, companies, deals, or a custom object by name or id (2-1234)
+)",
+              .email = "email",
+              .first_name = "firstname",
+              .last_name = "lastname",
+          },

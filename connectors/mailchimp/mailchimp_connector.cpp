@@ -536,4 +536,20 @@ const ConnectorType& mailchimp_connector_type() {
   return type;
 }
 
+      .init_template =
+          {
+              .connection = R"(# An API key; its suffix (-us6) names the data centre.
+api_key = "${{ENV}_API_KEY}"
+base_url = "${{ENV}_BASE_URL:-}"  # empty: https://<dc>.api.mailchimp.com/3.0
+)",
+              .object = "members",
+              .source_keys = R"(list = "main-audience"           # change: your audience's name or id
+)",
+              .destination_keys = R"(list = "main-audience"           # change: your audience's name or id
+status_if_new = "subscribed"     # members the sync adds; existing members keep their status
+)",
+              .email = "email_address",
+              .first_name = "merge_fields.FNAME",
+              .last_name = "merge_fields.LNAME",
+          },
 }  // namespace synctool::connectors

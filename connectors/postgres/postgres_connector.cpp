@@ -1333,6 +1333,23 @@ const ConnectorType& postgres_connector_type() {
       .schema_mode = "columns",
       .schema_types = {"string", "number", "bool", "datetime", "email", "enumeration", "date", "multiselect", "json"},
       .schema_name_problem = &postgres_name_problem,
+      .init_template =
+          {
+              .connection = R"(# postgresql://user:password@host:5432/db?sslmode=require (the password is a credential:
+# keep it in the environment).
+url = "${{ENV}_URL}"
+# schema = "public"              # default: the server's current schema
+)",
+              .object = "contacts",
+              .source_keys = R"(# A table; or a model: query = "SELECT email, first_name, last_name FROM people"
+# cursor_column = "updated_at"   # read only rows changed since the last run
+)",
+              .destination_keys = R"(create_table = true              # make the table and its columns on the first write
+)",
+              .email = "email",
+              .first_name = "first_name",
+              .last_name = "last_name",
+          },
   };
   return type;
 }

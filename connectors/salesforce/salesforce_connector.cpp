@@ -557,4 +557,22 @@ const ConnectorType& salesforce_connector_type() {
   return type;
 }
 
+      .init_template =
+          {
+              .connection = R"(# A connected app's consumer key and secret with a refresh token (or, server to server,
+# username + private_key_file for the JWT bearer flow instead of the secret and token).
+login_url = "${{ENV}_LOGIN_URL:-https://login.salesforce.com}"  # sandboxes: https://test.salesforce.com
+client_id = "${{ENV}_CLIENT_ID}"
+client_secret = "${{ENV}_CLIENT_SECRET}"
+refresh_token = "${{ENV}_REFRESH_TOKEN}"
+)",
+              .object = "Contact",
+              .source_keys = R"(# Contact, Lead, Account or a custom object (Invoice__c) by API name
+)",
+              .destination_keys = R"(# external_id = "Email__c"       # a field marked External ID: upserts go through it
+)",
+              .email = "Email",
+              .first_name = "FirstName",
+              .last_name = "LastName",
+          },
 }  // namespace synctool::connectors

@@ -1187,6 +1187,23 @@ const ConnectorType& sqlite_connector_type() {
       .required_connection_keys = {"path"},
       .source_keys = {"query", "cursor_column", "soft_delete_column"},
       .destination_keys = {"soft_delete_column", "create_table"},
+      .init_template =
+          {
+              .connection = R"(# A SQLite database file, relative to this file; ${{ENV}_DB} overrides it where it is set.
+path = "${{ENV}_DB:-{name}.db}"
+)",
+              .connection_as_destination = R"(create = true                    # make the database file when it is missing
+)",
+              .object = "contacts",
+              .source_keys = R"(# A table; or a model: query = "SELECT email, first_name, last_name FROM people"
+# cursor_column = "updated_at"   # read only rows changed since the last run
+)",
+              .destination_keys = R"(create_table = true              # make the table and its columns on the first write
+)",
+              .email = "email",
+              .first_name = "first_name",
+              .last_name = "last_name",
+          },
   };
   return type;
 }

@@ -1,10 +1,13 @@
 #include "cli/app.hpp"
 
 #include "cli/commands.hpp"
+#include "cli/connector_catalog.hpp"
 #include "cli/context.hpp"
+#include "cli/version.hpp"
 #include "engine/report.hpp"
 
 #include "state/store.hpp"
+#include "util/strings.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -64,7 +67,15 @@ int run_cli(int argc, char** argv) {
   app.add_option("--config", global.config, "Path of synctool.toml (default: ./synctool.toml)");
   app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
   app.add_flag("-v,--verbose", global.verbose, "More detail on stderr");
-  app.set_version_flag("--version", std::string("synctool ") + SYNCTOOL_VERSION);
+  app.set_version_flag("--version", version_text(), "Print the version, the git commit and the build type");
+
+  InitOptions init_options;
+  auto* init = app.add_subcommand("init", "Write synctool.toml and a sync between two connection types to start from");
+  init->add_option("TYPES", init_options.types, "The source's and the destination's type: " + util::join(connector_type_names(), ", "))
+      ->required()
+      ->expected(2);
+  init->add_option("--dir", init_options.dir, "Write the project into this folder (default: the working directory)");
+  init->add_flag("--force", init_options.force, "Replace synctool.toml and the sync's file where they exist");
 
   std::vector<std::string> check_names;
   bool connect = false;
@@ -125,7 +136,7 @@ int run_cli(int argc, char** argv) {
   conflicts_resolve->add_option("--take", conflicts_take, "Take every field from this side: source or destination");
   conflicts_resolve->add_option("--set", conflicts_set, "field=value (repeatable); other fields keep their earlier value");
 
-  for (auto* sub : {check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
+  for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
     sub->fallthrough();
 
   try {
@@ -145,6 +156,7 @@ int run_cli(int argc, char** argv) {
   Output out(global);
   Context ctx(global, out);
   try {
+    if (*init) return cmd_init(ctx, init_options);
     if (*check) return cmd_check(ctx, check_names, connect);
     if (*diff) return cmd_diff(ctx, diff_name, diff_flags);
     if (*run) return cmd_run(ctx, selection, run_flags);

@@ -22,6 +22,15 @@ struct RunFlags {
   bool strict = false;  // run: exit 1 for every rejected or failed row, not only new ones
 };
 
+// `init SOURCE_TYPE DESTINATION_TYPE`: writes synctool.toml and syncs/SOURCE-DESTINATION.toml
+// into `dir` (the working directory when empty); existing files only with `force`.
+struct InitOptions {
+  std::vector<std::string> types;
+  std::string dir;
+  bool force = false;
+};
+int cmd_init(Context& ctx, const InitOptions& options);
+
 int cmd_check(Context& ctx, const std::vector<std::string>& names, bool connect);
 int cmd_diff(Context& ctx, const std::string& name, const RunFlags& flags);
 int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags);
