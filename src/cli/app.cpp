@@ -96,13 +96,15 @@ int run_cli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run syncs once: baseline first, then incremental, --full to reconcile");
   run->add_option("SYNC", selection.names, "Syncs to run");
   run->add_flag("--all", selection.all, "Run every sync in syncs/");
+  run->add_flag("--due", selection.due,
+                "Run every sync whose schedule came due since its last run started (prints nothing when none is)");
   run->add_flag("--full", run_flags.full, "Full reconciliation: read both sides whole and repair any drift");
   run->add_flag("--resync", run_flags.resync, "Forget links and cursors and match records afresh (baseline)");
   run->add_flag("--force", run_flags.force, "Go past the delete safeguards (delete cap, empty source)");
   run->add_flag("--strict", run_flags.strict,
                 "Exit 1 for every rejected or failed row, also those that failed before this run");
 
-  auto* status = app.add_subcommand("status", "One line per sync: SYNC, DIRECTION, STATUS, LAST SYNC, RECORDS");
+  auto* status = app.add_subcommand("status", "One line per sync: SYNC, DIRECTION, STATUS, LAST SYNC, RECORDS, SCHEDULE, NEXT DUE");
 
   std::string runs_name;
   std::size_t runs_limit = 20;
@@ -118,6 +120,26 @@ int run_cli(int argc, char** argv) {
   auto* state_reset = state->add_subcommand(
       "reset", "Forget links, cursors and failures (run history stays); a damaged state's files are removed");
   state_reset->add_option("SYNC", state_name, "The sync")->required();
+  std::string cursor_side, cursor_value;
+  auto* state_cursor = state->add_subcommand("cursor", "Show, set or clear where a side's next incremental read starts");
+  state_cursor->require_subcommand(1);
+  auto* cursor_get = state_cursor->add_subcommand("get", "Show the cursors (both sides unless --side)");
+  auto* cursor_set = state_cursor->add_subcommand("set", "Read the side's changes from VALUE on (a backfill)");
+  auto* cursor_reset = state_cursor->add_subcommand(
+      "reset", "Clear the side's cursor: the next run reads that side whole, keeping the links");
+  for (auto* sub : {cursor_get, cursor_set, cursor_reset}) {
+    sub->add_option("SYNC", state_name, "The sync")->required();
+    sub->add_option("--side", cursor_side, "source (default) or destination")
+        ->check(CLI::IsMember({"source", "destination"}));
+  }
+  cursor_set->add_option("VALUE", cursor_value, "The cursor, in the form the side's cursors take")->required();
+
+  std::string pause_name, pause_reason;
+  auto* pause = app.add_subcommand("pause", "Pause a sync: run --all and --due skip it, run SYNC exits 8");
+  pause->add_option("SYNC", pause_name, "The sync")->required();
+  pause->add_option("--reason", pause_reason, "Why, shown by status");
+  auto* resume = app.add_subcommand("resume", "End a sync's pause");
+  resume->add_option("SYNC", pause_name, "The sync")->required();
 
   std::string schema_name;
   bool schema_apply = false;
@@ -138,6 +160,7 @@ int run_cli(int argc, char** argv) {
 
   for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
     sub->fallthrough();
+  for (auto* sub : {state_cursor, cursor_get, cursor_set, cursor_reset, pause, resume}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -164,6 +187,11 @@ int run_cli(int argc, char** argv) {
     if (*runs) return cmd_runs(ctx, runs_name, runs_limit);
     if (*state_show) return cmd_state_show(ctx, state_name);
     if (*state_reset) return cmd_state_reset(ctx, state_name);
+    if (*cursor_get) return cmd_state_cursor_get(ctx, state_name, cursor_side);
+    if (*cursor_set) return cmd_state_cursor_set(ctx, state_name, cursor_side, cursor_value);
+    if (*cursor_reset) return cmd_state_cursor_reset(ctx, state_name, cursor_side);
+    if (*pause) return cmd_pause(ctx, pause_name, pause_reason);
+    if (*resume) return cmd_resume(ctx, pause_name);
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
     if (*conflicts_resolve)
       return cmd_conflicts_resolve(ctx, conflicts_name, conflicts_key, conflicts_take, conflicts_set);

@@ -2,7 +2,11 @@
 // whose spec is broken is reported and skipped, the others run; a stop request (SIGINT,
 // SIGTERM) starts no further sync. With more than one sync, a summary table follows the
 // reports, and the exit code is the most severe of the syncs' (engine::exit_code::most_severe).
+// `run --due` runs the syncs whose schedule came due (cli/sync_control.hpp) and prints nothing
+// when none did. A paused sync is skipped by --all and --due (exit 0 for it); named, it exits 8
+// (engine::exit_code::paused) unless --force.
 #include "cli/commands.hpp"
+#include "cli/sync_control.hpp"
 #include "cli/sync_session.hpp"
 #include "report/text.hpp"
 #include "util/interrupt.hpp"
@@ -21,10 +25,12 @@ struct Outcome {
   std::optional<engine::RunReport> report;  // when it ran
   std::vector<spec::SpecProblem> problems;  // when its spec is broken
   bool stopped_before = false;              // a stop request came before its turn
+  std::optional<PauseRecord> paused;        // when skipped for being paused
   int exit_code = engine::exit_code::ok;
 
   std::string error() const {
     if (report) return report->error;
+    if (paused) return "skipped: " + paused->describe();
     if (stopped_before) return "not run: " + std::string(util::stop_signal() == SIGINT ? "SIGINT" : "SIGTERM") +
                                " asked to stop";
     auto lines = spec_problem_lines(problems);
@@ -57,9 +63,11 @@ nlohmann::json summary_json(const Outcome& o) {
   } else {
     j["kind"] = nullptr;
   }
+  if (o.paused) j["paused"] = o.paused->to_json();
   j["exit_code"] = o.stopped_before ? nlohmann::json() : nlohmann::json(o.exit_code);
   std::string error = o.error();
-  j["error"] = error.empty() ? nlohmann::json() : nlohmann::json(error);
+  j["error"] = error.empty() || (o.paused && o.exit_code == engine::exit_code::ok) ? nlohmann::json()
+                                                                                  : nlohmann::json(error);
   if (!o.problems.empty()) j["problems"] = spec_problems_json(o.problems);
   return j;
 }
@@ -85,13 +93,82 @@ std::string summary_table(const std::vector<Outcome>& outcomes) {
       {"SYNC", "KIND", "CREATED", "UPDATED", "DELETED", "SKIPPED", "REJECTED", "FAILED", "EXIT", "ERROR"}, rows);
 }
 
+// The sync's pause record; nullopt when it is not paused or its state cannot be read (its
+// run then says why).
+std::optional<PauseRecord> pause_of(Context& ctx, const std::string& name) {
+  try {
+    if (auto store = ctx.open_state_read_only(name)) return read_pause(*store);
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+int paused_error(Output& out, const std::string& name, const PauseRecord& pause) {
+  const std::string message = "'" + name + "' is " + pause.describe() + "; nothing done (`synctool resume " + name +
+                              "` ends the pause, --force runs it once)";
+  if (out.json())
+    out.print_json({{"ok", false},
+                    {"sync", name},
+                    {"paused", pause.to_json()},
+                    {"error", message},
+                    {"exit_code", engine::exit_code::paused}});
+  out.error(message);
+  return engine::exit_code::paused;
+}
+
+// The syncs `run --due` runs at `now_ms`, by name: those whose schedule came due since their
+// last run started, and those whose spec or state is broken (their run reports it: a scheduler
+// must not stay silent about them). `runnable`: whether any of them is not paused.
+std::vector<std::string> due_sync_names(Context& ctx, std::int64_t now_ms, bool& runnable) {
+  std::vector<std::string> due;
+  runnable = false;
+  for (const auto& name : ctx.all_sync_names()) {
+    std::string schedule;
+    try {
+      schedule = ctx.load_sync(name).spec->schedule;
+    } catch (const spec::SpecError&) {
+      due.push_back(name);
+      runnable = true;
+      continue;
+    }
+    if (schedule.empty()) continue;
+    try {
+      auto store = ctx.open_state_read_only(name);
+      if (store && !due_state(schedule, last_run_start(*store), now_ms).due) continue;
+      if (!store || !read_pause(*store)) runnable = true;
+    } catch (const std::exception&) {
+      runnable = true;
+    }
+    due.push_back(name);
+  }
+  return due;
+}
+
 }  // namespace
 
 int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags) {
   auto& out = ctx.out();
   std::vector<std::string> names;
   try {
-    if (selection.all) {
+    if (selection.due) {
+      if (selection.all || !selection.names.empty())
+        return usage_error(out, "--due chooses the syncs itself: name none and leave out --all");
+      std::int64_t now = 0;
+      try {
+        now = schedule_now_ms();
+      } catch (const std::invalid_argument& e) {
+        return usage_error(out, e.what());
+      }
+      if (ctx.all_sync_names().empty())
+        return usage_error(out, "--due: there are no sync specs (*.toml) in " + ctx.project().syncs_dir.string());
+      bool runnable = false;
+      names = due_sync_names(ctx, now, runnable);
+      if (!runnable) {
+        // Nothing to do is the common case under cron, whose mail would carry any output.
+        if (out.json()) out.print_json({{"runs", nlohmann::json::array()}, {"summary", nlohmann::json::array()}, {"exit_code", 0}});
+        return engine::exit_code::ok;
+      }
+    } else if (selection.all) {
       names = ctx.all_sync_names();
       if (names.empty())
         return usage_error(out, "--all: there are no sync specs (*.toml) in " + ctx.project().syncs_dir.string());
@@ -112,7 +189,8 @@ int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags)
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);  // the project itself is broken
   }
-  const bool several = selection.all || names.size() > 1;
+  const bool several = selection.all || selection.due || names.size() > 1;
+  const bool named = !selection.all && !selection.due;  // a paused sync named runs with --force
 
   engine::RunOptions options;
   options.full = flags.full;
@@ -129,6 +207,18 @@ int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags)
       o.stopped_before = true;
       outcomes.push_back(std::move(o));
       continue;
+    }
+    if (auto pause = pause_of(ctx, name)) {
+      if (!named || !flags.force) {
+        if (!several) return paused_error(out, name, *pause);
+        o.paused = pause;
+        o.exit_code = named ? engine::exit_code::paused : engine::exit_code::ok;
+        if (named) out.error(name + ": " + pause->describe() + "; nothing done (--force runs it)");
+        worst = engine::exit_code::most_severe(worst, o.exit_code);
+        outcomes.push_back(std::move(o));
+        continue;
+      }
+      out.note("synctool: " + name + " is " + pause->describe() + "; running it anyway (--force)\n");
     }
     try {
       o.report = run_one_sync(ctx, name, options, nullptr);

@@ -2,10 +2,13 @@
 // is in error when its spec is broken (2), its state cannot be read (7), or its last run ended
 // with 2, 3, 4, 6 or 7; status then exits with the most severe of those codes
 // (engine::exit_code::most_severe). Failed rows, a lock found held (5) and an interrupted run
-// (130/143) are shown but are not errors: the next run takes them up.
+// (130/143) are shown but are not errors: the next run takes them up. Each sync's schedule and
+// when `run --due` next runs it are shown too, and who paused a paused sync, when and why.
 #include "cli/commands.hpp"
+#include "cli/sync_control.hpp"
 #include "engine/report.hpp"
 #include "report/text.hpp"
+#include "util/clock.hpp"
 
 namespace synctool::cli {
 
@@ -55,6 +58,12 @@ int cmd_status(Context& ctx) {
   } catch (const spec::SpecError& e) {
     return report_spec_error(ctx.out(), e);
   }
+  std::int64_t now = 0;
+  try {
+    now = schedule_now_ms();
+  } catch (const std::invalid_argument& e) {
+    return usage_error(ctx.out(), e.what());
+  }
   int worst = engine::exit_code::ok;
   std::vector<std::vector<std::string>> rows;
   std::string details;  // what went wrong, under the table: the columns stay short
@@ -64,8 +73,10 @@ int cmd_status(Context& ctx) {
     nlohmann::json item = {{"sync", name},        {"direction", nullptr}, {"status", "never run"},
                            {"records", 0},        {"failed_rows", 0},     {"last_run", nullptr},
                            {"last_sync", nullptr}, {"paused", false},      {"errors", nlohmann::json::array()},
-                           {"problems", nlohmann::json::array()}};
-    std::string direction = "-", status = "never run", last_sync = "-", records = "0";
+                           {"problems", nlohmann::json::array()},
+                           {"schedule", nullptr},  {"next_due", nullptr},  {"due", false},
+                           {"pause", nullptr}};
+    std::string direction = "-", status = "never run", last_sync = "-", records = "0", schedule, next_due = "-";
     int code = engine::exit_code::ok;
     auto add_error = [&](const std::string& text) {
       item["errors"].push_back(text);
@@ -77,6 +88,8 @@ int cmd_status(Context& ctx) {
       auto loaded = ctx.load_sync(name);
       direction = spec::to_string(loaded.spec->direction);
       item["direction"] = direction;
+      schedule = loaded.spec->schedule;
+      if (!schedule.empty()) item["schedule"] = schedule;
     } catch (const spec::SpecError& e) {
       spec_error = true;
       code = engine::exit_code::usage;
@@ -85,6 +98,8 @@ int cmd_status(Context& ctx) {
     }
 
     bool unreadable = false;
+    std::optional<std::int64_t> last_start;
+    std::optional<PauseRecord> pause;
     try {
       // The state is found by the name alone: a broken spec does not hide it.
       if (auto store = ctx.open_state_read_only(name)) {
@@ -113,9 +128,12 @@ int cmd_status(Context& ctx) {
             add_error(why);
           }
         }
-        if (store->get_meta(state::meta::paused)) {
+        last_start = last_run_start(*store);
+        if ((pause = read_pause(*store))) {
           status = "paused";
           item["paused"] = true;
+          item["pause"] = pause->to_json();
+          details += name + ": " + pause->describe() + "\n";
         }
       }
     } catch (const std::exception& e) {
@@ -123,18 +141,25 @@ int cmd_status(Context& ctx) {
       code = engine::exit_code::most_severe(code, engine::exit_code::local_failure);
       add_error(std::string("state unreadable: ") + e.what());
     }
+    if (!schedule.empty() && !unreadable) {
+      auto due = due_state(schedule, last_start, now);
+      if (due.next_due_ms) item["next_due"] = util::format_iso8601(*due.next_due_ms);
+      item["due"] = due.due && !pause;
+      next_due = pause ? "paused" : due.due ? "now" : util::format_iso8601(due.next_due_ms.value_or(now));
+    }
     if (unreadable) status = "state unreadable";
     if (spec_error) status = "spec error";
     item["status"] = status;
     item["exit_code"] = code;
     worst = engine::exit_code::most_severe(worst, code);
     list.push_back(std::move(item));
-    rows.push_back({name, direction, status, last_sync, records});
+    rows.push_back({name, direction, status, last_sync, records, schedule.empty() ? "-" : schedule, next_due});
   }
   if (ctx.out().json()) {
     ctx.out().print_json({{"syncs", list}, {"exit_code", worst}});
   } else {
-    std::string text = report::render_table({"SYNC", "DIRECTION", "STATUS", "LAST SYNC", "RECORDS"}, rows);
+    std::string text = report::render_table(
+        {"SYNC", "DIRECTION", "STATUS", "LAST SYNC", "RECORDS", "SCHEDULE", "NEXT DUE"}, rows);
     if (!details.empty()) text += "\n" + details;
     ctx.out().print(text);
   }

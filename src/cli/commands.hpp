@@ -13,6 +13,7 @@ namespace synctool::cli {
 struct SyncSelection {
   std::vector<std::string> names;
   bool all = false;
+  bool due = false;  // run --due: the syncs whose schedule came due since their last run started
 };
 
 struct RunFlags {
@@ -38,6 +39,14 @@ int cmd_status(Context& ctx);
 int cmd_runs(Context& ctx, const std::string& name, std::size_t limit);
 int cmd_state_show(Context& ctx, const std::string& name);
 int cmd_state_reset(Context& ctx, const std::string& name);
+// `state cursor get|set|reset SYNC [--side source|destination] [VALUE]`: `side` "" means both
+// sides for get, the source for set and reset.
+int cmd_state_cursor_get(Context& ctx, const std::string& name, const std::string& side);
+int cmd_state_cursor_set(Context& ctx, const std::string& name, const std::string& side, const std::string& value);
+int cmd_state_cursor_reset(Context& ctx, const std::string& name, const std::string& side);
+// `pause SYNC [--reason TEXT]` / `resume SYNC` (cmd_pause.cpp).
+int cmd_pause(Context& ctx, const std::string& name, const std::string& reason);
+int cmd_resume(Context& ctx, const std::string& name);
 int cmd_schema(Context& ctx, const std::string& name, bool apply);
 // Bidirectional syncs' queued conflicts (strategy = "manual"): all syncs' when `name` is empty.
 int cmd_conflicts_list(Context& ctx, const std::string& name);

@@ -19,6 +19,7 @@ int rank(int code) {
     case safeguard: return 5;
     case locked: return 4;
     case rows_failed: return 3;
+    case paused: return 1;
     case ok: return 0;
   }
   return 8;  // an unknown code counts as an error that stopped a run

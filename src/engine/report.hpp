@@ -43,11 +43,13 @@ inline constexpr int safeguard = 4;
 inline constexpr int locked = 5;
 inline constexpr int resync_needed = 6;
 inline constexpr int local_failure = 7;  // state unreadable / corrupt / unwritable, disk full
+inline constexpr int paused = 8;         // `run SYNC` of a paused sync: nothing done (--force runs it)
 inline constexpr int interrupted_int = 130;   // SIGINT: stopped at a batch boundary
 inline constexpr int interrupted_term = 143;  // SIGTERM: likewise
 
 // The code of several runs together: the most severe one, in the order 130/143, 7, 3, 6, 2,
-// 4, 5, 1, 0 (DESIGN section 6).
+// 4, 5, 1, 8, 0 (DESIGN section 6). Paused (8) ranks just above 0: a pause is a decision a
+// person made, so any problem of another sync in the same invocation shows before it.
 int most_severe(int a, int b);
 }  // namespace exit_code
 

@@ -4,15 +4,35 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <thread>
 
 namespace synctool::util {
 
-std::int64_t SystemClock::now_ms() const {
+namespace {
+
+std::int64_t real_now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
+
+// A test hook (end-to-end tests of schedules cannot wait for one to come due):
+// SYNCTOOL_TEST_NOW, an ISO 8601 time, is the wall-clock time when the process first asks for
+// it; time then runs on from there at the real pace. Unset (or not a time): the real clock.
+std::int64_t test_offset_ms() {
+  static const std::int64_t offset = [] {
+    const char* fake = std::getenv("SYNCTOOL_TEST_NOW");
+    if (!fake || !*fake) return std::int64_t{0};
+    auto at = parse_iso8601(fake);
+    return at ? *at - real_now_ms() : std::int64_t{0};
+  }();
+  return offset;
+}
+
+}  // namespace
+
+std::int64_t SystemClock::now_ms() const { return real_now_ms() + test_offset_ms(); }
 
 std::int64_t SystemClock::steady_ms() const {
   using namespace std::chrono;

@@ -19,6 +19,8 @@ class Clock {
   virtual void sleep_ms(std::int64_t ms) const = 0;
 };
 
+// The real clock; for tests, SYNCTOOL_TEST_NOW (ISO 8601) sets the wall clock's time when the
+// process first reads it (see clock.cpp).
 class SystemClock final : public Clock {
  public:
   std::int64_t now_ms() const override;
