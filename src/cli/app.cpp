@@ -158,6 +158,25 @@ int run_cli(int argc, char** argv) {
   conflicts_resolve->add_option("--take", conflicts_take, "Take every field from this side: source or destination");
   conflicts_resolve->add_option("--set", conflicts_set, "field=value (repeatable); other fields keep their earlier value");
 
+  std::vector<std::string> cron_names;
+  CronFlags cron_flags;
+  auto* cron = app.add_subcommand("cron", "Print what a scheduler needs to run the syncs: crontab, systemd units or Kubernetes CronJobs");
+  cron->add_option("SYNC", cron_names, "Only these syncs (default: all)");
+  cron->add_option("--format", cron_flags.format, "crontab, systemd or kubernetes")->capture_default_str();
+  cron->add_flag("--one-job", cron_flags.one_job, "One `run --due` entry every minute instead of one entry per sync");
+  cron->add_option("--binary", cron_flags.binary, "synctool's path (default: this binary; in the image: synctool)");
+  cron->add_option("--env-file", cron_flags.env_file, "crontab, systemd: KEY=VALUE file with the credentials (absolute path)");
+  cron->add_option("--alert-command", cron_flags.alert_command,
+                   "crontab, systemd: run as `COMMAND SYNC EXIT_CODE` when a run fails (exit code not 0 or 5)");
+  cron->add_option("--image", cron_flags.image, "kubernetes: the container image that holds synctool");
+  cron->add_option("--namespace", cron_flags.namespace_name, "kubernetes: the namespace of every object");
+  cron->add_option("--secret", cron_flags.secret, "kubernetes: the Secret with the credentials (default: synctool-credentials)");
+  cron->add_option("--state-size", cron_flags.state_size, "kubernetes: the size of each state claim (default: 1Gi)");
+  cron->add_option("--name", cron_flags.name, "Prefix of unit and object names (a group of syncs gets its own)")
+      ->capture_default_str();
+  cron->add_option("--output-dir", cron_flags.output_dir, "Write the files into this folder instead of printing them");
+  cron->fallthrough();
+
   for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
     sub->fallthrough();
   for (auto* sub : {state_cursor, cursor_get, cursor_set, cursor_reset, pause, resume}) sub->fallthrough();
@@ -196,6 +215,7 @@ int run_cli(int argc, char** argv) {
     if (*conflicts_resolve)
       return cmd_conflicts_resolve(ctx, conflicts_name, conflicts_key, conflicts_take, conflicts_set);
     if (*conflicts) return cmd_conflicts_list(ctx, conflicts_name);
+    if (*cron) return cmd_cron(ctx, cron_names, cron_flags);
   } catch (const spec::SpecError& e) {
     return report_spec_error(out, e);
   } catch (const state::StateError& e) {

@@ -55,6 +55,22 @@ int cmd_conflicts_list(Context& ctx, const std::string& name);
 int cmd_conflicts_resolve(Context& ctx, const std::string& name, const std::string& key, const std::string& take,
                           const std::vector<std::string>& sets);
 
+// `cron [SYNC...]`: the scheduler entries for the syncs (cmd_cron.cpp, cron_render.hpp).
+struct CronFlags {
+  std::string format = "crontab";  // crontab | systemd | kubernetes
+  bool one_job = false;            // one `run --due` entry every minute instead of one per sync
+  std::string binary;              // synctool's path (default: this binary; "synctool" in the image)
+  std::string env_file;            // crontab, systemd: KEY=VALUE file with the credentials
+  std::string alert_command;       // crontab, systemd: run as `CMD SYNC EXIT_CODE` on failure
+  std::string image;               // kubernetes
+  std::string namespace_name;      // kubernetes
+  std::string secret;              // kubernetes: the Secret with the credentials
+  std::string state_size;          // kubernetes: the state claim's size
+  std::string name = "synctool";   // prefix of units and Kubernetes objects
+  std::string output_dir;          // write the files here instead of printing them
+};
+int cmd_cron(Context& ctx, const std::vector<std::string>& names, const CronFlags& flags);
+
 // A command that cannot go on: `message` on stderr once ("synctool: error: ..."), and with
 // --json also {"ok": false, "error": message, "exit_code": code} on stdout. Returns `code`.
 int command_error(Output& out, int code, const std::string& message);
