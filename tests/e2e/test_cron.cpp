@@ -46,10 +46,13 @@ const fs::path kValidator = fs::path(SYNCTOOL_SOURCE_DIR) / "tests/support/k8s/k
 
 // The python3 that has jsonschema and PyYAML (scripts/setup installs Debian's).
 std::string python() {
-  for (const char* candidate : {"/usr/bin/python3", "python3"})
-    if (shell(std::string(candidate) + " -c 'import jsonschema, yaml'").code == 0) return candidate;
-  FAIL("no python3 with jsonschema and PyYAML: scripts/setup installs python3-jsonschema and python3-yaml");
-  return "";
+  static const std::string found = [] {
+    for (const char* candidate : {"/usr/bin/python3", "python3"})
+      if (shell(std::string(candidate) + " -c 'import jsonschema, yaml'").code == 0) return std::string(candidate);
+    return std::string();
+  }();
+  if (found.empty()) FAIL("no python3 with jsonschema and PyYAML: scripts/setup installs python3-jsonschema and python3-yaml");
+  return found;
 }
 
 Shell validate(const fs::path& manifest) {
@@ -268,6 +271,16 @@ TEST_CASE("cron: systemd units pass systemd-analyze verify; a broken one does no
   CHECK_THAT(service, Catch::Contains("WorkingDirectory=" + std::regex_replace(dir.string(), std::regex("%"), "%%") + "\n"));
   CHECK_THAT(service, Catch::Contains("EnvironmentFile=-/etc/synctool/env\n"));
   CHECK_THAT(service, Catch::Contains("SuccessExitStatus=5\n"));
+
+  // --one-job: one service running `run --due` and a timer every minute, verified alike.
+  const fs::path due_units = project.path("due units");
+  auto due = run_synctool(dir, {"cron", "--format", "systemd", "--one-job", "--output-dir", due_units.string()});
+  REQUIRE(due.exit_code == 0);
+  CHECK_THAT(testing::read_bytes(due_units / "synctool-due.service"), Catch::Contains("\"run\" \"--due\"\n"));
+  CHECK_THAT(testing::read_bytes(due_units / "synctool-due.timer"), Catch::Contains("OnCalendar=*-*-* *:*:00 UTC\n"));
+  Shell due_verified = shell("cd " + shell_quote(due_units.string()) + " && systemd-analyze verify synctool-due.service synctool-due.timer");
+  CHECK(due_verified.code == 0);
+  CHECK(due_verified.out.empty());
 
   // The same check fails on a unit with a mistake.
   testing::write_bytes(units / "synctool-paydays.service", service + "Restartt=always\n");
