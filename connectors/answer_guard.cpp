@@ -67,6 +67,7 @@ class AnswerGuard final : public Connector {
   void schema_apply(const ObjectRef& object, const std::vector<SchemaChange>& changes) override {
     guarded("changing the fields of", &object, [&] { inner_->schema_apply(object, changes); });
   }
+  std::optional<RequestStats> request_stats() const override { return inner_->request_stats(); }
 
  private:
   template <typename Call>

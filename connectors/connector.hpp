@@ -202,6 +202,14 @@ struct Capabilities {
   bool write_in_background = false;
 };
 
+// What a connection that talks HTTP sent: every attempt (retries included), the 429 answers
+// it got back and the retries, for the run report and the metrics file.
+struct RequestStats {
+  std::uint64_t requests = 0;
+  std::uint64_t throttled = 0;
+  std::uint64_t retries = 0;
+};
+
 class Connector {
  public:
   virtual ~Connector() = default;
@@ -262,6 +270,10 @@ class Connector {
   virtual std::vector<SchemaChange> schema_plan(const ObjectRef& object, const std::vector<DeclaredField>& fields);
   // Applies changes from schema_plan(), in order; throws ConnectorError on the first failure.
   virtual void schema_apply(const ObjectRef& object, const std::vector<SchemaChange>& changes);
+
+  // The HTTP requests this connector sent since it was made; nullopt for one that sends none
+  // (files, databases). Never throws.
+  virtual std::optional<RequestStats> request_stats() const { return std::nullopt; }
 };
 
 }  // namespace synctool::connectors

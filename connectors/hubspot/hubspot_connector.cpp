@@ -65,6 +65,10 @@ class HubspotConnector final : public Connector {
       : api_(config), clock_(config.clock ? *config.clock : util::system_clock()) {}
 
   std::string type() const override { return "hubspot"; }
+  std::optional<RequestStats> request_stats() const override {
+    const auto& s = api_.stats();
+    return RequestStats{s.requests, s.throttled, s.retries};
+  }
 
   void check() override {
     HttpApi::FailFast fail_fast(api_);

@@ -92,6 +92,10 @@ class SalesforceConnector final : public Connector {
       : api_(config), clock_(config.clock ? *config.clock : util::system_clock()) {}
 
   std::string type() const override { return "salesforce"; }
+  std::optional<RequestStats> request_stats() const override {
+    const auto& s = api_.stats();
+    return RequestStats{s.requests, s.throttled, s.retries};
+  }
 
   void check() override {
     HttpApi::FailFast fail_fast(api_);

@@ -67,6 +67,8 @@ int run_cli(int argc, char** argv) {
   app.add_option("--config", global.config, "Path of synctool.toml (default: ./synctool.toml)");
   app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
   app.add_flag("-v,--verbose", global.verbose, "More detail on stderr");
+  app.add_option("--metrics-file", global.metrics_file,
+                 "run of one sync: also write its Prometheus metrics to this file (atomically)");
   app.set_version_flag("--version", version_text(), "Print the version, the git commit and the build type");
 
   InitOptions init_options;
@@ -201,6 +203,9 @@ int run_cli(int argc, char** argv) {
     if (*init) return cmd_init(ctx, init_options);
     if (*check) return cmd_check(ctx, check_names, connect);
     if (*diff) return cmd_diff(ctx, diff_name, diff_flags);
+    if (*run && !global.metrics_file.empty() && (selection.all || selection.names.size() != 1))
+      return usage_error(out, "--metrics-file takes the metrics of one sync: run one sync with it, or set "
+                              "metrics_dir in synctool.toml for one file per sync");
     if (*run) return cmd_run(ctx, selection, run_flags);
     if (*status) return cmd_status(ctx);
     if (*runs) return cmd_runs(ctx, runs_name, runs_limit);

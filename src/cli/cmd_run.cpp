@@ -6,6 +6,7 @@
 // when none did. A paused sync is skipped by --all and --due (exit 0 for it); named, it exits 8
 // (engine::exit_code::paused) unless --force.
 #include "cli/commands.hpp"
+#include "cli/run_observers.hpp"
 #include "cli/sync_control.hpp"
 #include "cli/sync_session.hpp"
 #include "report/text.hpp"
@@ -223,6 +224,7 @@ int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags)
     try {
       o.report = run_one_sync(ctx, name, options, nullptr);
       o.exit_code = o.report->exit_code;
+      after_run(ctx, *o.report);  // metrics file, [notify]
     } catch (const spec::SpecError& e) {
       if (!several) return report_spec_error(out, e);
       o.problems = e.problems();

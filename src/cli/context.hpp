@@ -22,6 +22,8 @@ struct GlobalOptions {
   std::string config;  // --config: path of synctool.toml
   bool json = false;   // --json: machine-readable output on stdout
   bool verbose = false;
+  // --metrics-file: `run` of one sync writes its Prometheus metrics here (beside metrics_dir).
+  std::string metrics_file;
 };
 
 // All output goes through here so that no secret can slip into it.

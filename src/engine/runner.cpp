@@ -345,6 +345,10 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     report.exit_code = code;
     report.error = std::move(error);
     report.duration_s = static_cast<double>(in.clock.steady_ms() - started_steady) / 1000.0;
+    for (const auto& [connector, connection] : {std::pair{&in.source, &sync.source.connection},
+                                                std::pair{&in.destination, &sync.destination.connection}})
+      if (auto stats = connector->request_stats())
+        report.add_requests(*connection, stats->requests, stats->throttled, stats->retries);
     if (in.log) in.log(fmt::format("finished in {:.2f} s, exit {}", report.duration_s, report.exit_code));
     if (writable) {
       try {
