@@ -4,6 +4,9 @@
 #include "util/json_path.hpp"
 #include "util/strings.hpp"
 
+#include <memory>
+#include <utility>
+
 namespace synctool::connectors {
 
 std::string http_base_url(const ConnectionSettings& settings, const HttpDefaults& defaults) {
@@ -37,6 +40,21 @@ net::ClientOptions http_client_options(const ConnectionSettings& settings, const
   options.retry.max_elapsed_ms = settings.duration_ms("retry_for", 300'000);
   options.log = settings.config().log;
   return options;
+}
+
+void share_rate_budget(net::ClientOptions& options, const ConnectionSettings& settings, std::string identity) {
+  const ConnectionConfig& config = settings.config();
+  if (!settings.flag("share_rate_limit", true) || config.rate_dir.empty()) return;
+  options.shared.dir = config.rate_dir;
+  options.shared.identity = std::move(identity);
+  if (config.warn) {
+    // Each bucket has a file of its own; a folder that cannot be used is said once.
+    auto told = std::make_shared<bool>(false);
+    options.shared.warn = [warn = config.warn, told](const std::string& line) {
+      if (std::exchange(*told, true)) return;
+      warn(line);
+    };
+  }
 }
 
 std::size_t count_field(const Json& body, const char* name, const std::string& what) {

@@ -30,6 +30,12 @@ std::string http_base_url(const ConnectionSettings& settings, const HttpDefaults
 // rate_limit, max_in_flight, max_retries, timeout and retry_for into client options.
 net::ClientOptions http_client_options(const ConnectionSettings& settings, const HttpDefaults& defaults);
 
+// Shares the client's rate budgets with the other synctool processes whose connection has the
+// same `identity` (the vendor's type, API URL and credential: who the vendor counts requests
+// against), through files in the state folder, unless the connection says
+// share_rate_limit = false or the caller gave no folder (net/shared_budget.hpp).
+void share_rate_budget(net::ClientOptions& options, const ConnectionSettings& settings, std::string identity);
+
 // A success whose JSON body is cut short or garbled (a proxy, a connection dropped mid-body)
 // is asked again rather than half read: the retry verdict for such a response, if it is one.
 std::optional<net::Verdict> garbled_success_verdict(const net::HttpResponse& response);

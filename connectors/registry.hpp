@@ -33,6 +33,11 @@ struct ConnectionConfig {
   std::function<void(const std::string&)> log;
   // Keeps a refreshed OAuth token between runs (in the sync's state, sealed). May be null.
   net::TokenCache* token_cache = nullptr;
+  // Folder of the rate budgets shared with other synctool processes (<state_dir>/.rate);
+  // empty: each process paces itself alone.
+  std::string rate_dir;
+  // Warnings that do not stop anything (a rate budget that cannot be shared). May be empty.
+  std::function<void(const std::string&)> warn;
 };
 
 using ConnectorFactory = std::unique_ptr<Connector> (*)(const ConnectionConfig& config);

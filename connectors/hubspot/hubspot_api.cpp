@@ -104,6 +104,11 @@ HubspotApi::HubspotApi(const ConnectionConfig& config) : HttpApi(config, "hubspo
     settings.fail("token", "needs a private app token in 'token' (set from the environment, e.g. ${HUBSPOT_TOKEN}), or "
                            "OAuth 'client_id', 'client_secret' and 'refresh_token'");
   }
+  // HubSpot counts a private app's requests per token, an OAuth app's per app and account
+  // (the refresh token stands for the account).
+  share_rate_budget(options, settings,
+                    "hubspot\n" + base_url_ + "\n" +
+                        (token.empty() ? "oauth\n" + client_id + "\n" + refresh_token : "token\n" + token));
   open_client(std::move(options), std::move(auth), clock);
 }
 

@@ -854,7 +854,8 @@ const ConnectorType& hubspot_connector_type() {
   static const ConnectorType type{
       .type = "hubspot",
       .make = &make_hubspot_connector,
-      .connection_keys = {"token", "client_id", "client_secret", "refresh_token", "timeout", "max_retries", "retry_for"},
+      .connection_keys = {"token", "client_id", "client_secret", "refresh_token", "timeout", "max_retries", "retry_for",
+                          "share_rate_limit"},
       .required_connection_keys = {},
       .source_keys = {"lookback", "tombstones"},
       .destination_keys = {"upsert_property"},

@@ -159,6 +159,11 @@ SalesforceApi::SalesforceApi(const ConnectionConfig& config) : HttpApi(config, "
     oauth.client_secret = client_secret;
     oauth.refresh_token = refresh_token;
   }
+  // The org's allowance is spent by every user; one connected app and user (or refresh token)
+  // is what synctool can tell apart.
+  share_rate_budget(options, settings,
+                    "salesforce\n" + login_url_ + "\n" + client_id + "\n" +
+                        (key_file.empty() ? "refresh\n" + refresh_token : "jwt\n" + username));
   auto& transport = open_transport(options.transport);
   auto refresher = std::make_unique<net::OAuthRefresher>(oauth, transport, clock, &redactor(), config.token_cache);
   oauth_ = refresher.get();

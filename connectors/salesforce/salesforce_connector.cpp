@@ -553,7 +553,7 @@ const ConnectorType& salesforce_connector_type() {
       .type = "salesforce",
       .make = &make_salesforce_connector,
       .connection_keys = {"login_url", "api_version", "client_id", "client_secret", "refresh_token", "username",
-                          "private_key_file", "max_api_share", "timeout", "max_retries", "retry_for"},
+                          "private_key_file", "max_api_share", "timeout", "max_retries", "retry_for", "share_rate_limit"},
       .required_connection_keys = {},
       .source_keys = {"lookback", "tombstones"},
       .destination_keys = {"external_id"},

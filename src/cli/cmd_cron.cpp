@@ -120,6 +120,17 @@ std::string pod_project_file(const toml::table& root, const std::string& source)
   return text.str();
 }
 
+// A Kubernetes quantity of bytes: digits, then an optional suffix ("1Gi", "500Mi", "2G").
+bool byte_quantity(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return false;
+  std::string_view suffix = text.substr(digits);
+  for (std::string_view allowed : {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"})
+    if (suffix == allowed) return true;
+  return false;
+}
+
 std::string own_executable() {
   std::error_code ec;
   fs::path self = fs::canonical("/proc/self/exe", ec);
@@ -168,6 +179,8 @@ int cmd_cron(Context& ctx, const std::vector<std::string>& names, const CronFlag
     return usage_error(out, "--name '" + flags.name +
                                 "' must be a Kubernetes-style name of at most 40 characters: lowercase letters, "
                                 "digits and '-', starting and ending with a letter or digit");
+  if (!flags.state_size.empty() && !byte_quantity(flags.state_size))
+    return usage_error(out, "--state-size '" + flags.state_size + "' is not a size such as 1Gi or 500Mi");
   if (!flags.env_file.empty() && !fs::path(flags.env_file).is_absolute())
     return usage_error(out, "--env-file must be an absolute path (cron and systemd do not start in this folder)");
   if (!flags.binary.empty() && !k8s && !fs::path(flags.binary).is_absolute())

@@ -76,6 +76,9 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   config.clock = &util::system_clock();
   config.redactor = out_.shared_redactor();
   config.token_cache = token_cache;
+  config.rate_dir = (p.state_dir / ".rate").string();
+  Output* warn_out = &out_;
+  config.warn = [warn_out](const std::string& line) { warn_out->note("synctool: warning: " + line + "\n"); };
   if (out_.verbose()) {
     Output* out = &out_;
     // Connectors start their lines with the connection's name themselves.

@@ -253,6 +253,7 @@ HttpClient::HttpClient(ClientOptions options, HttpTransport& transport, AuthProv
   limiters_[""] = std::make_unique<RateLimiter>(options_.rate_limit, clock_);
   for (const auto& [name, limit] : options_.extra_buckets)
     if (!name.empty()) limiters_[name] = std::make_unique<RateLimiter>(limit, clock_);
+  for (auto& [name, limiter] : limiters_) limiter->share(options_.shared, name, options_.name);
 }
 
 RateLimiter& HttpClient::limiter(const std::string& bucket) {

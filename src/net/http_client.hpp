@@ -88,6 +88,9 @@ struct ClientOptions {
   std::string name = "http";  // connection name, prefixes messages: "hubspot: POST ... -> 503"
   RateLimit rate_limit{100, 10'000};
   std::map<std::string, RateLimit> extra_buckets;  // e.g. {"search", {5, 1000}}
+  // Every bucket's budget shared with the other processes using these credentials (nothing
+  // shared when its dir is empty; net/shared_budget.hpp).
+  SharedBudgetOptions shared;
   std::size_t max_in_flight = 4;
   RetryPolicy retry;
   TransportOptions transport;

@@ -101,12 +101,29 @@ void RateLimiter::forget_old(std::int64_t now) {
   while (!starts_.empty() && starts_.front() + window <= now) starts_.pop_front();
 }
 
-std::int64_t RateLimiter::delay_ms() const { return delay_at(clock_.steady_ms()); }
+std::int64_t RateLimiter::delay_ms() const {
+  std::int64_t wait = delay_at(clock_.steady_ms());
+  // Our own starts are among the shared ones: the file is read only when they allow a start.
+  if (wait == 0 && shared_) wait = shared_->delay();
+  return wait;
+}
+
+void RateLimiter::share(const SharedBudgetOptions& options, const std::string& bucket, const std::string& label) {
+  shared_.reset();
+  if (options.dir.empty()) return;
+  const bool windowed = limit_.requests > 0 && limit_.window_ms > 0;
+  shared_ = std::make_unique<SharedBudget>(options, bucket, label, windowed ? limit_.requests : 0,
+                                           windowed ? limit_.window_ms + margin_ms() : 0, clock_);
+}
 
 bool RateLimiter::acquire() {
   bool slept = false;
   std::int64_t now = clock_.steady_ms();
-  for (std::int64_t wait = delay_at(now); wait > 0; wait = delay_at(now)) {
+  for (;;) {
+    std::int64_t wait = delay_at(now);
+    // Shared: deciding and recording the start are one step under the file's lock.
+    if (wait == 0 && shared_) wait = shared_->try_start();
+    if (wait <= 0) break;
     // The clock's sleep returns early on a stop; looping on would spin until the window ends.
     if (util::stop_requested()) return false;
     clock_.sleep_ms(wait);
@@ -139,11 +156,13 @@ void RateLimiter::observe_remaining(int remaining, std::int64_t interval_ms, int
       break;
     }
   paused_until_ = std::max(paused_until_, until);
+  if (shared_) shared_->pause_until(until);  // the others spend the same budget
 }
 
 void RateLimiter::pause_for(std::int64_t ms) {
   if (ms <= 0) return;
   paused_until_ = std::max(paused_until_, clock_.steady_ms() + ms);
+  if (shared_) shared_->pause_until(paused_until_);
 }
 
 }  // namespace synctool::net

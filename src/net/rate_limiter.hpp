@@ -3,10 +3,12 @@
 // under the limit instead of bouncing off 429s.
 #pragma once
 
+#include "net/shared_budget.hpp"
 #include "util/clock.hpp"
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,8 +28,17 @@ class RateLimiter {
  public:
   RateLimiter(RateLimit limit, const util::Clock& clock);
 
+  // From now on the budget is shared with the other processes using `options` (the same
+  // folder and identity; net/shared_budget.hpp): starts, pauses and the vendor's hints of
+  // each count for all. `bucket` tells this limiter's budget from the connection's others.
+  // Nothing is shared when options.dir is empty.
+  void share(const SharedBudgetOptions& options, const std::string& bucket, const std::string& label);
+  // The shared budget, if any (null when not shared).
+  SharedBudget* shared() const { return shared_.get(); }
+
   // Blocks (clock.sleep_ms) until one more request may start without exceeding the limit
-  // in any rolling window, then records its start. The window is stretched by a small margin
+  // in any rolling window (counting the other processes' starts when shared), then records
+  // its start. The window is stretched by a small margin
   // because the server counts arrivals, which come after our starts. Returns false, recording
   // nothing, when a stop (SIGINT / SIGTERM, util/interrupt.hpp) is requested before the wait
   // is over: a stopping run waits for nothing.
@@ -60,6 +71,7 @@ class RateLimiter {
   const util::Clock& clock_;
   std::deque<std::int64_t> starts_;  // steady_ms of recent starts, oldest first
   std::int64_t paused_until_ = 0;
+  std::unique_ptr<SharedBudget> shared_;
   std::uint64_t waits_ = 0;
   std::int64_t waited_ms_ = 0;
 };

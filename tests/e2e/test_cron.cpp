@@ -490,6 +490,9 @@ token = "pat-na1-written-inline"
   auto no_image = run_synctool(project.root(), {"cron", "--format", "kubernetes"});
   CHECK(no_image.exit_code == 2);
   CHECK_THAT(no_image.err, Catch::Contains("--image"));
+  auto size = run_synctool(project.root(), {"cron", "--format", "kubernetes", "--image", "x", "--state-size", "lots"});
+  CHECK(size.exit_code == 2);
+  CHECK_THAT(size.err, Catch::Contains("--state-size 'lots'"));
   auto mixed = run_synctool(project.root(), {"cron", "--format", "kubernetes", "--image", "x", "--alert-command", "y"});
   CHECK(mixed.exit_code == 2);
   CHECK_THAT(mixed.err, Catch::Contains("--alert-command is for crontab and systemd"));
