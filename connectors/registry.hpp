@@ -42,11 +42,6 @@ struct ConnectionConfig {
 
 using ConnectorFactory = std::unique_ptr<Connector> (*)(const ConnectionConfig& config);
 
-struct ConnectorType {
-  const char* type;
-  ConnectorFactory make;
-  // Keys a connection of this type accepts, and those it requires (for spec validation).
-  std::vector<std::string> connection_keys;
 // What `synctool init` writes for a connection of this type: TOML lines with comments that say
 // what to change. In every text, `{name}` stands for the connection's name and `{ENV}` for the
 // prefix of its environment variables (the name in upper case: `${{ENV}_TOKEN}` becomes
@@ -67,6 +62,11 @@ struct InitTemplate {
   std::vector<std::pair<std::string, std::string>> files{};
 };
 
+struct ConnectorType {
+  const char* type;
+  ConnectorFactory make;
+  // Keys a connection of this type accepts, and those it requires (for spec validation).
+  std::vector<std::string> connection_keys;
   std::vector<std::string> required_connection_keys;
   // Extra keys an endpoint ([source] / [destination]) of this type accepts.
   std::vector<std::string> source_keys;
@@ -77,13 +77,13 @@ struct InitTemplate {
   std::string schema_mode{};
   std::vector<std::string> schema_types{};
   std::string (*schema_name_problem)(const std::string& name) = nullptr;
+  // The scaffold `synctool init TYPE TYPE` writes for it.
+  InitTemplate init_template{};
 };
 
 const std::vector<ConnectorType>& connector_types();
 const ConnectorType* find_connector_type(const std::string& type);
 // Throws ConnectorError(config) for an unknown type.
-  // The scaffold `synctool init TYPE TYPE` writes for it.
-  InitTemplate init_template{};
 std::unique_ptr<Connector> make_connector(const ConnectionConfig& config);
 
 }  // namespace synctool::connectors

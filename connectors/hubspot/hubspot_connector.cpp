@@ -862,11 +862,6 @@ const ConnectorType& hubspot_connector_type() {
       .schema_mode = "properties",
       .schema_types = hubspot::manageable_types(),
       .schema_name_problem = &hubspot_name_problem,
-  };
-  return type;
-}
-
-}  // namespace synctool::connectors
       .init_template =
           {
               .connection = R"(# A private app's token with the objects' scopes (crm.objects.contacts.read, and .write
@@ -881,3 +876,8 @@ base_url = "${{ENV}_BASE_URL:-}"  # empty: https://api.hubapi.com (set it for a 
               .first_name = "firstname",
               .last_name = "lastname",
           },
+  };
+  return type;
+}
+
+}  // namespace synctool::connectors

@@ -536,10 +536,6 @@ const ConnectorType& mailchimp_connector_type() {
       .required_connection_keys = {"api_key"},
       .source_keys = {"list", "lookback", "tombstones"},
       .destination_keys = {"list", "status_if_new", "permanent_delete"},
-  };
-  return type;
-}
-
       .init_template =
           {
               .connection = R"(# An API key; its suffix (-us6) names the data centre.
@@ -556,4 +552,8 @@ status_if_new = "subscribed"     # members the sync adds; existing members keep 
               .first_name = "merge_fields.FNAME",
               .last_name = "merge_fields.LNAME",
           },
+  };
+  return type;
+}
+
 }  // namespace synctool::connectors

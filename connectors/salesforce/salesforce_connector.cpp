@@ -557,10 +557,6 @@ const ConnectorType& salesforce_connector_type() {
       .required_connection_keys = {},
       .source_keys = {"lookback", "tombstones"},
       .destination_keys = {"external_id"},
-  };
-  return type;
-}
-
       .init_template =
           {
               .connection = R"(# A connected app's consumer key and secret with a refresh token (or, server to server,
@@ -579,4 +575,8 @@ refresh_token = "${{ENV}_REFRESH_TOKEN}"
               .first_name = "FirstName",
               .last_name = "LastName",
           },
+  };
+  return type;
+}
+
 }  // namespace synctool::connectors
