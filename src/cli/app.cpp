@@ -67,6 +67,8 @@ int run_cli(int argc, char** argv) {
   app.add_option("--config", global.config, "Path of synctool.toml (default: ./synctool.toml)");
   app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
   app.add_flag("-v,--verbose", global.verbose, "More detail on stderr");
+  app.add_flag("-q,--quiet", global.quiet,
+               "No progress line; run prints nothing for a sync that ended in sync (exit 0), as cron wants");
   app.add_option("--metrics-file", global.metrics_file,
                  "run of one sync: also write its Prometheus metrics to this file (atomically)");
   app.set_version_flag("--version", version_text(), "Print the version, the git commit and the build type");
@@ -149,6 +151,22 @@ int run_cli(int argc, char** argv) {
   schema->add_option("SYNC", schema_name, "The sync")->required();
   schema->add_flag("--apply", schema_apply, "Create and alter the destination's fields to match");
 
+  std::string history_name, history_key;
+  std::size_t history_limit = 0;
+  auto* history = app.add_subcommand("history", "Why a record changed: every write synctool made to it, newest first");
+  history->add_option("SYNC", history_name, "The sync")->required();
+  history->add_option("KEY", history_key, "The record's match key (normalized as [match] says)")->required();
+  history->add_option("-n,--limit", history_limit, "At most this many runs (0 = all kept)")->capture_default_str();
+
+  std::string revert_name;
+  std::uint64_t revert_run = 0;
+  bool revert_dry_run = false;
+  auto* revert = app.add_subcommand(
+      "revert", "Undo one run's writes from the recorded values; records changed since are refused and listed");
+  revert->add_option("SYNC", revert_name, "The sync")->required();
+  revert->add_option("RUN", revert_run, "The run's number (synctool runs SYNC shows it)")->required();
+  revert->add_flag("--dry-run", revert_dry_run, "Only print what the revert would write and what it refuses");
+
   std::string conflicts_name, conflicts_key, conflicts_take;
   std::vector<std::string> conflicts_set;
   auto* conflicts = app.add_subcommand("conflicts", "Bidirectional syncs: list the conflicts queued for a decision");
@@ -179,7 +197,8 @@ int run_cli(int argc, char** argv) {
   cron->add_option("--output-dir", cron_flags.output_dir, "Write the files into this folder instead of printing them");
   cron->fallthrough();
 
-  for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve})
+  for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve,
+                    history, revert})
     sub->fallthrough();
   for (auto* sub : {state_cursor, cursor_get, cursor_set, cursor_reset, pause, resume}) sub->fallthrough();
 
@@ -217,6 +236,8 @@ int run_cli(int argc, char** argv) {
     if (*pause) return cmd_pause(ctx, pause_name, pause_reason);
     if (*resume) return cmd_resume(ctx, pause_name);
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
+    if (*history) return cmd_history(ctx, history_name, history_key, history_limit);
+    if (*revert) return cmd_revert(ctx, revert_name, revert_run, revert_dry_run);
     if (*conflicts_resolve)
       return cmd_conflicts_resolve(ctx, conflicts_name, conflicts_key, conflicts_take, conflicts_set);
     if (*conflicts) return cmd_conflicts_list(ctx, conflicts_name);

@@ -6,8 +6,8 @@
 // when none did. A paused sync is skipped by --all and --due (exit 0 for it); named, it exits 8
 // (engine::exit_code::paused) unless --force.
 #include "cli/commands.hpp"
-#include "cli/run_observers.hpp"
 #include "cli/sync_control.hpp"
+#include "cli/run_observers.hpp"
 #include "cli/sync_session.hpp"
 #include "report/text.hpp"
 #include "util/interrupt.hpp"
@@ -233,7 +233,8 @@ int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags)
     }
     worst = engine::exit_code::most_severe(worst, o.exit_code);
     if (o.report) {
-      if (!out.json()) out.print(report::render_run_report(*o.report));
+      if (!out.json() && !(out.quiet() && o.exit_code == engine::exit_code::ok))
+        out.print(report::render_run_report(*o.report));
       if (!o.report->error.empty()) out.error(name + ": " + o.report->error);
     }
     outcomes.push_back(std::move(o));
@@ -254,7 +255,7 @@ int cmd_run(Context& ctx, const SyncSelection& selection, const RunFlags& flags)
       }
       out.print_json({{"runs", runs}, {"summary", summary}, {"exit_code", worst}});
     }
-  } else if (several) {
+  } else if (several && !(out.quiet() && worst == engine::exit_code::ok)) {
     out.print("\n" + summary_table(outcomes) + "exit " + std::to_string(worst) + ": " +
               (outcomes.size() == 1 ? std::string("the sync's exit code")
                                     : "the most severe of the " + std::to_string(outcomes.size()) +

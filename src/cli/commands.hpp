@@ -48,6 +48,10 @@ int cmd_state_cursor_reset(Context& ctx, const std::string& name, const std::str
 int cmd_pause(Context& ctx, const std::string& name, const std::string& reason);
 int cmd_resume(Context& ctx, const std::string& name);
 int cmd_schema(Context& ctx, const std::string& name, bool apply);
+// One record's writes in the kept history, newest first (at most `limit`; 0 = all).
+int cmd_history(Context& ctx, const std::string& name, const std::string& key, std::size_t limit);
+// Undoes run `run`'s writes (engine/revert.hpp); `dry_run` only prints the plan.
+int cmd_revert(Context& ctx, const std::string& name, std::uint64_t run, bool dry_run);
 // Bidirectional syncs' queued conflicts (strategy = "manual"): all syncs' when `name` is empty.
 int cmd_conflicts_list(Context& ctx, const std::string& name);
 // Chooses the values of one queued record: `take` "source" / "destination", or `sets`

@@ -22,6 +22,9 @@ struct GlobalOptions {
   std::string config;  // --config: path of synctool.toml
   bool json = false;   // --json: machine-readable output on stdout
   bool verbose = false;
+  // --quiet: no progress line, and `run` prints no report for a sync that ended in sync (exit 0):
+  // cron mails whatever a job prints.
+  bool quiet = false;
   // --metrics-file: `run` of one sync writes its Prometheus metrics here (beside metrics_dir).
   std::string metrics_file;
 };
@@ -36,6 +39,7 @@ class Output {
   net::Redactor* shared_redactor() { return &redactor_; }
   bool json() const { return options_.json; }
   bool verbose() const { return options_.verbose; }
+  bool quiet() const { return options_.quiet; }
   void print(const std::string& text) const;         // stdout
   void print_json(const nlohmann::json& value) const;  // stdout, one document
   void note(const std::string& text) const;           // stderr

@@ -1,5 +1,6 @@
 #include "cli/sync_session.hpp"
 
+#include "report/progress.hpp"
 #include "state/lock.hpp"
 #include "state/memory_store.hpp"
 #include "util/clock.hpp"
@@ -9,26 +10,6 @@
 namespace synctool::cli {
 
 namespace {
-
-// Keeps a connection's refreshed OAuth token in the sync's state (sealed by net/oauth). A
-// dry run reads it but never writes.
-class StateTokenCache final : public net::TokenCache {
- public:
-  StateTokenCache(state::StateStore& store, std::string connection, bool writable)
-      : store_(store), name_(std::string(state::meta::oauth_token_prefix) + connection), writable_(writable) {}
-  std::optional<std::string> load() override { return store_.get_meta(name_); }
-  void store(const std::string& sealed) override {
-    if (!writable_) return;
-    auto txn = store_.begin();
-    txn->set_meta(name_, sealed);
-    txn->commit();
-  }
-
- private:
-  state::StateStore& store_;
-  std::string name_;
-  bool writable_;
-};
 
 engine::RunReport failed_report(const std::string& name, bool dry_run, int code, std::string error) {
   engine::RunReport report;
@@ -48,6 +29,18 @@ void remove_stale_staging(const std::filesystem::path& scratch) {
 }
 
 }  // namespace
+
+StateTokenCache::StateTokenCache(state::StateStore& store, std::string connection, bool writable)
+    : store_(store), name_(std::string(state::meta::oauth_token_prefix) + connection), writable_(writable) {}
+
+std::optional<std::string> StateTokenCache::load() { return store_.get_meta(name_); }
+
+void StateTokenCache::store(const std::string& sealed) {
+  if (!writable_) return;
+  auto txn = store_.begin();
+  txn->set_meta(name_, sealed);
+  txn->commit();
+}
 
 engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engine::RunOptions& options,
                                engine::PlanObserver* observer) {
@@ -76,12 +69,16 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
     StateTokenCache destination_tokens(*store, sync.destination.connection, !options.dry_run);
     auto source = ctx.open_connector(sync.source.connection, &source_tokens);
     auto destination = ctx.open_connector(sync.destination.connection, &destination_tokens);
-    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}, {}};
+    engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}, {}, {}};
     const auto& out = ctx.out();
     inputs.redact = [&out](std::string_view text) { return out.redactor().apply(text); };
     inputs.show_file = [](const std::string& file) { return display_path(file); };
     if (out.verbose()) inputs.log = [&out, name](const std::string& line) { out.note(name + ": " + line + "\n"); };
+    // --verbose writes lines of its own to stderr, which a line rewritten in place would garble.
+    report::ProgressLine progress(name, !out.quiet() && !out.verbose());
+    if (progress.active()) inputs.progress = [&progress](const engine::RunProgress& p) { progress.update(p); };
     auto report = engine::run_sync(inputs, options);
+    progress.clear();
     if (!options.dry_run) remove_stale_staging(scratch);
     return report;
   } catch (const state::StateError& e) {

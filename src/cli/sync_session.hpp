@@ -9,6 +9,20 @@
 
 namespace synctool::cli {
 
+// Keeps a connection's refreshed OAuth token in the sync's state (sealed by net/oauth). A
+// dry run reads it but never writes.
+class StateTokenCache final : public net::TokenCache {
+ public:
+  StateTokenCache(state::StateStore& store, std::string connection, bool writable);
+  std::optional<std::string> load() override;
+  void store(const std::string& sealed) override;
+
+ private:
+  state::StateStore& store_;
+  std::string name_;
+  bool writable_;
+};
+
 // Spec errors propagate as spec::SpecError; everything else ends in the report's exit code.
 engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engine::RunOptions& options,
                                engine::PlanObserver* observer);

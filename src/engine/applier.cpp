@@ -1,5 +1,6 @@
 #include "engine/applier.hpp"
 
+#include "engine/history.hpp"
 #include "engine/values.hpp"
 
 #include <system_error>
@@ -310,6 +311,7 @@ void Applier::collect(bool rethrow) {
   auto& counts = in_.report.destination;
   std::vector<StateChange> changes = std::move(state_changes_);
   state_changes_.clear();
+  const std::int64_t now_ms = in_.history_run != 0 ? in_.clock.now_ms() : 0;
   std::size_t next_result = 0;
   for (std::size_t i = 0; i < actions.size(); ++i) {
     Action& action = actions[i];  // moved into its state change once it succeeded
@@ -343,9 +345,18 @@ void Applier::collect(bool rethrow) {
     if (action.kind == Action::Kind::remove) {
       ++counts.deleted;
       ++scattered_changes_;
-      changes.push_back({[key = std::move(action.key), retry = action.retry](state::WriteTxn& txn) {
+      std::optional<state::HistoryEntry> history;
+      if (in_.history_run != 0) {
+        auto base = in_.store->get_base(action.key);
+        history = state::HistoryEntry{now_ms, nlohmann::json::array({history_write(
+                                                  Side::destination, ops[i].kind, action.destination_id, action,
+                                                  action.values, base ? &base->values : nullptr)})};
+      }
+      changes.push_back({[key = std::move(action.key), retry = action.retry, history = std::move(history),
+                          run = in_.history_run](state::WriteTxn& txn) {
                            txn.erase_record(key);
                            if (retry) txn.erase_failed(key);
+                           if (history) txn.put_history(run, key, *history);
                          },
                          true});
       continue;
@@ -355,10 +366,19 @@ void Applier::collect(bool rethrow) {
     std::string destination_id = result.id.empty() ? action.destination_id : result.id;
     const bool scattered = action.kind == Action::Kind::update;
     scattered_changes_ += scattered ? 1 : 0;
-    changes.push_back({[a = std::move(action), destination_id = std::move(destination_id)](state::WriteTxn& txn) {
+    changes.push_back({[a = std::move(action), destination_id = std::move(destination_id), op = ops[i].kind,
+                        run = in_.history_run, now_ms](state::WriteTxn& txn) mutable {
       put_synced(txn, a, destination_id);
       txn.erase_pending(a.key);
       if (a.retry) txn.erase_failed(a.key);
+      if (run != 0) {
+        // Applied once: the values are no longer needed here, so the history takes them.
+        auto write = history_write(Side::destination, op, destination_id, a, nlohmann::json(), nullptr);
+        if (write.contains("after")) write["after"] = std::move(a.values);
+        state::HistoryEntry entry{now_ms, nlohmann::json::array()};
+        entry.writes.push_back(std::move(write));
+        txn.put_history(run, a.key, entry);
+      }
     }, scattered});
   }
   if (in_.log)

@@ -38,6 +38,9 @@ struct ApplyInputs {
   PlanObserver* observer;  // may be null
   const std::function<std::string(std::string_view)>& redact;  // may be empty
   const std::function<void(const std::string&)>& log;          // may be empty
+  // The run's sequence number, under which each confirmed write goes into its record's history
+  // (engine/history.hpp); 0 keeps none (a dry run, history_days = 0).
+  std::uint64_t history_run = 0;
 };
 
 class Applier {

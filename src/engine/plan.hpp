@@ -18,6 +18,9 @@ struct FieldChange {
   nlohmann::json old_value;
   nlohmann::json new_value;
   std::string rule;  // bidirectional: what decided the value ("changed at the source", "most recent wins")
+  // Bidirectional merges: what the rule weighed (kept in the record's history).
+  bool merged = false;
+  nlohmann::json base_value, source_value, destination_value;
 };
 
 // The two systems of a sync. One-way syncs write only to the destination.

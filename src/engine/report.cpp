@@ -31,11 +31,17 @@ int most_severe(int a, int b) { return rank(b) > rank(a) ? b : a; }
 
 }  // namespace exit_code
 
+std::uint64_t writes_confirmed(const RunReport& r) {
+  return r.source.created + r.source.updated + r.source.deleted + r.destination.created + r.destination.updated +
+         r.destination.deleted;
+}
+
 const char* to_string(RunKind kind) {
   switch (kind) {
     case RunKind::baseline: return "baseline";
     case RunKind::incremental: return "incremental";
     case RunKind::full: return "full";
+    case RunKind::revert: return "revert";
   }
   return "?";
 }
@@ -61,6 +67,7 @@ nlohmann::json problems_json(const std::vector<RowProblem>& problems) {
 
 nlohmann::json RunReport::to_json() const {
   nlohmann::json j = {{"sync", sync},
+                      {"run", run == 0 ? nlohmann::json() : nlohmann::json(run)},
                       {"kind", to_string(kind)},
                       {"dry_run", dry_run},
                       {"direction", direction},

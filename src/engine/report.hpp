@@ -30,7 +30,8 @@ struct RowProblem {
   bool is_new = true;
 };
 
-enum class RunKind { baseline, incremental, full };
+// revert: `synctool revert` undoing an earlier run's writes.
+enum class RunKind { baseline, incremental, full, revert };
 const char* to_string(RunKind kind);
 
 // Exit codes (DESIGN section 6).
@@ -53,6 +54,10 @@ inline constexpr int interrupted_term = 143;  // SIGTERM: likewise
 int most_severe(int a, int b);
 }  // namespace exit_code
 
+struct RunReport;
+// Writes the systems confirmed: created, updated and deleted on both sides.
+std::uint64_t writes_confirmed(const RunReport& report);
+
 struct RunReport {
   std::string sync;
   RunKind kind = RunKind::incremental;
@@ -61,6 +66,9 @@ struct RunReport {
   std::string mode = "upsert";
   std::string started_at;   // ISO 8601
   std::int64_t started_ms = 0;
+  // The run's sequence number in the state's run history (`synctool runs`, `history`, `revert`);
+  // 0 for a dry run.
+  std::uint64_t run = 0;
   double duration_s = 0;
   SideCounts source;
   SideCounts destination;

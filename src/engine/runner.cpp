@@ -2,6 +2,7 @@
 
 #include "engine/applier.hpp"
 #include "engine/field_check.hpp"
+#include "engine/history.hpp"
 #include "engine/planner.hpp"
 #include "engine/source_records.hpp"
 #include "engine/staged_record.hpp"
@@ -340,6 +341,15 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
   report.started_at = util::format_iso8601(report.started_ms);
   auto started_steady = in.clock.steady_ms();
   state::StateStore* writable = options.dry_run ? nullptr : &in.store;
+  // The sequence number the run will be recorded under; its writes go into the history under it.
+  std::string history_problem;
+  if (writable) {
+    try {
+      report.run = reserve_run_sequence(in.store, sync.name);
+    } catch (const state::StateError& e) {
+      history_problem = e.what();
+    }
+  }
 
   auto finish = [&](int code, std::string error) {
     report.exit_code = code;
@@ -356,6 +366,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
         clean_strings(stored, in.redact);
         auto txn = writable->begin();
         txn->put_run(report.started_ms, stored);
+        txn->prune_history(history_cutoff_ms(sync, in.clock.now_ms()));
         txn->commit();
       } catch (const state::StateError& e) {
         if (report.error.empty()) report.error = std::string("cannot record the run: ") + e.what();
@@ -370,14 +381,26 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     return report;
   };
 
+  auto show_progress = [&](const char* phase, std::uint64_t decided, std::uint64_t total) {
+    if (!in.progress) return;
+    RunProgress progress;
+    progress.phase = phase;
+    progress.read = report.source.read + report.destination.read;
+    progress.decided = decided;
+    progress.written = writes_confirmed(report);
+    progress.total = total;
+    in.progress(progress);
+  };
+
   const auto& source_object = in.sync.source_object();
   const auto& destination_object = in.sync.destination_object();
   auto source_caps = in.source.capabilities(source_object);
   auto destination_caps = in.destination.capabilities(destination_object);
   Applier applier({in.sync, writable, in.destination, destination_caps, in.clock, report, in.observer, in.redact,
-                   in.log});
+                   in.log, writable && keeps_history(sync) ? report.run : 0});
 
   try {
+    if (!history_problem.empty()) throw state::StateError(history_problem);
     auto stored_identity = in.store.get_meta(state::meta::identity_hash);
     if (stored_identity && *stored_identity != sync.identity_hash() && !options.resync) {
       report.kind = RunKind::incremental;
@@ -441,6 +464,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
     auto stage_page = [&](connectors::Page&& page) {
       for (auto& record : page.records) stager.add(record);
       if (!page.cursor.empty()) last_cursor = page.cursor;
+      show_progress("reading", 0, 0);
       stop_if_requested();
     };
     if (source_caps.read_in_background) {
@@ -462,6 +486,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
             auto& records = prepared.page.records;
             for (std::size_t i = 0; i < records.size(); ++i) stager.add(records[i], std::move(prepared.records[i]));
             if (!prepared.page.cursor.empty()) last_cursor = prepared.page.cursor;
+            show_progress("reading", 0, 0);
             stop_if_requested();
           });
     } else {
@@ -507,6 +532,7 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
           if (record.modified_at) staged.modified = std::move(*record.modified_at);
           add_staged(*destination_staging, *key, staged, destination_caps.unique_ids);
         }
+        show_progress("reading", 0, 0);
         stop_if_requested();
       });
       destination_staging->seal();
@@ -540,7 +566,14 @@ RunReport run_sync(const RunInputs& in, const RunOptions& options) {
 
     // 4. Plan and apply.
     if (in.log) in.log("planning and applying");
-    planner.plan([&](Action&& action) { applier.add(std::move(action)); });
+    const std::uint64_t to_decide = source_staging->size();
+    std::uint64_t decided = 0;
+    show_progress("writing", 0, to_decide);
+    planner.plan([&](Action&& action) {
+      applier.add(std::move(action));
+      // Every 256 records: a progress line needs no more, and the call costs nothing then.
+      if ((++decided & 0xff) == 0) show_progress("writing", decided, to_decide);
+    });
     applier.finish();
     report.destination.unchanged += source_staging->unstaged_unchanged();
 

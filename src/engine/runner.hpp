@@ -24,6 +24,16 @@ struct RunOptions {
   bool strict = false;   // exit 1 for every rejected or failed row, not only for new ones
 };
 
+// Where a run is, for a progress line: handed to RunInputs::progress now and then (each page
+// read, every few hundred records decided, each batch confirmed).
+struct RunProgress {
+  const char* phase = "";     // "reading", then "writing"
+  std::uint64_t read = 0;     // records read, both sides together
+  std::uint64_t decided = 0;  // records planned (written, linked, found unchanged, rejected)
+  std::uint64_t written = 0;  // writes the systems confirmed
+  std::uint64_t total = 0;    // records to decide, once known (0 until then)
+};
+
 struct RunInputs {
   const CompiledSync& sync;
   connectors::Connector& source;
@@ -39,6 +49,8 @@ struct RunInputs {
   std::function<std::string(std::string_view)> redact;
   // How a spec file is named in messages (relative to the working directory); as is if empty.
   std::function<std::string(const std::string&)> show_file;
+  // Progress (see RunProgress); may be empty. Called on the run's own thread.
+  std::function<void(const RunProgress&)> progress;
 };
 
 // Never throws for connector or state trouble: the report's exit_code and error say what

@@ -1,5 +1,7 @@
 #include "engine/two_way.hpp"
 
+#include "engine/history.hpp"
+
 #include "engine/duplicates.hpp"
 #include "engine/merge.hpp"
 #include "engine/staged_record.hpp"
@@ -76,6 +78,7 @@ struct KeyPlan {
   connectors::ErrorKind error_kind = connectors::ErrorKind::record;
   bool outcome_unknown = false;  // a create in a batch whose answer was lost: keep its intent
   bool refused = false;          // a side refused a write before it was sent (write_problem): a reject
+  nlohmann::json history = nlohmann::json::array();  // the confirmed writes (engine/history.hpp)
 };
 
 // A write of one key to one side.
@@ -120,6 +123,7 @@ class TwoWayPass {
         options_(options),
         report_(report),
         writable_(writable),
+        history_run_(writable && keeps_history(in.sync.spec()) ? report.run : 0),
         merger_(merge_fields(in.sync.spec()), in.sync.spec().conflicts),
         duplicates_(in.sync.mapper().destination_paths()),
         source_{Side::source, in.source, in.sync.source_object(), in.source.capabilities(in.sync.source_object()),
@@ -231,6 +235,16 @@ class TwoWayPass {
     add_staged(*side.staged, *key, staged, side.caps.unique_ids);
   }
 
+  void show_progress(const char* phase) const {
+    if (!in_.progress) return;
+    RunProgress progress;
+    progress.phase = phase;
+    progress.read = report_.source.read + report_.destination.read;
+    progress.decided = decided_;
+    progress.written = writes_confirmed(report_);
+    in_.progress(progress);
+  }
+
   void stage(SideIo& side) {
     side.staged = state::make_disk_staging(in_.scratch_dir);
     connectors::ReadRequest request;
@@ -245,6 +259,7 @@ class TwoWayPass {
     side.connector.read(side.object, request, [&](connectors::Page&& page) {
       for (auto& record : page.records) stage_record(side, record);
       if (!page.cursor.empty()) side.last_cursor = page.cursor;
+      show_progress("reading");
       stop_if_requested();
     });
   }
@@ -375,6 +390,8 @@ class TwoWayPass {
       chunk.push_back(key);
       if (chunk.size() >= kChunkKeys) {
         run_chunk(chunk);
+        decided_ += chunk.size();
+        show_progress("writing");
         chunk.clear();
       }
     };
@@ -570,7 +587,8 @@ class TwoWayPass {
         if (values_equal(decision.value, now)) continue;
         changes.push_back({target == Side::source ? source_name(decision.field) : decision.field, now, decision.value,
                            decision.conflict ? std::string("conflict, ") + to_string(decision.rule)
-                                             : std::string(to_string(decision.rule))});
+                                             : std::string(to_string(decision.rule)),
+                           true, decision.base_value, decision.source_value, decision.destination_value});
       }
       return changes;
     };
@@ -887,6 +905,7 @@ class TwoWayPass {
               if (write.action.kind == Action::Kind::create) id_on(plan.link, target) = result.id;
               ++plan.confirmed;
               count_confirmed(write);
+              if (history_run_ != 0) record_history(plan, write, target, result.id);
             } else {
               plan.errors.push_back(fmt::format("{}: {}", to_string(target), result.error));
               plan.error_kind = result.error_kind;
@@ -924,9 +943,23 @@ class TwoWayPass {
       list.push_back({plan.key, plan.link.source_id, util_join(plan.errors), is_new});
   }
 
+  void record_history(KeyPlan& plan, const PlannedWrite& write, Side target, const std::string& created_id) {
+    const std::string& id = write.action.kind == Action::Kind::create ? created_id : write.op.id;
+    std::optional<nlohmann::json> before;
+    if (write.op.kind == connectors::OpKind::remove || write.op.kind == connectors::OpKind::archive) {
+      if (plan.old_base)
+        before = target == Side::source ? nlohmann::json(source_fields(plan.old_base->values)) : plan.old_base->values;
+    }
+    plan.history.push_back(
+        history_write(target, write.op.kind, id, write.action, write.op.fields, before ? &*before : nullptr));
+  }
+
   void commit(std::vector<KeyPlan>& plans) {
     auto txn = writable_->begin();
     for (auto& plan : plans) {
+      // The writes a side confirmed happened, also where another failed or was never sent.
+      if (!plan.history.empty())
+        txn->put_history(history_run_, plan.key, {in_.clock.now_ms(), std::move(plan.history)});
       if (plan.errors.empty() && plan.confirmed < plan.writes) continue;  // not sent: the run stopped first
       if (!plan.errors.empty()) {
         auto previous = in_.store.get_failed(plan.key);
@@ -1014,6 +1047,8 @@ class TwoWayPass {
   const RunOptions& options_;
   RunReport& report_;
   state::StateStore* writable_;
+  std::uint64_t history_run_;  // the run's sequence number for the history; 0: none kept
+  std::uint64_t decided_ = 0;  // keys merged so far, for the progress line
   RecordMerger merger_;
   DuplicateFinder duplicates_;
   SideIo source_;

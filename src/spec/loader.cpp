@@ -101,7 +101,7 @@ const std::vector<std::string> kNotifyEvents = {"failing", "recovered", "safegua
 const std::vector<std::string> kCommonConnectionKeys = {"type", "base_url", "rate_limit", "max_in_flight"};
 const std::vector<std::string> kSyncKeys = {"name",   "title",       "direction", "mode",      "schedule",
                                             "full_sync_every", "source", "destination", "match", "field_map",
-                                            "schema", "deletes",     "conflicts", "manage_schema"};
+                                            "schema", "deletes",     "conflicts", "manage_schema", "history_days"};
 const std::vector<std::string> kSourceKeys = {"connection", "object", "fields", "filter", "key"};
 const std::vector<std::string> kDestinationKeys = {"connection", "object", "key"};
 const std::vector<std::string> kTransforms = {"trim", "lowercase", "uppercase", "nfc"};
@@ -470,6 +470,13 @@ class SyncLoader {
                                   "' is not a duration; write it like \"24h\", \"90m\" or \"1h30m\" "
                                   "(units s, m, h, d)");
       }
+    }
+    if (const toml::node* node = root.get("history_days")) {
+      const auto* days = node->as_integer();
+      if (days && days->get() >= 0 && days->get() <= 3650)
+        sync_.history_days = static_cast<int>(days->get());
+      else
+        r_.report(r_.at(*node), "history_days must be a whole number of days from 0 (keep no history) to 3650");
     }
   }
 

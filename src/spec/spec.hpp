@@ -146,6 +146,8 @@ struct SyncSpec {
   Mode mode = Mode::upsert;
   std::string schedule;                        // cron expression or interval ("15m"); may be ""
   std::optional<std::int64_t> full_sync_every_ms;
+  // How long each record's write history (`synctool history`, `revert`) is kept.
+  int history_days = 30;
   EndpointSpec source;
   EndpointSpec destination;
   MatchSpec match;

@@ -40,12 +40,12 @@ using nlohmann::json;
 // they are only read now: a read-only open of an older state reads them, a writable open
 // moves them into `records`. kFirstLegacyDb and after are never created.
 enum Db : std::size_t {
-  kMeta, kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts, kRuns, kLinks, kBase, kDbCount
+  kMeta, kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts, kRuns, kHistory, kLinks, kBase, kDbCount
 };
 constexpr std::size_t kFirstLegacyDb = kLinks;
 constexpr std::array<const char*, kDbCount> kDbNames = {"meta",   "records",   "source_ids", "destination_ids",
                                                         "pending", "failed",   "conflicts",  "runs",
-                                                        "links",   "base"};
+                                                        "history", "links",    "base"};
 
 // Version 3 keeps one `records` entry per match key (link, digest and base values together,
 // record_codec.hpp) and reverse indexes only where a sync needs them. Version 2 keyed `runs`
@@ -150,6 +150,50 @@ std::array<char, 8> run_key(std::uint64_t v) {
     v >>= 8;
   }
   return key;
+}
+
+std::uint64_t run_key_value(const MDB_val& k);
+
+// `history` keys: the run's sequence number (big-endian, so that one run's entries lie together
+// and runs sort in order) and then the record's key as StoredKey stores it (a long one hashed;
+// its full text is then kept in the value).
+std::string history_key(std::uint64_t run, std::string_view key) {
+  auto prefix = run_key(run);
+  detail::StoredKey stored(key);
+  std::string out(prefix.data(), prefix.size());
+  out += to_view(stored.val());
+  return out;
+}
+
+// `history` values: when the entry was written (8 bytes, big-endian milliseconds: what pruning
+// reads without decoding the rest), then CBOR {"w": writes} plus {"k": full key} for a hashed key.
+std::string encode_history(std::string_view key, const HistoryEntry& entry) {
+  auto at = run_key(static_cast<std::uint64_t>(entry.at_ms));
+  json body = {{"w", entry.writes}};
+  if (key.size() > detail::kMaxRawKey) body["k"] = key;
+  std::string out(at.data(), at.size());
+  json::to_cbor(body, out);
+  return out;
+}
+
+std::int64_t history_time(const MDB_val& v) {
+  return v.mv_size < 8 ? 0 : static_cast<std::int64_t>(run_key_value(v));
+}
+
+// The entry and, for a hashed key, its full text ("" otherwise).
+std::pair<std::string, HistoryEntry> decode_history(const MDB_val& v, const Where& where) {
+  if (v.mv_size < 8) fail_damaged(where, "holds a corrupt entry in history (too short)");
+  std::pair<std::string, HistoryEntry> out;
+  out.second.at_ms = history_time(v);
+  try {
+    const auto* bytes = static_cast<const std::uint8_t*>(v.mv_data);
+    auto body = json::from_cbor(bytes + 8, bytes + v.mv_size);
+    out.second.writes = body.at("w");
+    if (auto k = body.find("k"); k != body.end()) out.first = k->get<std::string>();
+  } catch (const json::exception& e) {
+    fail_damaged(where, std::string("holds a corrupt entry in history: ") + e.what());
+  }
+  return out;
 }
 
 std::uint64_t run_key_value(const MDB_val& k) {
@@ -334,12 +378,71 @@ class LmdbStore final : public StateStore {
     int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_LAST);
     while (rc == MDB_SUCCESS && (limit == 0 || out.size() < limit)) {
       require_in_file(v, "runs");
+      require_in_file(k, "runs");
       out.push_back(parse_run(v, where_));
+      if (out.back().is_object()) out.back()["run"] = run_key_value(k);
       k = v = MDB_val{};
       rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_PREV);
     }
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) fail(where_, rc, "read runs");
     return out;
+  }
+
+  std::uint64_t last_run_sequence() const override {
+    std::uint64_t last = 0;
+    if (auto text = get_meta(meta::run_sequence)) {
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), last);
+      if (ec != std::errc() || end != text->data() + text->size())
+        fail_damaged(where_, "holds a corrupt run sequence number in meta");
+    }
+    if (!dbis_.present[kRuns]) return last;
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(reader(), dbis_.dbi[kRuns], &cursor.cursor), "read runs");
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_LAST);
+    if (rc == MDB_SUCCESS) {
+      require_in_file(k, "runs");
+      last = std::max(last, run_key_value(k));
+    } else if (rc != MDB_NOTFOUND) {
+      fail(where_, rc, "read runs");
+    }
+    return last;
+  }
+
+  std::optional<HistoryEntry> get_history(std::uint64_t run, const std::string& key) const override {
+    if (!dbis_.present[kHistory]) return std::nullopt;
+    auto stored = history_key(run, key);
+    MDB_val k = to_val(stored);
+    MDB_val v{};
+    int rc = mdb_get(reader(), dbis_.dbi[kHistory], &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    check(where_, rc, "read history");
+    require_in_file(v, "history");
+    return decode_history(v, where_).second;
+  }
+
+  void for_each_history(std::uint64_t run,
+                        const std::function<bool(const std::string&, const HistoryEntry&)>& fn) const override {
+    if (!dbis_.present[kHistory]) return;
+    TxnGuard txn;  // a snapshot of its own: the callback may commit
+    check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(txn.txn, dbis_.dbi[kHistory], &cursor.cursor), "read history");
+    const auto run_prefix = run_key(run);
+    const std::string prefix(run_prefix.data(), run_prefix.size());
+    MDB_val k = to_val(prefix);
+    MDB_val v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+      require_in_file(k, "history");
+      require_in_file(v, "history");
+      if (k.mv_size <= prefix.size() || to_view(k).substr(0, prefix.size()) != prefix) return;
+      auto [key, entry] = decode_history(v, where_);
+      if (key.empty()) key = std::string(to_view(k).substr(prefix.size()));
+      if (!fn(key, entry)) return;
+      k = v = MDB_val{};
+    }
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "read history");
   }
 
   std::size_t link_count() const override { return count(legacy_ ? kLinks : kRecords); }
@@ -607,6 +710,9 @@ void LmdbStore::verify() const {
         case kRuns:
           parse_run(v, where_);
           break;
+        case kHistory:
+          decode_history(v, where_);
+          break;
         case kRecords: {
           detail::RecordView record;
           parse_stored(k, v, record);
@@ -797,6 +903,35 @@ class LmdbWriteTxn final : public WriteTxn {
     MDB_val v = to_val(text);
     check(store_.where_, mdb_put(live(), dbi(kRuns), &k, &v, 0), "write runs");
     set_meta(meta::run_sequence, std::to_string(sequence));
+  }
+
+  void put_history(std::uint64_t run, const std::string& key, const HistoryEntry& entry) override {
+    auto stored = history_key(run, key);
+    auto text = encode_history(key, entry);
+    MDB_val k = to_val(stored);
+    MDB_val v = to_val(text);
+    // A run writes its entries in key order most of the time: appending skips the search.
+    int rc = mdb_put(live(), dbi(kHistory), &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(live(), dbi(kHistory), &k, &v, 0);
+    check(store_.where_, rc, "write history");
+  }
+
+  std::size_t prune_history(std::int64_t cutoff_ms) override {
+    CursorGuard cursor;
+    check(store_.where_, mdb_cursor_open(live(), dbi(kHistory), &cursor.cursor), "read history");
+    std::size_t pruned = 0;
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+      store_.require_in_file(v, "history", true);
+      if (history_time(v) >= cutoff_ms) return pruned;
+      check(store_.where_, mdb_cursor_del(cursor.cursor, 0), "prune history");
+      ++pruned;
+      k = v = MDB_val{};
+      rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);  // the oldest left
+    }
+    if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "prune history");
+    return pruned;
   }
 
   void clear_sync_state() override {

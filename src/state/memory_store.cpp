@@ -19,6 +19,7 @@ struct Data {
   std::map<std::string, std::string> meta;
   // By run sequence number, as the LMDB store keys them.
   std::map<std::uint64_t, nlohmann::json> runs;
+  std::map<std::pair<std::uint64_t, std::string>, HistoryEntry> history;
   IdIndexes indexes;
 };
 
@@ -151,6 +152,22 @@ class MemoryWriteTxn final : public WriteTxn {
       d.meta[meta::run_sequence] = std::to_string(sequence);
     });
   }
+  void put_history(std::uint64_t run, const std::string& key, const HistoryEntry& entry) override {
+    require_key(key);
+    log([run, key, entry](Data& d) { d.history[{run, key}] = entry; });
+  }
+  std::size_t prune_history(std::int64_t cutoff_ms) override {
+    // Counted from what is committed plus nothing pending: enough for the tests that use it.
+    std::size_t doomed = 0;
+    for (const auto& [id, entry] : data_.history) {
+      if (entry.at_ms >= cutoff_ms) break;
+      ++doomed;
+    }
+    log([doomed](Data& d) {
+      for (std::size_t i = 0; i < doomed && !d.history.empty(); ++i) d.history.erase(d.history.begin());
+    });
+    return doomed;
+  }
   void clear_sync_state() override {
     log([](Data& d) {
       d.links.clear();
@@ -244,9 +261,26 @@ class MemoryStore final : public StateStore {
 
   std::vector<nlohmann::json> runs(std::size_t limit) const override {
     std::vector<nlohmann::json> out;
-    for (auto it = data_.runs.rbegin(); it != data_.runs.rend() && (limit == 0 || out.size() < limit); ++it)
+    for (auto it = data_.runs.rbegin(); it != data_.runs.rend() && (limit == 0 || out.size() < limit); ++it) {
       out.push_back(it->second);
+      out.back()["run"] = it->first;
+    }
     return out;
+  }
+  std::uint64_t last_run_sequence() const override {
+    auto last = data_.meta.find(meta::run_sequence);
+    return last == data_.meta.end() ? 0 : std::stoull(last->second);
+  }
+  std::optional<HistoryEntry> get_history(std::uint64_t run, const std::string& key) const override {
+    auto it = data_.history.find({run, key});
+    if (it == data_.history.end()) return std::nullopt;
+    return it->second;
+  }
+  void for_each_history(std::uint64_t run,
+                        const std::function<bool(const std::string&, const HistoryEntry&)>& fn) const override {
+    for (auto it = data_.history.lower_bound({run, std::string()}); it != data_.history.end() && it->first.first == run;
+         ++it)
+      if (!fn(it->first.second, it->second)) return;
   }
 
   std::size_t link_count() const override {

@@ -108,6 +108,17 @@ struct Conflict {
   nlohmann::json resolution;
 };
 
+// One record's writes in one run (DESIGN section 3, `history`): what `synctool history` shows
+// and `synctool revert` undoes. `writes` is an array of objects, one per write:
+//   {"side": "destination"|"source", "op": "create"|"update"|"delete"|"archive", "id": ...,
+//    "after": {...} (create), "before": {...} (delete, archive: the values it had),
+//    "changes": [{"field", "before", "after", and for two-way merges "rule", "base", "source",
+//                 "destination"}] (update)}
+struct HistoryEntry {
+  std::int64_t at_ms = 0;
+  nlohmann::json writes = nlohmann::json::array();
+};
+
 // A failed row whose record has no match key (the field is empty) is kept in `failed` under
 // its source id behind a NUL byte: no match key contains one (the mapper refuses them).
 inline std::string unkeyed_failure_key(std::string_view source_id) {
@@ -152,7 +163,13 @@ class WriteTxn {
   // Records a run under the next run sequence number (`started_ms` is kept inside the report
   // only: two runs with the same start time are two runs).
   virtual void put_run(std::int64_t started_ms, const nlohmann::json& report) = 0;
-  // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs.
+  // A record's writes in run number `run` (the sequence number put_run will give that run).
+  virtual void put_history(std::uint64_t run, const std::string& key, const HistoryEntry& entry) = 0;
+  // Removes the history of the oldest runs, entry by entry in run order, up to the first entry
+  // written at or after `cutoff_ms`; returns how many entries went.
+  virtual std::size_t prune_history(std::int64_t cutoff_ms) = 0;
+  // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs
+  // and history.
   virtual void clear_sync_state() = 0;
   virtual void commit() = 0;
 };
@@ -201,8 +218,16 @@ class StateStore {
   virtual void for_each_failed(const std::function<bool(const std::string&, const FailedRow&)>& fn) const = 0;
   virtual void for_each_conflict(const std::function<bool(const std::string&, const Conflict&)>& fn) const = 0;
   // Runs, most recently recorded first (by run sequence, whatever their clocks said), at
-  // most `limit` (0 = all).
+  // most `limit` (0 = all). Each report carries its sequence number as "run".
   virtual std::vector<nlohmann::json> runs(std::size_t limit) const = 0;
+  // The sequence number of the last run recorded (0: none yet); the next run is this + 1.
+  virtual std::uint64_t last_run_sequence() const = 0;
+
+  // History (see HistoryEntry): one record's entry of one run, and every entry of one run in
+  // key order.
+  virtual std::optional<HistoryEntry> get_history(std::uint64_t run, const std::string& key) const = 0;
+  virtual void for_each_history(std::uint64_t run,
+                                const std::function<bool(const std::string&, const HistoryEntry&)>& fn) const = 0;
 
   // Keys the state holds a link or base values for.
   virtual std::size_t link_count() const = 0;

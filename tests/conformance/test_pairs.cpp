@@ -1141,7 +1141,7 @@ class PairCase {
 
   engine::RunReport run_sync(bool full, engine::PlanObserver* observer) {
     engine::RunInputs in{*compiled_, source_->connector(), destination_->connector(), *store_, util::system_clock(),
-                         scratch_.path(), observer, {}, {}, {}};
+                         scratch_.path(), observer, {}, {}, {}, {}};
     engine::RunOptions options;
     options.full = full;
     auto report = engine::run_sync(in, options);

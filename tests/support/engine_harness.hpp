@@ -27,7 +27,7 @@ struct EngineHarness {
   }
 
   engine::RunReport run(engine::RunOptions options = {}, engine::PlanObserver* observer = nullptr) {
-    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, log, {}, {}};
+    engine::RunInputs in{*compiled, source, destination, *store, *clock, scratch.path(), observer, log, {}, {}, {}};
     return engine::run_sync(in, options);
   }
   engine::RunReport diff() {
