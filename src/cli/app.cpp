@@ -22,6 +22,17 @@ int command_error(Output& out, int code, const std::string& message) {
   return code;
 }
 
+int state_error(Output& out, nlohmann::json document, const std::string& message) {
+  if (out.json()) {
+    document["ok"] = false;
+    document["error"] = message;
+    document["exit_code"] = engine::exit_code::local_failure;
+    out.print_json(document);
+  }
+  out.error(message);
+  return engine::exit_code::local_failure;
+}
+
 int usage_error(Output& out, const std::string& message) {
   return command_error(out, engine::exit_code::usage, message);
 }

@@ -54,17 +54,6 @@ bool run_in_progress(const fs::path& dir) {
   }
 }
 
-int state_failure(Output& out, nlohmann::json document, const std::string& message) {
-  if (out.json()) {
-    document["ok"] = false;
-    document["error"] = message;
-    document["exit_code"] = engine::exit_code::local_failure;
-    out.print_json(document);
-  }
-  out.error(message);
-  return engine::exit_code::local_failure;
-}
-
 }  // namespace
 
 int cmd_pause(Context& ctx, const std::string& name, const std::string& reason) {
@@ -108,7 +97,7 @@ int cmd_pause(Context& ctx, const std::string& name, const std::string& reason) 
     }
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return state_failure(out, j, e.what());
+    return state_error(out, j, e.what());
   }
 }
 
@@ -138,7 +127,7 @@ int cmd_resume(Context& ctx, const std::string& name) {
       out.print(was ? name + ": resumed (it was " + was->describe() + ")\n" : name + ": not paused; nothing to do\n");
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return state_failure(out, j, e.what());
+    return state_error(out, j, e.what());
   }
 }
 

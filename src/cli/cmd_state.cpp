@@ -17,16 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int report_state_error(Output& out, nlohmann::json document, const std::string& message) {
-  if (out.json()) {
-    document["error"] = message;
-    document["exit_code"] = engine::exit_code::local_failure;
-    out.print_json(document);
-  }
-  out.error(message);
-  return engine::exit_code::local_failure;
-}
-
 }  // namespace
 
 int cmd_state_show(Context& ctx, const std::string& name) {
@@ -90,7 +80,7 @@ int cmd_state_show(Context& ctx, const std::string& name) {
     ctx.out().print(out);
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return report_state_error(ctx.out(), j, e.what());
+    return state_error(ctx.out(), j, e.what());
   }
 }
 
@@ -121,7 +111,7 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
     // Read in a child process: whatever the damage, this one goes on to remove the files.
     auto check = state::check_lmdb_store(*dir);
     if (!check.healthy && check.problem != state::StateProblem::damaged)
-      return report_state_error(ctx.out(), j, check.message);  // a full disk or a permission: not the file's fault
+      return state_error(ctx.out(), j, check.message);  // a full disk or a permission: not the file's fault
     auto remove_damaged = [&](const std::string& damage) {
       state::remove_lmdb_store(*dir);
       j["reset"] = true;
@@ -154,7 +144,7 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
       txn->commit();
     });
     if (!cleared.healthy && cleared.problem != state::StateProblem::damaged)
-      return report_state_error(ctx.out(), j, cleared.message);
+      return state_error(ctx.out(), j, cleared.message);
     if (!cleared.healthy) return remove_damaged(cleared.message);
     j["reset"] = true;
     j["links_forgotten"] = links ? nlohmann::json(*links) : nlohmann::json();
@@ -167,7 +157,7 @@ int cmd_state_reset(Context& ctx, const std::string& name) {
           links ? fmt::format("{} links", *links) : std::string("its links")));
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return report_state_error(ctx.out(), j, e.what());
+    return state_error(ctx.out(), j, e.what());
   }
 }
 
@@ -247,7 +237,7 @@ int cmd_state_cursor_get(Context& ctx, const std::string& name, const std::strin
       ctx.out().print(text);
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return report_state_error(ctx.out(), j, e.what());
+    return state_error(ctx.out(), j, e.what());
   }
 }
 
@@ -312,7 +302,7 @@ int cmd_state_cursor_set(Context& ctx, const std::string& name, const std::strin
                             name, side, value, previous ? *previous : std::string("not set"), side));
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return report_state_error(out, j, e.what());
+    return state_error(out, j, e.what());
   }
 }
 
@@ -349,7 +339,7 @@ int cmd_state_cursor_reset(Context& ctx, const std::string& name, const std::str
       out.print(fmt::format("{}: no {} cursor to clear\n", name, side));
     return engine::exit_code::ok;
   } catch (const state::StateError& e) {
-    return report_state_error(out, j, e.what());
+    return state_error(out, j, e.what());
   }
 }
 

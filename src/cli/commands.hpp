@@ -78,6 +78,9 @@ int cmd_cron(Context& ctx, const std::vector<std::string>& names, const CronFlag
 // A command that cannot go on: `message` on stderr once ("synctool: error: ..."), and with
 // --json also {"ok": false, "error": message, "exit_code": code} on stdout. Returns `code`.
 int command_error(Output& out, int code, const std::string& message);
+// A state that cannot be read or written (exit 7): `message` on stderr, and with --json the
+// `document` the command prints, with "ok": false, "error" and "exit_code" added.
+int state_error(Output& out, nlohmann::json document, const std::string& message);
 // A usage error: command_error with exit 2.
 int usage_error(Output& out, const std::string& message);
 
