@@ -5,6 +5,7 @@
 // in progress finishes as it started; every later `run --all` / `run --due` skips the sync and
 // an explicit `run SYNC` exits 8 (engine::exit_code::paused) unless --force.
 #include "cli/commands.hpp"
+#include "cli/run_observers.hpp"
 #include "cli/sync_control.hpp"
 #include "engine/report.hpp"
 #include "state/lmdb_store.hpp"
@@ -80,6 +81,7 @@ int cmd_pause(Context& ctx, const std::string& name, const std::string& reason) 
       txn->set_meta(state::meta::paused, encode_pause(record));
       txn->commit();
     }
+    refresh_paused_metric(ctx, name, true);
     const bool running = run_in_progress(*dir);
     j["paused"] = true;
     j["pause"] = record.to_json();
@@ -118,6 +120,7 @@ int cmd_resume(Context& ctx, const std::string& name) {
       txn->erase_meta(state::meta::paused);
       txn->commit();
     }
+    if (was) refresh_paused_metric(ctx, name, false);
     j["paused"] = false;
     j["resumed"] = was.has_value();
     j["was"] = was ? was->to_json() : nlohmann::json();

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace synctool::cli {
 
@@ -119,6 +121,28 @@ void post_webhook(Context& ctx, const std::string& url, const std::string& sync,
 }
 
 }  // namespace
+
+void refresh_paused_metric(Context& ctx, const std::string& sync, bool paused) {
+  try {
+    const auto& project = ctx.project();
+    if (project.metrics_dir.empty()) return;
+    const auto file = project.metrics_dir / report::metrics_file_name(sync);
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return;  // never ran: the first run writes it
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string sample = "synctool_sync_paused{";
+    const auto at = text.find("\n" + sample);
+    if (at == std::string::npos) return;  // the run could not read the state: no such sample
+    const auto end = text.find('\n', at + 1);
+    const auto space = text.rfind(' ', end);
+    if (end == std::string::npos || space == std::string::npos || space < at) return;
+    text.replace(space + 1, end - space - 1, paused ? "1" : "0");
+    write_metrics(ctx, file, text);
+  } catch (const std::exception& e) {
+    warn(ctx, "cannot update the metrics file of '" + sync + "': " + e.what());
+  }
+}
 
 void after_run(Context& ctx, const engine::RunReport& report) {
   if (report.exit_code == engine::exit_code::locked) return;

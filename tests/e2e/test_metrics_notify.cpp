@@ -222,6 +222,15 @@ TEST_CASE("metrics: --metrics-file takes one sync, run --all writes each sync's 
         std::vector<std::string>{"synctool_contacts.prom", "synctool_copy.prom"});
   CHECK_THAT(project.read_file("metrics/synctool_copy.prom"), Catch::Contains(R"({sync="copy"})"));
 
+  // pause and resume say so in the sync's file at once: a paused sync runs no more, and an
+  // alert on its ageing last success must be able to leave it out.
+  CHECK_THAT(project.read_file("metrics/synctool_copy.prom"), Catch::Contains("synctool_sync_paused{sync=\"copy\"} 0\n"));
+  REQUIRE(project.run({"pause", "copy", "--reason", "maintenance"}).exit_code == 0);
+  CHECK_THAT(project.read_file("metrics/synctool_copy.prom"), Catch::Contains("synctool_sync_paused{sync=\"copy\"} 1\n"));
+  CHECK_THAT(project.read_file("metrics/synctool_contacts.prom"), Catch::Contains("synctool_sync_paused{sync=\"contacts\"} 0\n"));
+  REQUIRE(project.run({"resume", "copy"}).exit_code == 0);
+  CHECK_THAT(project.read_file("metrics/synctool_copy.prom"), Catch::Contains("synctool_sync_paused{sync=\"copy\"} 0\n"));
+
   // metrics_dir is a file: no folder can be made there. The run itself is fine.
   project.write_file("blocked", "a file, not a folder\n");
   project.write_config(std::string("metrics_dir = \"blocked\"\n") + kProjectToml);
