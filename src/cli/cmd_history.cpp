@@ -25,7 +25,7 @@ std::string render_write(const nlohmann::json& w) {
   std::string out = fmt::format("    {} {}{}\n", w.value("side", ""), w.value("op", ""), id.empty() ? "" : " (id " + id + ")");
   const std::string op = w.value("op", "");
   if (op == "create") {
-    const auto after = w.value("after", nlohmann::json::object());
+    const auto after = w.value("after", nlohmann::json());
     for (const auto& item : after.items()) out += fmt::format("        {}: {}\n", item.key(), shown(item.value()));
   } else if (op == "update") {
     const auto changes = w.value("changes", nlohmann::json::array());
@@ -60,12 +60,30 @@ int cmd_history(Context& ctx, const std::string& name, const std::string& key, s
   const std::string normalized = loaded.compiled->mapper().normalize_key(key);
   auto entries = nlohmann::json::array();
   if (auto store = ctx.open_state_read_only(name)) {
+    // A one-way create's entry leaves its values out (engine/history.hpp): they are rebuilt
+    // here from the record's values now, undoing each later write, newest first.
+    auto base = store->get_base(normalized);
+    nlohmann::json values = base ? base->values : nlohmann::json::object();
+    auto unwind = [&values](nlohmann::json& writes) {
+      for (auto& w : writes) {
+        const std::string op = w.value("op", "");
+        if (op == "update") {
+          for (const auto& c : w.value("changes", nlohmann::json::array()))
+            util::json_set_path(values, c.value("field", ""), c.value("before", nlohmann::json()));
+        } else if (op == "create") {
+          if (!w.contains("after") && w.value("side", "") == "destination") w["after"] = values;
+        } else if (w.value("before", nlohmann::json()).is_object()) {
+          values = w["before"];
+        }
+      }
+    };
     for (const auto& run : store->runs(0)) {
       const auto sequence = run.value("run", std::uint64_t{0});
       if (sequence == 0) continue;
       auto entry = store->get_history(sequence, normalized);
       if (!entry && normalized != key) entry = store->get_history(sequence, key);
       if (!entry) continue;
+      unwind(entry->writes);
       entries.push_back({{"run", sequence},
                          {"run_kind", run.value("kind", "")},
                          {"run_started_at", run.value("started_at", "")},

@@ -372,9 +372,11 @@ void Applier::collect(bool rethrow) {
       txn.erase_pending(a.key);
       if (a.retry) txn.erase_failed(a.key);
       if (run != 0) {
-        // Applied once: the values are no longer needed here, so the history takes them.
+        // A create's values are the base values just stored, and stay so until a later run
+        // writes the record (whose entry then holds them as "before"): the entry leaves them
+        // out, which keeps a baseline's history small (engine/history.hpp).
         auto write = history_write(Side::destination, op, destination_id, a, nlohmann::json(), nullptr);
-        if (write.contains("after")) write["after"] = std::move(a.values);
+        write.erase("after");
         state::HistoryEntry entry{now_ms, nlohmann::json::array()};
         entry.writes.push_back(std::move(write));
         txn.put_history(run, a.key, entry);

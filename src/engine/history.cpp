@@ -51,6 +51,12 @@ nlohmann::json history_write(Side side, connectors::OpKind op, const std::string
   return j;
 }
 
+nlohmann::json values_after_create(const nlohmann::json& write, const state::StateStore& store, const std::string& key) {
+  if (auto after = write.find("after"); after != write.end()) return *after;
+  auto base = store.get_base(key);
+  return base ? base->values : nlohmann::json::object();
+}
+
 std::uint64_t reserve_run_sequence(state::StateStore& store, const std::string& sync) {
   const std::uint64_t next = store.last_run_sequence() + 1;
   std::optional<std::int64_t> first_write_ms;

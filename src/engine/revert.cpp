@@ -167,7 +167,7 @@ RevertPlan plan_revert(const RevertInputs& in, std::uint64_t run) {
       std::optional<std::string> changed;
       if (w.op == "create") {
         std::vector<std::pair<std::string, nlohmann::json>> written;
-        leaves(w.write.value("after", nlohmann::json::object()), "", written);
+        leaves(values_after_create(w.write, in.store, w.key), "", written);
         for (const auto& [field, value] : written)
           if (!changed && !values_equal(value_at(now, field), value))
             changed = fmt::format("{} is {} now, the run wrote {}", field, shown(value_at(now, field)), shown(value));

@@ -78,6 +78,8 @@ TEST_CASE("history shows why a record changed; revert undoes a run and refuses w
   CHECK(change.at("before") == contacts[3].company);
   CHECK(change.at("after") == "WRONG");
   CHECK(entries[1].at("writes")[0].at("op") == "create");
+  // Its values, rebuilt from the record's values now and the later update's "before".
+  CHECK(entries[1].at("writes")[0].at("after").at("company") == contacts[3].company);
   auto text = project.run({"history", kSync, contacts[3].email});
   INFO(text.describe());
   CHECK_THAT(text.out, Catch::Contains("company: " + nlohmann::json(contacts[3].company).dump() + " -> \"WRONG\""));
