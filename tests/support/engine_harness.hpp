@@ -13,6 +13,23 @@
 
 namespace synctool::testing {
 
+// The contacts sync most engine tests use: email (trimmed, lower-cased) matches email, name ->
+// full_name, age -> age; deletes capped at 50%.
+inline spec::SyncSpec contacts_spec(spec::Mode mode = spec::Mode::upsert) {
+  spec::SyncSpec s;
+  s.name = "contacts";
+  s.mode = mode;
+  s.source = {"src", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.destination = {"dst", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
+  s.match.source = "email";
+  s.match.destination = "email";
+  s.match.normalize = {"trim", "lowercase"};
+  s.field_map = {{"email", "email", {}, {}}, {"name", "full_name", {}, {}}, {"age", "age", {}, {}}};
+  s.deletes.max_value = 50;
+  s.deletes.max_is_percent = true;
+  return s;
+}
+
 struct EngineHarness {
   spec::SyncSpec spec;
   std::unique_ptr<engine::CompiledSync> compiled;

@@ -10,20 +10,16 @@ using namespace synctool;
 
 namespace {
 
+// Deletes are not capped: these tests delete a fifth of a few records.
 spec::SyncSpec contacts_spec(spec::Mode mode = spec::Mode::upsert) {
-  spec::SyncSpec s;
-  s.name = "contacts";
-  s.mode = mode;
-  s.source = {"src", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
-  s.destination = {"dst", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
-  s.match.source = "email";
-  s.match.destination = "email";
-  s.match.normalize = {"trim", "lowercase"};
-  s.field_map = {{"email", "email", {}, {}}, {"name", "full_name", {}, {}}, {"age", "age", {}, {}}};
+  auto s = synctool::testing::contacts_spec(mode);
   s.deletes.max_value = 100;
-  s.deletes.max_is_percent = true;
   return s;
 }
+
+}  // namespace
+
+namespace {
 
 struct Harness : synctool::testing::EngineHarness {
   synctool::testing::FakeClock fake_clock;

@@ -12,23 +12,9 @@
 
 using namespace synctool;
 using synctool::testing::FakeConnector;
+using synctool::testing::contacts_spec;
 
 namespace {
-
-spec::SyncSpec contacts_spec(spec::Mode mode = spec::Mode::upsert) {
-  spec::SyncSpec s;
-  s.name = "contacts";
-  s.mode = mode;
-  s.source = {"src", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
-  s.destination = {"dst", "contacts", {}, "", {}, "", nlohmann::json::object(), {}};
-  s.match.source = "email";
-  s.match.destination = "email";
-  s.match.normalize = {"trim", "lowercase"};
-  s.field_map = {{"email", "email", {}, {}}, {"name", "full_name", {}, {}}, {"age", "age", {}, {}}};
-  s.deletes.max_value = 50;
-  s.deletes.max_is_percent = true;
-  return s;
-}
 
 struct Harness : synctool::testing::EngineHarness {
   using EngineHarness::EngineHarness;
