@@ -40,12 +40,14 @@ using nlohmann::json;
 // they are only read now: a read-only open of an older state reads them, a writable open
 // moves them into `records`. kFirstLegacyDb and after are never created.
 enum Db : std::size_t {
-  kMeta, kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts, kRuns, kHistory, kLinks, kBase, kDbCount
+  kMeta, kRecords, kSourceIds, kDestinationIds, kPending, kFailed, kConflicts, kRuns, kHistory,
+  kSpool, kDeliveryIds, kPushed, kLinks, kBase, kDbCount
 };
 constexpr std::size_t kFirstLegacyDb = kLinks;
-constexpr std::array<const char*, kDbCount> kDbNames = {"meta",   "records",   "source_ids", "destination_ids",
-                                                        "pending", "failed",   "conflicts",  "runs",
-                                                        "history", "links",    "base"};
+constexpr std::array<const char*, kDbCount> kDbNames = {"meta",    "records",   "source_ids",   "destination_ids",
+                                                        "pending", "failed",    "conflicts",    "runs",
+                                                        "history", "spool",     "delivery_ids", "pushed",
+                                                        "links",   "base"};
 
 // Version 3 keeps one `records` entry per match key (link, digest and base values together,
 // record_codec.hpp) and reverse indexes only where a sync needs them. Version 2 keyed `runs`
@@ -81,7 +83,11 @@ constexpr unsigned kWriteTickWeight = 8;
 constexpr unsigned kScatteredReadTickWeight = 16;
 
 // Stored field names are short. Links and base values (format versions 1 and 2) are only read.
-json to_json(const PendingIntent& p) { return {{"side", p.side}, {"v", p.values}, {"t", p.sent_at_ms}}; }
+json to_json(const PendingIntent& p) {
+  json j = {{"side", p.side}, {"v", p.values}, {"t", p.sent_at_ms}};
+  if (p.remove) j["d"] = true;
+  return j;
+}
 json to_json(const FailedRow& f) {
   return {{"s", f.source_id}, {"e", f.error},         {"k", f.kind},
           {"n", f.attempts},  {"f", f.first_seen_ms}, {"l", f.last_seen_ms}, {"dd", f.delete_id}};
@@ -105,7 +111,8 @@ BaseValue from_json<BaseValue>(const json& j) {
 }
 template <>
 PendingIntent from_json<PendingIntent>(const json& j) {
-  return {j.value("side", std::string()), j.value("v", json::object()), j.value("t", std::int64_t{0})};
+  return {j.value("side", std::string()), j.value("v", json::object()), j.value("t", std::int64_t{0}),
+          j.value("d", false)};
 }
 template <>
 FailedRow from_json<FailedRow>(const json& j) {
@@ -194,6 +201,40 @@ std::pair<std::string, HistoryEntry> decode_history(const MDB_val& v, const Wher
     fail_damaged(where, std::string("holds a corrupt entry in history: ") + e.what());
   }
   return out;
+}
+
+// `spool` values: when the delivery was taken in (8 bytes, big-endian milliseconds), then CBOR
+// {"r": rows} plus {"i": delivery id} when the sender gave one. Keys: the sequence number,
+// big-endian.
+std::string encode_spooled(const SpooledDelivery& delivery) {
+  auto at = run_key(static_cast<std::uint64_t>(delivery.at_ms));
+  json body = {{"r", delivery.rows}};
+  if (!delivery.delivery_id.empty()) body["i"] = delivery.delivery_id;
+  std::string out(at.data(), at.size());
+  json::to_cbor(body, out);
+  return out;
+}
+
+SpooledDelivery decode_spooled(const MDB_val& v, const Where& where) {
+  if (v.mv_size < 8) fail_damaged(where, "holds a corrupt delivery in spool (too short)");
+  SpooledDelivery out;
+  out.at_ms = history_time(v);
+  try {
+    const auto* bytes = static_cast<const std::uint8_t*>(v.mv_data);
+    auto body = json::from_cbor(bytes + 8, bytes + v.mv_size);
+    out.rows = std::move(body.at("r"));
+    if (!out.rows.is_array()) fail_damaged(where, "holds a corrupt delivery in spool: its rows are not a list");
+    if (auto i = body.find("i"); i != body.end()) out.delivery_id = i->get<std::string>();
+  } catch (const json::exception& e) {
+    fail_damaged(where, std::string("holds a corrupt delivery in spool: ") + e.what());
+  }
+  return out;
+}
+
+// `delivery_ids` values: the delivery's sequence number and when it was taken in, 8 bytes each.
+std::string encode_delivery_id(std::uint64_t sequence, std::int64_t at_ms) {
+  auto a = run_key(sequence), b = run_key(static_cast<std::uint64_t>(at_ms));
+  return std::string(a.data(), a.size()) + std::string(b.data(), b.size());
 }
 
 std::uint64_t run_key_value(const MDB_val& k) {
@@ -445,6 +486,61 @@ class LmdbStore final : public StateStore {
     if (rc != MDB_NOTFOUND) fail(where_, rc, "read history");
   }
 
+  std::uint64_t for_each_spooled(std::uint64_t from,
+                                 const std::function<bool(std::uint64_t, const SpooledDelivery&)>& fn) const override {
+    TxnGuard txn;  // a snapshot of its own: the callback may commit
+    check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
+    const std::uint64_t next = next_spool_sequence(txn.txn);
+    if (!dbis_.present[kSpool]) return next;
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(txn.txn, dbis_.dbi[kSpool], &cursor.cursor), "read spool");
+    auto start = run_key(from);
+    MDB_val k{start.size(), start.data()}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+      require_in_file(k, "spool");
+      require_in_file(v, "spool");
+      if (k.mv_size != 8) fail_damaged(where_, "holds a corrupt key in spool");
+      resident_.tick();
+      if (!fn(run_key_value(k), decode_spooled(v, where_))) return next;
+      k = v = MDB_val{};
+    }
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "read spool");
+    return next;
+  }
+
+  std::uint64_t for_each_pushed(
+      const std::function<bool(const std::string&, const nlohmann::json&)>& fn) const override {
+    TxnGuard txn;
+    check(where_, mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &txn.txn), "begin a read");
+    const std::uint64_t next = next_spool_sequence(txn.txn);
+    if (!dbis_.present[kPushed]) return next;
+    CursorGuard cursor;
+    check(where_, mdb_cursor_open(txn.txn, dbis_.dbi[kPushed], &cursor.cursor), "read pushed");
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+      require_in_file(k, "pushed");
+      require_in_file(v, "pushed");
+      resident_.tick();
+      auto entry = detail::decode_entry(k, v, where_, kDbNames[kPushed]);
+      if (!fn(entry.key, entry.value)) return next;
+      k = v = MDB_val{};
+    }
+    if (rc != MDB_NOTFOUND) fail(where_, rc, "read pushed");
+    return next;
+  }
+
+  std::optional<nlohmann::json> get_pushed(const std::string& id) const override {
+    if (id.empty()) return std::nullopt;
+    StoredKey stored(id);
+    auto v = lookup(kPushed, stored);
+    if (!v) return std::nullopt;
+    return detail::decode_value(stored.val(), *v, where_, kDbNames[kPushed]);
+  }
+  std::size_t spooled_count() const override { return count(kSpool); }
+  std::size_t pushed_count() const override { return count(kPushed); }
+
   std::size_t link_count() const override { return count(legacy_ ? kLinks : kRecords); }
   std::size_t failed_count() const override { return count(kFailed); }
   std::size_t pending_count() const override { return count(kPending); }
@@ -486,6 +582,23 @@ class LmdbStore final : public StateStore {
     if (legacy_) return;
     auto kept = [&](const char* name) { return get_string(kMeta, name) != "0"; };
     indexes_ = {kept(kSourceIndexMeta), kept(kDestinationIndexMeta)};
+  }
+
+  // meta spool_next as `txn` sees it (1 when absent).
+  std::uint64_t next_spool_sequence(MDB_txn* txn, bool in_write = false) const {
+    StoredKey name(meta::spool_next);
+    MDB_val k = name.val();
+    MDB_val v{};
+    int rc = mdb_get(txn, dbis_.dbi[kMeta], &k, &v);
+    if (rc == MDB_NOTFOUND) return 1;
+    check(where_, rc, "read meta");
+    require_in_file(v, "meta", in_write);
+    std::uint64_t next = 0;
+    auto text = to_view(v);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), next);
+    if (ec != std::errc() || end != text.data() + text.size() || next == 0)
+      fail_damaged(where_, "holds a corrupt spool sequence number in meta");
+    return next;
   }
 
   // The record of `key` in `out` (views valid until the next commit); false when there is none.
@@ -710,6 +823,16 @@ void LmdbStore::verify() const {
         case kRuns:
           parse_run(v, where_);
           break;
+        case kSpool:
+          if (k.mv_size != 8) fail_damaged(where_, "holds a corrupt key in spool");
+          decode_spooled(v, where_);
+          break;
+        case kDeliveryIds:
+          if (v.mv_size != 16) fail_damaged(where_, "holds a corrupt entry in delivery_ids");
+          break;
+        case kPushed:
+          detail::decode_entry(k, v, where_, kDbNames[db]);
+          break;
         case kHistory:
           decode_history(v, where_);
           break;
@@ -932,6 +1055,77 @@ class LmdbWriteTxn final : public WriteTxn {
     }
     if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "prune history");
     return pruned;
+  }
+
+  SpoolAppend spool(const SpooledDelivery& delivery) override {
+    std::optional<StoredKey> id;
+    if (!delivery.delivery_id.empty()) {
+      id.emplace(delivery.delivery_id);
+      MDB_val k = id->val();
+      MDB_val v{};
+      int rc = mdb_get(live(), dbi(kDeliveryIds), &k, &v);
+      if (rc == MDB_SUCCESS) {
+        store_.require_in_file(v, "delivery_ids", true);
+        if (v.mv_size != 16) fail_damaged(store_.where_, "holds a corrupt entry in delivery_ids");
+        return {run_key_value(v), true};
+      }
+      if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "read delivery_ids");
+    }
+    const std::uint64_t sequence = store_.next_spool_sequence(live(), true);
+    auto key = run_key(sequence);
+    auto text = encode_spooled(delivery);
+    MDB_val k{key.size(), key.data()};
+    MDB_val v = to_val(text);
+    // Sequence numbers only grow: every delivery goes at the end.
+    int rc = mdb_put(live(), dbi(kSpool), &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) fail_damaged(store_.where_, "holds a spool delivery past its next sequence number");
+    check(store_.where_, rc, "write spool");
+    if (id) put_bytes(kDeliveryIds, *id, to_val(encode_delivery_id(sequence, delivery.at_ms)));
+    set_meta(meta::spool_next, std::to_string(sequence + 1));
+    return {sequence, false};
+  }
+
+  void put_pushed(const std::string& id, const nlohmann::json& row) override { put(kPushed, id, row); }
+  void erase_pushed(const std::string& id) override { del(kPushed, StoredKey(id)); }
+
+  std::size_t drain_spool(std::uint64_t before, std::int64_t ids_cutoff_ms) override {
+    std::size_t drained = 0;
+    {
+      CursorGuard cursor;
+      check(store_.where_, mdb_cursor_open(live(), dbi(kSpool), &cursor.cursor), "read spool");
+      MDB_val k{}, v{};
+      int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+      while (rc == MDB_SUCCESS && run_key_value(k) < before) {
+        check(store_.where_, mdb_cursor_del(cursor.cursor, 0), "drain spool");
+        ++drained;
+        k = v = MDB_val{};
+        rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+      }
+      if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) fail(store_.where_, rc, "drain spool");
+    }
+    // Delivery ids are few (one per delivery in the window) and in no time order: one pass
+    // that notes the old ones, then their deletes.
+    std::vector<std::string> doomed;
+    {
+      CursorGuard cursor;
+      check(store_.where_, mdb_cursor_open(live(), dbi(kDeliveryIds), &cursor.cursor), "read delivery_ids");
+      MDB_val k{}, v{};
+      int rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_FIRST);
+      for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.cursor, &k, &v, MDB_NEXT)) {
+        store_.require_in_file(k, "delivery_ids", true);
+        store_.require_in_file(v, "delivery_ids", true);
+        if (v.mv_size != 16) fail_damaged(store_.where_, "holds a corrupt entry in delivery_ids");
+        MDB_val at{8, static_cast<char*>(v.mv_data) + 8};
+        if (static_cast<std::int64_t>(run_key_value(at)) < ids_cutoff_ms) doomed.emplace_back(to_view(k));
+        k = v = MDB_val{};
+      }
+      if (rc != MDB_NOTFOUND) fail(store_.where_, rc, "read delivery_ids");
+    }
+    for (const auto& stored : doomed) {
+      MDB_val k = to_val(stored);
+      check(store_.where_, mdb_del(live(), dbi(kDeliveryIds), &k, nullptr), "prune delivery_ids");
+    }
+    return drained;
   }
 
   void clear_sync_state() override {

@@ -20,6 +20,9 @@ struct Data {
   // By run sequence number, as the LMDB store keys them.
   std::map<std::uint64_t, nlohmann::json> runs;
   std::map<std::pair<std::uint64_t, std::string>, HistoryEntry> history;
+  std::map<std::uint64_t, SpooledDelivery> spool;
+  std::map<std::string, std::pair<std::uint64_t, std::int64_t>> delivery_ids;  // -> sequence, time
+  std::map<std::string, nlohmann::json> pushed;
   IdIndexes indexes;
 };
 
@@ -184,6 +187,43 @@ class MemoryWriteTxn final : public WriteTxn {
       });
     });
   }
+  SpoolAppend spool(const SpooledDelivery& delivery) override {
+    if (done_) throw std::logic_error("state: transaction already committed");
+    if (!delivery.delivery_id.empty()) {
+      if (auto it = data_.delivery_ids.find(delivery.delivery_id); it != data_.delivery_ids.end())
+        return {it->second.first, true};
+      if (auto it = spooled_ids_.find(delivery.delivery_id); it != spooled_ids_.end()) return {it->second, true};
+    }
+    if (next_spool_ == 0) {
+      auto it = data_.meta.find(meta::spool_next);
+      next_spool_ = it == data_.meta.end() ? 1 : std::stoull(it->second);
+    }
+    const std::uint64_t sequence = next_spool_++;
+    if (!delivery.delivery_id.empty()) spooled_ids_[delivery.delivery_id] = sequence;
+    log([sequence, delivery, next = next_spool_](Data& d) {
+      d.spool[sequence] = delivery;
+      if (!delivery.delivery_id.empty()) d.delivery_ids[delivery.delivery_id] = {sequence, delivery.at_ms};
+      d.meta[meta::spool_next] = std::to_string(next);
+    });
+    return {sequence, false};
+  }
+  void put_pushed(const std::string& id, const nlohmann::json& row) override {
+    require_key(id);
+    log([id, row](Data& d) { d.pushed[id] = row; });
+  }
+  void erase_pushed(const std::string& id) override {
+    require_key(id);
+    log([id](Data& d) { d.pushed.erase(id); });
+  }
+  std::size_t drain_spool(std::uint64_t before, std::int64_t ids_cutoff_ms) override {
+    std::size_t drained = 0;
+    for (auto it = data_.spool.begin(); it != data_.spool.end() && it->first < before; ++it) ++drained;
+    log([before, ids_cutoff_ms](Data& d) {
+      d.spool.erase(d.spool.begin(), d.spool.lower_bound(before));
+      std::erase_if(d.delivery_ids, [&](const auto& entry) { return entry.second.second < ids_cutoff_ms; });
+    });
+    return drained;
+  }
   void commit() override {
     if (done_) throw std::logic_error("state: transaction already committed");
     done_ = true;
@@ -223,6 +263,8 @@ class MemoryWriteTxn final : public WriteTxn {
   std::vector<std::size_t>* commit_sizes_;
   bool done_ = false;
   std::vector<std::function<void(Data&)>> changes_;
+  std::uint64_t next_spool_ = 0;  // 0: not read yet
+  std::map<std::string, std::uint64_t> spooled_ids_;  // delivery ids spooled in this transaction
 };
 
 class MemoryStore final : public StateStore {
@@ -283,6 +325,24 @@ class MemoryStore final : public StateStore {
       if (!fn(it->first.second, it->second)) return;
   }
 
+  std::uint64_t for_each_spooled(std::uint64_t from,
+                                 const std::function<bool(std::uint64_t, const SpooledDelivery&)>& fn) const override {
+    const auto next = next_spool_sequence();
+    auto copy = data_.spool;
+    for (auto it = copy.lower_bound(from); it != copy.end(); ++it)
+      if (!fn(it->first, it->second)) break;
+    return next;
+  }
+  std::uint64_t for_each_pushed(
+      const std::function<bool(const std::string&, const nlohmann::json&)>& fn) const override {
+    const auto next = next_spool_sequence();
+    scan(data_.pushed, fn);
+    return next;
+  }
+  std::optional<nlohmann::json> get_pushed(const std::string& id) const override { return find(data_.pushed, id); }
+  std::size_t spooled_count() const override { return data_.spool.size(); }
+  std::size_t pushed_count() const override { return data_.pushed.size(); }
+
   std::size_t link_count() const override {
     std::size_t count = data_.links.size();
     for (const auto& entry : data_.base) count += data_.links.contains(entry.first) ? 0 : 1;
@@ -302,6 +362,11 @@ class MemoryStore final : public StateStore {
     for (const auto& [key, link] : data_.links)
       if (link.*side == id) return key;
     return std::nullopt;
+  }
+
+  std::uint64_t next_spool_sequence() const {
+    auto it = data_.meta.find(meta::spool_next);
+    return it == data_.meta.end() ? 1 : std::stoull(it->second);
   }
 
   Data data_;

@@ -77,11 +77,14 @@ struct IdIndexes {
   bool operator==(const IdIndexes&) const = default;
 };
 
-// A create that was sent but not yet confirmed. Resolved by lookup on the next run.
+// A create (or delete) that was sent but not yet confirmed. Resolved by lookup on the next run.
 struct PendingIntent {
   std::string side;  // "destination" (or "source" when bidirectional writes back)
   nlohmann::json values = nlohmann::json::object();
   std::int64_t sent_at_ms = 0;
+  // A delete: the record's link may name a record that is gone (the delete went through, the
+  // run died before its commit), so the next run that writes the key looks it up first.
+  bool remove = false;
 };
 
 struct FailedRow {
@@ -117,6 +120,22 @@ struct Conflict {
 struct HistoryEntry {
   std::int64_t at_ms = 0;
   nlohmann::json writes = nlohmann::json::array();
+};
+
+// One delivery of a push source as the spool keeps it (DESIGN section 3, `spool`): its rows in
+// the connector's form, when `synctool ingest` took it in, and the sender's delivery id ("" when
+// the sender gives none).
+struct SpooledDelivery {
+  std::int64_t at_ms = 0;
+  std::string delivery_id;
+  nlohmann::json rows = nlohmann::json::array();
+};
+
+// What WriteTxn::spool() did: the delivery's sequence number, or (duplicate) the number of the
+// earlier delivery with the same id, when nothing was written.
+struct SpoolAppend {
+  std::uint64_t sequence = 0;
+  bool duplicate = false;
 };
 
 // A failed row whose record has no match key (the field is empty) is kept in `failed` under
@@ -168,8 +187,19 @@ class WriteTxn {
   // Removes the history of the oldest runs, entry by entry in run order, up to the first entry
   // written at or after `cutoff_ms`; returns how many entries went.
   virtual std::size_t prune_history(std::int64_t cutoff_ms) = 0;
-  // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs
-  // and history.
+  // Push sources. Appends a delivery under the next spool sequence number (1, 2, ...; never
+  // reused, also once drained), and remembers its delivery id; a delivery whose id was spooled
+  // before writes nothing and comes back as a duplicate.
+  virtual SpoolAppend spool(const SpooledDelivery& delivery) = 0;
+  // The latest row pushed for a record (`pushed`: what a full read of a push source returns).
+  virtual void put_pushed(const std::string& id, const nlohmann::json& row) = 0;
+  virtual void erase_pushed(const std::string& id) = 0;
+  // Removes the deliveries before sequence `before` (applied: the source cursor is past them)
+  // and forgets the delivery ids taken in before `ids_cutoff_ms`; returns how many deliveries
+  // went.
+  virtual std::size_t drain_spool(std::uint64_t before, std::int64_t ids_cutoff_ms) = 0;
+  // Removes every link, base value, pending intent, failed row, conflict and cursor; keeps runs,
+  // history and what push sources delivered (the spool and the pushed rows: the source's data).
   virtual void clear_sync_state() = 0;
   virtual void commit() = 0;
 };
@@ -229,6 +259,18 @@ class StateStore {
   virtual void for_each_history(std::uint64_t run,
                                 const std::function<bool(const std::string&, const HistoryEntry&)>& fn) const = 0;
 
+  // Push sources: the deliveries from sequence `from` on, in order, and the latest row of every
+  // record pushed, in id order; each in a snapshot of its own (the callback may commit; an ingest
+  // that commits meanwhile is not seen), and each returns the sequence number the next delivery
+  // gets as of its snapshot: where a reader of that snapshot resumes.
+  virtual std::uint64_t for_each_spooled(std::uint64_t from,
+                                         const std::function<bool(std::uint64_t, const SpooledDelivery&)>& fn) const = 0;
+  virtual std::uint64_t for_each_pushed(
+      const std::function<bool(const std::string&, const nlohmann::json&)>& fn) const = 0;
+  virtual std::optional<nlohmann::json> get_pushed(const std::string& id) const = 0;
+  virtual std::size_t spooled_count() const = 0;
+  virtual std::size_t pushed_count() const = 0;
+
   // Keys the state holds a link or base values for.
   virtual std::size_t link_count() const = 0;
   virtual std::size_t failed_count() const = 0;
@@ -251,6 +293,8 @@ inline constexpr const char* paused = "paused";
 // The sequence number of the last run recorded (decimal): `runs` is keyed by it, not by
 // wall time, so a clock that jumps back never reorders or overwrites the history.
 inline constexpr const char* run_sequence = "run_sequence";
+// The sequence number the next spooled delivery gets (decimal; absent: 1).
+inline constexpr const char* spool_next = "spool_next";
 // "oauth_token.<connection>": a refreshed OAuth token, sealed (see net/oauth.hpp).
 inline constexpr const char* oauth_token_prefix = "oauth_token.";
 }  // namespace meta

@@ -1074,3 +1074,113 @@ TEST_CASE("record codec: random records round-trip, and cut or damaged bytes nev
   CHECK_FALSE(detail::parse_record(std::string(1, '\x21'), "k", none));  // an unknown flag
   CHECK_FALSE(detail::parse_record(std::string(1, '\x11'), "k", none));  // a source digest without base values
 }
+
+namespace {
+
+SpooledDelivery delivery(std::int64_t at_ms, const std::string& id, nlohmann::json rows) {
+  return SpooledDelivery{at_ms, id, std::move(rows)};
+}
+
+std::vector<std::uint64_t> spooled_sequences(const StateStore& store, std::uint64_t from = 1) {
+  std::vector<std::uint64_t> out;
+  store.for_each_spooled(from, [&](std::uint64_t sequence, const SpooledDelivery&) {
+    out.push_back(sequence);
+    return true;
+  });
+  return out;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("state store: the spool numbers deliveries, drops repeated delivery ids and drains what was applied",
+                   "[state][push]", MemoryFixture, LmdbFixture) {
+  TestType f;
+  StateStore& store = *f.store;
+  CHECK(store.for_each_spooled(1, [](std::uint64_t, const SpooledDelivery&) { return true; }) == 1);
+  const std::string long_id(700, 'd');  // stored hashed: still remembered
+  {
+    auto txn = store.begin();
+    auto first = txn->spool(delivery(1000, "a", {{{"i", "k1"}, {"f", {{"x", 1}}}}}));
+    CHECK(first.sequence == 1);
+    CHECK_FALSE(first.duplicate);
+    // The same id again in the same transaction is a duplicate too.
+    auto again = txn->spool(delivery(1001, "a", nlohmann::json::array()));
+    CHECK(again.duplicate);
+    CHECK(again.sequence == 1);
+    CHECK(txn->spool(delivery(2000, "", nlohmann::json::array())).sequence == 2);  // no id: never a duplicate
+    CHECK(txn->spool(delivery(3000, long_id, nlohmann::json::array())).sequence == 3);
+    txn->put_pushed("k1", {{"i", "k1"}, {"f", {{"x", 1}}}});
+    txn->put_pushed("k2", {{"i", "k2"}, {"f", {{"x", 2}}}});
+    txn->commit();
+  }
+  CHECK(spooled_sequences(store) == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(spooled_sequences(store, 2) == std::vector<std::uint64_t>{2, 3});
+  CHECK(store.spooled_count() == 3);
+  std::vector<std::pair<std::uint64_t, SpooledDelivery>> read;
+  auto next = store.for_each_spooled(1, [&](std::uint64_t sequence, const SpooledDelivery& d) {
+    read.emplace_back(sequence, d);
+    return true;
+  });
+  CHECK(next == 4);
+  REQUIRE(read.size() == 3);
+  CHECK(read[0].second.at_ms == 1000);
+  CHECK(read[0].second.delivery_id == "a");
+  CHECK(read[0].second.rows.at(0).at("f").at("x") == 1);
+  CHECK(read[2].second.delivery_id == long_id);
+  CHECK(store.get_pushed("k2")->at("f").at("x") == 2);
+  CHECK_FALSE(store.get_pushed("k3"));
+  std::vector<std::string> pushed;
+  CHECK(store.for_each_pushed([&](const std::string& id, const nlohmann::json&) {
+    pushed.push_back(id);
+    return true;
+  }) == 4);
+  CHECK(pushed == std::vector<std::string>{"k1", "k2"});
+  {
+    auto txn = store.begin();
+    CHECK(txn->spool(delivery(4000, long_id, nlohmann::json::array())).duplicate);
+    txn->erase_pushed("k1");
+    txn->commit();
+  }
+  CHECK(store.pushed_count() == 1);
+
+  // Draining before 3 removes deliveries 1 and 2 and ids older than 2500 ms ("a"); numbers are
+  // never reused, and a forgotten id is taken again.
+  {
+    auto txn = store.begin();
+    CHECK(txn->drain_spool(3, 2500) == 2);
+    txn->commit();
+  }
+  CHECK(spooled_sequences(store) == std::vector<std::uint64_t>{3});
+  {
+    auto txn = store.begin();
+    auto again = txn->spool(delivery(5000, "a", nlohmann::json::array()));
+    CHECK_FALSE(again.duplicate);
+    CHECK(again.sequence == 4);
+    CHECK(txn->spool(delivery(5000, long_id, nlohmann::json::array())).duplicate);
+    // A resync forgets the links, not what the source pushed.
+    txn->clear_sync_state();
+    txn->commit();
+  }
+  CHECK(spooled_sequences(store) == std::vector<std::uint64_t>{3, 4});
+  CHECK(store.pushed_count() == 1);
+  // An uncommitted transaction spools nothing.
+  { store.begin()->spool(delivery(6000, "b", nlohmann::json::array())); }
+  CHECK(store.spooled_count() == 2);
+}
+
+TEST_CASE("lmdb store: the spool survives reopening and verifies", "[state][push]") {
+  TempDir dir;
+  {
+    auto store = open_lmdb_store(dir / "sync", false);
+    auto txn = store->begin();
+    txn->spool(delivery(1000, "a", {{{"i", "k1"}, {"f", {{"x", "y"}}}}}));
+    txn->put_pushed("k1", {{"i", "k1"}, {"f", {{"x", "y"}}}});
+    txn->commit();
+  }
+  verify_lmdb_store(dir / "sync");
+  auto store = open_lmdb_store(dir / "sync", true);
+  CHECK(store->spooled_count() == 1);
+  CHECK(store->get_pushed("k1")->at("f").at("x") == "y");
+  // Its next number is kept: a reader resumes after delivery 1.
+  CHECK(store->for_each_spooled(2, [](std::uint64_t, const SpooledDelivery&) { return true; }) == 2);
+}
