@@ -9,6 +9,10 @@ namespace synctool::engine {
 
 namespace {
 
+bool is_delete(connectors::OpKind kind) {
+  return kind == connectors::OpKind::remove || kind == connectors::OpKind::archive;
+}
+
 // State changes are committed in groups so a baseline that links a million existing records
 // does not pay one fsync per record, nor one per destination batch. Deferring them is safe:
 // the state may lag behind the destination, never lead it (a create that is not idempotent is
@@ -209,13 +213,21 @@ void Applier::write_batch() {
   // A create that is not idempotent is announced first: if the process dies after the
   // destination created the record but before the link is committed, the next run finds the
   // intent and looks the record up instead of creating it twice. (One the sending thread finds
-  // unwritable is rejected, and its intent taken back, when the batch is collected.)
+  // unwritable is rejected, and its intent taken back, when the batch is collected.) A delete is
+  // announced too: if the process dies after it went through, the link names a record that is
+  // gone, and the next run that writes the key (the source has it again) looks it up instead of
+  // updating nothing, or taking it for unchanged.
   {
     bool announced = false;
     auto txn = in_.store->begin();
     for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].kind != connectors::OpKind::create) continue;
-      txn->put_pending(batch_[i].key, {"destination", ops[i].fields, in_.clock.now_ms()});
+      if (ops[i].kind == connectors::OpKind::create) {
+        txn->put_pending(batch_[i].key, {"destination", ops[i].fields, in_.clock.now_ms()});
+      } else if (is_delete(ops[i].kind)) {
+        txn->put_pending(batch_[i].key, {"destination", nlohmann::json::object(), in_.clock.now_ms(), true});
+      } else {
+        continue;
+      }
       announced = true;
     }
     if (announced) txn->commit();
@@ -297,7 +309,7 @@ void Applier::collect(bool rethrow) {
     if (sent.nothing_sent) {
       // Refused while checking, before a write: the creates were never sent.
       for (std::size_t i = 0; i < flight.ops.size(); ++i)
-        if (flight.ops[i].kind == connectors::OpKind::create)
+        if (flight.ops[i].kind == connectors::OpKind::create || is_delete(flight.ops[i].kind))
           state_changes_.emplace_back([key = flight.actions[i].key](state::WriteTxn& txn) { txn.erase_pending(key); });
     }
     if (rethrow) std::rethrow_exception(sent.fatal);
@@ -338,7 +350,9 @@ void Applier::collect(bool rethrow) {
       ++counts.failed;
       note_problem(in_.report, in_.report.failed, action, result.error);
       record_failure(changes, action, result.error, connectors::to_string(result.error_kind));
-      if (action.kind == Action::Kind::create && result.error_kind == connectors::ErrorKind::record)
+      // Refused as a row: nothing happened at the destination, so no intent stands.
+      if ((action.kind == Action::Kind::create || action.kind == Action::Kind::remove) &&
+          result.error_kind == connectors::ErrorKind::record)
         changes.emplace_back([key = action.key](state::WriteTxn& txn) { txn.erase_pending(key); });
       continue;
     }
@@ -355,6 +369,7 @@ void Applier::collect(bool rethrow) {
       changes.push_back({[key = std::move(action.key), retry = action.retry, history = std::move(history),
                           run = in_.history_run](state::WriteTxn& txn) {
                            txn.erase_record(key);
+                           txn.erase_pending(key);
                            if (retry) txn.erase_failed(key);
                            if (history) txn.put_history(run, key, *history);
                          },

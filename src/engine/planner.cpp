@@ -62,7 +62,13 @@ std::vector<FieldChange> changed_fields(const nlohmann::json& old_values, const 
   for (const auto& path : paths) {
     const auto& before = at_path(old_values, path);
     const auto& after = at_path(new_values, path);
-    if (!values_equal(before, after)) changes.push_back({path, before, after, {}});
+    if (!values_equal(before, after)) {
+      FieldChange change;
+      change.field = path;
+      change.old_value = before;
+      change.new_value = after;
+      changes.push_back(std::move(change));
+    }
   }
   return changes;
 }
@@ -153,7 +159,12 @@ void Planner::plan_staged(const std::string& key, StagedRecord&& record, const s
   // changed.
   auto summary = in_.store.get_summary(key);
   const auto* link = summary && summary->link ? &*summary->link : nullptr;
-  if (link && !link->destination_id.empty()) {
+  // A delete of the linked record was sent and not confirmed: the link may name a record that is
+  // gone. The destination is asked, as for a record not linked yet.
+  bool delete_unconfirmed = false;
+  if (link && any_pending_)
+    if (auto intent = in_.store.get_pending(key)) delete_unconfirmed = intent->remove;
+  if (link && !link->destination_id.empty() && !delete_unconfirmed) {
     action.destination_id = link->destination_id;
     action.linked = link->source_id == action.source_id;
     const auto& base_hash = summary->base_hash;
@@ -213,6 +224,8 @@ void Planner::plan_against_destination(Action action, const std::optional<Staged
       // Equal: at most a new link.
       bool known = false;
       if (action.linked) known = summary->base_hash && *summary->base_hash == action.values_hash;
+      // A record that had an intent is linked again, which clears the intent.
+      if (known && any_pending_ && in_.store.get_pending(action.key)) known = false;
       action.kind = known ? Action::Kind::unchanged : Action::Kind::link;
       action.refresh_source_digest = known && action.source_digest != 0 && summary->source_digest != action.source_digest;
     }
@@ -286,7 +299,7 @@ void Planner::wait_for_lookup_lag() const {
   std::int64_t newest = 0;
   std::size_t pending = 0;
   for (const auto& action : awaiting_lookup_) {
-    if (auto intent = in_.store.get_pending(action.key)) {
+    if (auto intent = in_.store.get_pending(action.key); intent && !intent->remove) {
       newest = std::max(newest, intent->sent_at_ms);
       ++pending;
     }

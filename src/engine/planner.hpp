@@ -34,7 +34,8 @@ struct PlanInputs {
 
 class Planner {
  public:
-  explicit Planner(PlanInputs inputs) : in_(inputs), any_failed_(in_.store.failed_count() > 0) {}
+  explicit Planner(PlanInputs inputs)
+      : in_(inputs), any_failed_(in_.store.failed_count() > 0), any_pending_(in_.store.pending_count() > 0) {}
 
   // The deletes the plan will contain, counted without any lookup (for the safeguards). Up to
   // kRememberedDeletes of them are kept for plan(), which then does not look for them again.
@@ -59,6 +60,7 @@ class Planner {
 
   PlanInputs in_;
   bool any_failed_;
+  bool any_pending_;
   std::vector<Action> awaiting_lookup_;  // unlinked records whose destination state is unknown
   std::optional<std::vector<Action>> counted_deletes_;  // found by count_deletes(), when few
 };

@@ -77,7 +77,8 @@ class SourceStager {
   SourceStager(const RunInputs& in, SourceRecords& staging, RunReport& report, Applier& applier, bool keys_by_id,
                bool trust_source_digests)
       : in_(in), staging_(staging), report_(report), applier_(applier), keys_by_id_(keys_by_id),
-        trust_source_digests_(trust_source_digests), any_failed_(in.store.failed_count() > 0) {}
+        trust_source_digests_(trust_source_digests), any_failed_(in.store.failed_count() > 0),
+        any_pending_(in.store.pending_count() > 0) {}
 
   // Safe on any thread: it reads only the compiled sync (and changes only `record`). A record
   // read as a row keeps it while its key and digest are all that is needed: an incremental
@@ -153,7 +154,7 @@ class SourceStager {
     }
     staged.source_digest = prepared.digest;
     if (trust_source_digests_ && in_.store.source_unchanged(*key, record.id, staged.source_digest) &&
-        !(any_failed_ && in_.store.get_failed(*key))) {
+        !(any_failed_ && in_.store.get_failed(*key)) && !(any_pending_ && in_.store.get_pending(*key))) {
       // The record the state's base values came from, read again as it was: not mapped,
       // validated or staged (the destination is not compared on these runs). A key with a
       // failed row goes the long way, so that the plan clears it.
@@ -194,6 +195,7 @@ class SourceStager {
   bool trust_source_digests_;
   std::size_t known_unchanged_ = 0;
   bool any_failed_;
+  bool any_pending_;  // a key with an intent goes the long way: the plan resolves it
   std::unordered_set<std::string> unkeyed_;
 };
 

@@ -92,6 +92,7 @@ void SourceRecords::note_key(const std::string& key) {
 
 void SourceRecords::stage(const std::string& key, const StagedRecord& record) {
   note_key(key);
+  if (track_keys_ && unique_ids_ && seen_.marked(key_hash(key))) staged_last_.insert(key_hash(key));
   add_staged(*staging_, key, record, unique_ids_);
 }
 
@@ -104,6 +105,7 @@ void SourceRecords::add_unchanged(const std::string& key, const std::string& id,
   if (!track_keys_) throw std::logic_error("SourceRecords: add_unchanged() on a run that keeps no key set");
   const auto hash = key_hash(key);
   if (!seen_.insert(hash, true)) contested_.insert(hash);
+  staged_last_.erase(hash);
   ++unchanged_count_;
   if (!log_) {
     // Unlinked at once: nothing is left behind if the run is killed.
@@ -158,10 +160,23 @@ void SourceRecords::seal() {
       if (!read_text(marker.id) || !read_text(marker.origin))
         throw state::StateError(std::string(kWhere) + ": a file in " + scratch_dir_.string() + " was cut short",
                                 state::StateProblem::damaged);
-      if (!contested_.contains(key_hash(key))) continue;
+      const auto hash = key_hash(key);
+      if (!contested_.contains(hash)) continue;
+      ++unchanged_staged_;
+      if (staged_last_.contains(hash)) {
+        // Read unchanged, then changed: the changed copy of the same record stands.
+        auto previous = staging_->put(key, marker.encode());
+        if (previous) {
+          auto later = StagedRecord::decode(*previous);
+          if (!later.duplicated() && later.id == marker.id) {
+            staging_->put(key, *previous);
+            continue;
+          }
+          staging_->put(key, *previous);
+        }
+      }
       // Another record shares the key: staged, it is planned as that key's duplicate.
       add_staged(*staging_, key, marker, unique_ids_);
-      ++unchanged_staged_;
     }
   }
   staging_->seal();

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace synctool::engine {
@@ -90,6 +91,9 @@ class SourceRecords final : public state::Staging {
   bool track_keys_;
   KeyHashSet seen_;        // every key added so far, marked when an unstaged unchanged record has it
   KeyHashSet contested_;   // keys added twice: their unchanged records are staged at seal()
+  // Keys whose last record read was staged after an unchanged one: the same record changed since
+  // (a push source's spool holds each delivery of a record), so its staged copy stands at seal().
+  std::unordered_set<std::uint64_t> staged_last_;
   std::FILE* log_ = nullptr;  // key, id and origin of each unstaged unchanged record
   std::size_t unchanged_count_ = 0;
   std::size_t unchanged_staged_ = 0;
