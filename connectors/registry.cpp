@@ -5,6 +5,7 @@
 #include "connectors/hubspot/hubspot_connector.hpp"
 #include "connectors/mailchimp/mailchimp_connector.hpp"
 #include "connectors/postgres/postgres_connector.hpp"
+#include "connectors/push/push_connector.hpp"
 #include "connectors/salesforce/salesforce_connector.hpp"
 #include "connectors/sqlite/sqlite_connector.hpp"
 #include "util/strings.hpp"
@@ -17,6 +18,7 @@ const std::vector<ConnectorType>& connector_types() {
       hubspot_connector_type(),
       mailchimp_connector_type(),
       postgres_connector_type(),
+      push_connector_type(),
       salesforce_connector_type(),
       sqlite_connector_type(),
   };

@@ -17,6 +17,10 @@ class Redactor;
 class TokenCache;
 }
 
+namespace synctool::connectors::push {
+class PushSpool;
+}
+
 namespace synctool::connectors {
 
 // What a factory gets: the connection's settings after ${ENV} interpolation.
@@ -38,6 +42,9 @@ struct ConnectionConfig {
   std::string rate_dir;
   // Warnings that do not stop anything (a rate budget that cannot be shared). May be empty.
   std::function<void(const std::string&)> warn;
+  // A push source's spool in the sync's state (push connections only; null where no sync's state
+  // is open, e.g. `synctool check`).
+  push::PushSpool* push_spool = nullptr;
 };
 
 using ConnectorFactory = std::unique_ptr<Connector> (*)(const ConnectionConfig& config);
@@ -79,6 +86,8 @@ struct ConnectorType {
   std::string (*schema_name_problem)(const std::string& name) = nullptr;
   // The scaffold `synctool init TYPE TYPE` writes for it.
   InitTemplate init_template{};
+  // synctool can only read it (a push source): never a destination or a bidirectional side.
+  bool source_only = false;
 };
 
 const std::vector<ConnectorType>& connector_types();

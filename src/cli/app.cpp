@@ -156,6 +156,16 @@ int run_cli(int argc, char** argv) {
   auto* resume = app.add_subcommand("resume", "End a sync's pause");
   resume->add_option("SYNC", pause_name, "The sync")->required();
 
+  IngestOptions ingest_options;
+  auto* ingest = app.add_subcommand(
+      "ingest", "Spool one webhook delivery for a push source: verify its signature, parse its rows, keep them for the next run");
+  ingest->add_option("SYNC", ingest_options.sync, "The sync whose source is the push connection")->required();
+  ingest->add_option("--header,-H", ingest_options.headers, "A request header, 'Name: value' (repeat for each)");
+  ingest->add_option("--body", ingest_options.body_file, "The body's file (default: standard input)");
+  ingest->add_option("--method", ingest_options.method, "The request's method (hubspot-v3 signs it)")
+      ->capture_default_str();
+  ingest->add_option("--url", ingest_options.url, "The URL the sender called (hubspot-v3 signs it)");
+
   std::string schema_name;
   bool schema_apply = false;
   auto* schema = app.add_subcommand("schema", "Compare a sync's declared [schema] with the destination's fields");
@@ -211,7 +221,7 @@ int run_cli(int argc, char** argv) {
   for (auto* sub : {init, check, diff, run, status, runs, state, state_show, state_reset, schema, conflicts, conflicts_resolve,
                     history, revert})
     sub->fallthrough();
-  for (auto* sub : {state_cursor, cursor_get, cursor_set, cursor_reset, pause, resume}) sub->fallthrough();
+  for (auto* sub : {state_cursor, cursor_get, cursor_set, cursor_reset, pause, resume, ingest}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -246,6 +256,7 @@ int run_cli(int argc, char** argv) {
     if (*cursor_reset) return cmd_state_cursor_reset(ctx, state_name, cursor_side);
     if (*pause) return cmd_pause(ctx, pause_name, pause_reason);
     if (*resume) return cmd_resume(ctx, pause_name);
+    if (*ingest) return cmd_ingest(ctx, ingest_options);
     if (*schema) return cmd_schema(ctx, schema_name, schema_apply);
     if (*history) return cmd_history(ctx, history_name, history_key, history_limit);
     if (*revert) return cmd_revert(ctx, revert_name, revert_run, revert_dry_run);

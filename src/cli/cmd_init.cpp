@@ -187,6 +187,9 @@ int cmd_init(Context& ctx, const InitOptions& options) {
     }
     sides.push_back({type, name, ""});
   }
+  if (sides[1].type->source_only)
+    return usage_error(out, "a " + options.types[1] + " connection can only be a source (synctool only reads it); "
+                            "name it first, e.g. `synctool init " + options.types[1] + " " + options.types[0] + "`");
   // One type on both sides (sqlite to sqlite): two connections, named by their role.
   if (options.types[0] == options.types[1]) {
     sides[0].connection += "_source";

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -61,6 +62,21 @@ int cmd_state_show(Context& ctx, const std::string& name) {
       return true;
     });
     j["failed"] = failed;
+    // A push source's spool: deliveries kept, those the next run applies (from the cursor on),
+    // and the records whose latest row is kept.
+    if (store->get_meta(state::meta::spool_next)) {
+      std::uint64_t from = 1;
+      if (auto cursor = store->get_meta(state::meta::source_cursor)) from = std::strtoull(cursor->c_str(), nullptr, 10);
+      std::size_t waiting = 0;
+      auto next = store->for_each_spooled(from, [&](std::uint64_t, const state::SpooledDelivery&) {
+        ++waiting;
+        return true;
+      });
+      j["spool"] = {{"deliveries", store->spooled_count()},
+                    {"waiting", waiting},
+                    {"next_delivery", next},
+                    {"pushed_records", store->pushed_count()}};
+    }
     if (ctx.out().json()) {
       ctx.out().print_json(j);
       return engine::exit_code::ok;
@@ -70,6 +86,10 @@ int cmd_state_show(Context& ctx, const std::string& name) {
       out += fmt::format("  {:<16} {}\n", item.key(), item.value().get<std::string>());
     out += fmt::format("  {:<16} {}\n  {:<16} {}\n  {:<16} {}\n", "links", j["links"].get<std::size_t>(),
                        "pending creates", j["pending"].get<std::size_t>(), "failed rows", failed.size());
+    if (j.contains("spool"))
+      out += fmt::format("  {:<16} {} deliveries kept, {} waiting for the next run; {} records' latest rows\n", "spool",
+                         j["spool"]["deliveries"].get<std::size_t>(), j["spool"]["waiting"].get<std::size_t>(),
+                         j["spool"]["pushed_records"].get<std::size_t>());
     for (const auto& f : failed) {
       const std::string what = f["key"].is_null()
                                    ? fmt::format("source record '{}' (no match key)", f["source_id"].get<std::string>())

@@ -48,6 +48,15 @@ int cmd_state_cursor_reset(Context& ctx, const std::string& name, const std::str
 int cmd_pause(Context& ctx, const std::string& name, const std::string& reason);
 int cmd_resume(Context& ctx, const std::string& name);
 int cmd_schema(Context& ctx, const std::string& name, bool apply);
+// `ingest SYNC`: one webhook delivery for a push source, verified and spooled (cmd_ingest.cpp).
+struct IngestOptions {
+  std::string sync;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body_file;             // "" or "-": standard input
+  std::string method = "POST";       // hubspot-v3 signs the method and the URL
+  std::string url;
+};
+int cmd_ingest(Context& ctx, const IngestOptions& options);
 // One record's writes in the kept history, newest first (at most `limit`; 0 = all).
 int cmd_history(Context& ctx, const std::string& name, const std::string& key, std::size_t limit);
 // Undoes run `run`'s writes (engine/revert.hpp); `dry_run` only prints the plan.

@@ -12,7 +12,7 @@ spec::ConnectorCatalog connector_catalog() {
     std::map<std::string, spec::ConnectorKeys> m;
     for (const auto& type : connectors::connector_types())
       m[type.type] = {type.connection_keys, type.required_connection_keys, type.source_keys, type.destination_keys,
-                      type.schema_mode, type.schema_types, type.schema_name_problem};
+                      type.schema_mode, type.schema_types, type.schema_name_problem, type.source_only};
     return m;
   }();
   return [](const std::string& type) -> const spec::ConnectorKeys* {

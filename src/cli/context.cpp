@@ -62,7 +62,15 @@ std::unique_ptr<state::StateStore> Context::open_state(const std::string& sync_n
 }
 
 std::unique_ptr<connectors::Connector> Context::open_connector(const std::string& connection_name,
-                                                               net::TokenCache* token_cache) {
+                                                               net::TokenCache* token_cache,
+                                                               connectors::push::PushSpool* push_spool) {
+  auto config = connection_config(connection_name);
+  config.token_cache = token_cache;
+  config.push_spool = push_spool;
+  return connectors::make_connector(config);
+}
+
+connectors::ConnectionConfig Context::connection_config(const std::string& connection_name) {
   const auto& p = project();
   auto it = p.connections.find(connection_name);
   if (it == p.connections.end())
@@ -75,7 +83,6 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
   config.base_dir = p.base_dir.string();
   config.clock = &util::system_clock();
   config.redactor = out_.shared_redactor();
-  config.token_cache = token_cache;
   config.rate_dir = (p.state_dir / ".rate").string();
   Output* warn_out = &out_;
   config.warn = [warn_out](const std::string& line) { warn_out->note("synctool: warning: " + line + "\n"); };
@@ -84,7 +91,7 @@ std::unique_ptr<connectors::Connector> Context::open_connector(const std::string
     // Connectors start their lines with the connection's name themselves.
     config.log = [out](const std::string& line) { out->note(line + "\n"); };
   }
-  return connectors::make_connector(config);
+  return config;
 }
 
 std::string display_path(const std::string& file) {

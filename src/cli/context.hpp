@@ -3,6 +3,7 @@
 #pragma once
 
 #include "connectors/connector.hpp"
+#include "connectors/registry.hpp"
 #include "engine/compiled_sync.hpp"
 #include "net/oauth.hpp"
 #include "net/redact.hpp"
@@ -70,9 +71,14 @@ class Context {
   // The sync's state for reading, or nullptr if it has never run.
   std::unique_ptr<state::StateStore> open_state_read_only(const std::string& sync_name);
   std::unique_ptr<state::StateStore> open_state(const std::string& sync_name);
-  // `token_cache` (may be null) keeps refreshed OAuth tokens between runs.
+  // What a connector of this connection is made from; throws ConnectorError(config) for a
+  // connection that synctool.toml does not define.
+  connectors::ConnectionConfig connection_config(const std::string& connection_name);
+  // `token_cache` (may be null) keeps refreshed OAuth tokens between runs; `push_spool` (push
+  // connections; may be null) is the sync's spool the connector reads.
   std::unique_ptr<connectors::Connector> open_connector(const std::string& connection_name,
-                                                        net::TokenCache* token_cache = nullptr);
+                                                        net::TokenCache* token_cache = nullptr,
+                                                        connectors::push::PushSpool* push_spool = nullptr);
 
   Output& out() { return out_; }
   const GlobalOptions& options() const { return options_; }

@@ -1,5 +1,7 @@
 #include "cli/sync_session.hpp"
 
+#include "cli/push_spool.hpp"
+#include "connectors/push/push_connector.hpp"
 #include "report/progress.hpp"
 #include "state/lock.hpp"
 #include "state/memory_store.hpp"
@@ -67,7 +69,13 @@ engine::RunReport run_one_sync(Context& ctx, const std::string& name, const engi
     }
     StateTokenCache source_tokens(*store, sync.source.connection, !options.dry_run);
     StateTokenCache destination_tokens(*store, sync.destination.connection, !options.dry_run);
-    auto source = ctx.open_connector(sync.source.connection, &source_tokens);
+    // A push source reads the spool that `synctool ingest` fills in this same state.
+    std::unique_ptr<StatePushSpool> spool;
+    if (auto config = ctx.connection_config(sync.source.connection); config.type == "push")
+      spool = std::make_unique<StatePushSpool>(*store, !options.dry_run,
+                                               connectors::push::read_push_settings(config).delivery_ids_kept_ms,
+                                               util::system_clock());
+    auto source = ctx.open_connector(sync.source.connection, &source_tokens, spool.get());
     auto destination = ctx.open_connector(sync.destination.connection, &destination_tokens);
     engine::RunInputs inputs{*loaded.compiled, *source, *destination, *store, util::system_clock(), scratch, observer, {}, {}, {}, {}};
     const auto& out = ctx.out();

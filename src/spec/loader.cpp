@@ -507,6 +507,12 @@ class SyncLoader {
           for (const auto& problem : it->second.problems)
             r_.report(t->where, context + " connection '" + t->shown + "' cannot be used: " + problem.to_string());
           if (catalog_) keys = catalog_(it->second.type);
+          if (keys && keys->source_only && !is_source)
+            r_.report(t->where, context + " connection '" + t->shown + "' is a " + it->second.type +
+                                    " source: synctool only reads it, so it cannot be a destination");
+          else if (keys && keys->source_only && sync_.direction == Direction::bidirectional)
+            r_.report(t->where, context + " connection '" + t->shown + "' is a " + it->second.type +
+                                    " source: synctool only reads it, so the sync must be direction = \"one-way\"");
         }
       }
     } else {

@@ -32,6 +32,9 @@ struct ConnectorKeys {
   std::string schema_mode{};
   std::vector<std::string> schema_types{};
   std::function<std::string(const std::string& name)> schema_name_problem{};
+  // synctool can only read connections of this type (a push source): never a destination, nor
+  // a side of a bidirectional sync.
+  bool source_only = false;
 };
 // nullptr means an unknown type.
 using ConnectorCatalog = std::function<const ConnectorKeys*(const std::string& type)>;

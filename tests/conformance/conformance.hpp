@@ -27,6 +27,9 @@ struct ConformanceFixture {
   std::function<void(const std::string& id)> touch;
   // Whatever must live as long as the fixture: temporary folders, fake clocks, servers.
   std::shared_ptr<void> keep_alive;
+  // For a connector synctool cannot write to (a push source): puts the ops' records into the
+  // system as its own users would, answering as write() must; the suite writes through it.
+  std::function<std::vector<connectors::WriteResult>(const std::vector<connectors::WriteOp>&)> write_through;
 };
 
 struct ConformanceOptions {
@@ -43,6 +46,12 @@ struct ConformanceOptions {
   };
   // A native id that no record has.
   std::string missing_id = "no-such-record";
+  // Any object name names a stream of the connection (a push source's object is a label), so
+  // there is no object that does not exist for probe() to refuse.
+  bool any_object_name = false;
+  // Cursors are positions (a spool's delivery numbers), not times: no record lies exactly at a
+  // cursor, so an incremental read returns only what came after it.
+  bool cursor_is_position = false;
   // A cursor later than any record the tests write.
   std::string future_cursor = "9999-12-31T23:59:59.999Z";
   // Whether creating a record whose key already exists links the existing record (the write
