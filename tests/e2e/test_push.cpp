@@ -105,6 +105,16 @@ propertyValue = "value"
   db.exec("CREATE TABLE changes (object_id TEXT PRIMARY KEY, value TEXT)");
 }
 
+// The least a sync says: `from` (connection, object) to `to` (connection, object, key column),
+// matched and mapped by `field`.
+std::string minimal_sync(const std::string& direction, std::pair<std::string, std::string> from,
+                         std::pair<std::string, std::string> to, const std::string& field) {
+  return "direction = \"" + direction + "\"\n[source]\nconnection = \"" + from.first + "\"\nobject     = \"" +
+         from.second + "\"\nkey        = \"" + field + "\"\n[destination]\nconnection = \"" + to.first +
+         "\"\nobject     = \"" + to.second + "\"\nkey        = \"" + field + "\"\n[match]\nsource      = \"" +
+         field + "\"\ndestination = \"" + field + "\"\n[field_map]\n" + field + " = \"" + field + "\"\n";
+}
+
 nlohmann::json event(const std::string& id, const std::string& email, const std::string& name) {
   return {{"id", id}, {"email", email}, {"name", name}};
 }
@@ -350,60 +360,20 @@ TEST_CASE("push: malformed deliveries are refused whole with exit 2 and a messag
 TEST_CASE("push: a push connection can only be the source of a one-way sync, and ingest needs one", "[push]") {
   Project project;
   make_push_project(project);
-  project.write_sync("backwards", R"(direction = "one-way"
-[source]
-connection = "warehouse"
-object     = "customers"
-key        = "id"
-[destination]
-connection = "shop"
-object     = "customers"
-[match]
-source      = "id"
-destination = "id"
-[field_map]
-id = "id"
-)");
+  project.write_sync("backwards", minimal_sync("one-way", {"warehouse", "customers"}, {"shop", "customers"}, "id"));
   auto r = project.run({"check", "backwards"}, kEnv);
   INFO(r.describe());
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("backwards.toml:7:") != std::string::npos);
+  CHECK(r.err.find("backwards.toml:7:") != std::string::npos);  // [destination] connection
   CHECK(r.err.find("cannot be a destination") != std::string::npos);
 
-  project.write_sync("both", R"(direction = "bidirectional"
-[source]
-connection = "shop"
-object     = "customers"
-[destination]
-connection = "warehouse"
-object     = "customers"
-key        = "id"
-[match]
-source      = "id"
-destination = "id"
-[field_map]
-id = "id"
-)");
+  project.write_sync("both", minimal_sync("bidirectional", {"shop", "customers"}, {"warehouse", "customers"}, "id"));
   r = project.run({"check", "both"}, kEnv);
   INFO(r.describe());
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("one-way") != std::string::npos);
 
-  project.write_sync("plain", R"(direction = "one-way"
-[source]
-connection = "warehouse"
-object     = "customers"
-key        = "id"
-[destination]
-connection = "warehouse"
-object     = "changes"
-key        = "object_id"
-[match]
-source      = "id"
-destination = "object_id"
-[field_map]
-id = "object_id"
-)");
+  project.write_sync("plain", minimal_sync("one-way", {"warehouse", "customers"}, {"warehouse", "changes"}, "id"));
   r = ingest(project, "plain", "{}", {});
   INFO(r.describe());
   CHECK(r.exit_code == 2);
