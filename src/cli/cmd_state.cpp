@@ -1,4 +1,5 @@
 #include "cli/commands.hpp"
+#include "cli/push_spool.hpp"
 #include "cli/sync_control.hpp"
 #include "engine/report.hpp"
 #include "state/lmdb_store.hpp"
@@ -8,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -64,19 +64,10 @@ int cmd_state_show(Context& ctx, const std::string& name) {
     j["failed"] = failed;
     // A push source's spool: deliveries kept, those the next run applies (from the cursor on),
     // and the records whose latest row is kept.
-    if (store->get_meta(state::meta::spool_next)) {
-      std::uint64_t from = 1;
-      if (auto cursor = store->get_meta(state::meta::source_cursor)) from = std::strtoull(cursor->c_str(), nullptr, 10);
-      std::size_t waiting = 0;
-      auto next = store->for_each_spooled(from, [&](std::uint64_t, const state::SpooledDelivery&) {
-        ++waiting;
-        return true;
-      });
+    if (auto waiting = spool_waiting(*store))
       j["spool"] = {{"deliveries", store->spooled_count()},
-                    {"waiting", waiting},
-                    {"next_delivery", next},
+                    {"waiting", *waiting},
                     {"pushed_records", store->pushed_count()}};
-    }
     if (ctx.out().json()) {
       ctx.out().print_json(j);
       return engine::exit_code::ok;

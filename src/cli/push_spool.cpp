@@ -66,6 +66,21 @@ std::optional<std::pair<push::PushRow, std::int64_t>> StatePushSpool::latest(con
   return std::pair{std::move(decoded), at_ms};
 }
 
+std::optional<std::size_t> spool_waiting(const state::StateStore& store) {
+  if (!store.get_meta(state::meta::spool_next)) return std::nullopt;
+  std::uint64_t from = 1;
+  if (auto cursor = store.get_meta(state::meta::source_cursor)) {
+    auto [end, ec] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), from);
+    if (ec != std::errc() || end != cursor->data() + cursor->size()) from = 1;
+  }
+  std::size_t waiting = 0;
+  store.for_each_spooled(from, [&](std::uint64_t, const state::SpooledDelivery&) {
+    ++waiting;
+    return true;
+  });
+  return waiting;
+}
+
 state::SpoolAppend spool_delivery(state::StateStore& store, const push::Delivery& delivery, std::int64_t at_ms) {
   state::SpooledDelivery spooled;
   spooled.at_ms = at_ms;

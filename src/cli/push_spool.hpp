@@ -33,6 +33,10 @@ class StatePushSpool final : public connectors::push::PushSpool {
   bool drained_ = false;
 };
 
+// How many deliveries of a push source's spool no run has applied yet (from the source cursor
+// on); nullopt for a state that never took a delivery.
+std::optional<std::size_t> spool_waiting(const state::StateStore& store);
+
 // Spools one delivery in one transaction: the delivery under the next sequence number and each
 // row as its record's latest (a tombstone removes it). A delivery whose id was spooled before
 // changes nothing (`duplicate`). When this returns, the delivery is on disk.

@@ -1,5 +1,6 @@
 #include "cli/run_observers.hpp"
 
+#include "cli/push_spool.hpp"
 #include "net/http.hpp"
 #include "net/http_client.hpp"
 #include "report/metrics.hpp"
@@ -42,6 +43,7 @@ Facts read_facts(Context& ctx, const engine::RunReport& run) {
     });
     facts.state.open_conflicts = open;
     facts.state.paused = store->get_meta(state::meta::paused).has_value();
+    if (auto waiting = spool_waiting(*store)) facts.state.spool_waiting = *waiting;
     auto runs = store->runs(kRunsLookedAt);
     std::size_t first = 0;
     // The newest recorded run is this one unless the run stopped before it could be recorded

@@ -91,6 +91,9 @@ std::string render_metrics(const engine::RunReport& run, const StateFacts& facts
   if (facts.open_conflicts)
     f.gauge("synctool_sync_open_conflicts", "Conflicts waiting for `synctool conflicts resolve`.", "",
             *facts.open_conflicts);
+  if (facts.spool_waiting)
+    f.gauge("synctool_sync_spool_waiting_deliveries",
+            "Deliveries a push source's spool holds that no run has applied yet.", "", *facts.spool_waiting);
   if (facts.paused)
     f.gauge("synctool_sync_paused", "1 while the sync is paused (`synctool pause`), else 0.", "",
             std::uint64_t{*facts.paused ? 1u : 0u});

@@ -22,6 +22,7 @@ struct StateFacts {
   std::optional<std::uint64_t> failed_rows;     // rows in `failed`, retried next run
   std::optional<std::uint64_t> open_conflicts;  // queued conflicts not resolved yet
   std::optional<bool> paused;
+  std::optional<std::uint64_t> spool_waiting;   // push sources: deliveries no run applied yet
   // Start (epoch ms) of the latest run that finished with exit 0 or 1, this run included;
   // nullopt when none of the runs looked at did.
   std::optional<std::int64_t> last_success_ms;

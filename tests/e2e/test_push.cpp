@@ -190,9 +190,16 @@ TEST_CASE("push: a signed delivery is spooled durably, the next run applies it, 
   CHECK(r.json().at("delivery") == 1);
   CHECK(spooled(project, kShopSync) == 1);
 
-  r = run_sync(project, kShopSync);
+  auto shown = project.run({"state", "show", kShopSync, "--json"}, kEnv);
+  INFO(shown.describe());
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.json().at("spool") == nlohmann::json({{"deliveries", 1}, {"waiting", 1}, {"pushed_records", 3}}));
+
+  r = project.run({"run", kShopSync, "--json", "--metrics-file", "shop.prom"}, kEnv);
   INFO(r.describe());
   REQUIRE(r.exit_code == 0);
+  CHECK(project.read_file("shop.prom").find("synctool_sync_spool_waiting_deliveries{sync=\"shop\"} 0") !=
+        std::string::npos);
   auto rows = customers(project);
   REQUIRE(rows.size() == 3);
   CHECK(rows.at("c2").at("email") == "bob@example.com");
